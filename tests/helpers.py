@@ -76,7 +76,7 @@ def check_against_torch(forward, backward, args, wrt, torch_fn, tol=1e-10, seed=
     tensors = [torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=(i in wrt))
                if isinstance(a, np.ndarray) else a for i, a in enumerate(args)]
     t_out = torch_fn(*tensors)
-    t_out.backward(torch.tensor(dout))
+    t_out.backward(torch.tensor(np.asarray(dout, dtype=np.float64)))
     worst = rel_error(out, t_out.detach().numpy())
     assert worst < tol, f"forward differs from torch: relative error {worst:.3e}"
     for i, a in zip(wrt, analytic):

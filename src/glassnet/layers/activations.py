@@ -1,2 +1,99 @@
-"""(being written)"""
-__all__ = []
+"""Elementwise activations, each a forward/backward pair on arrays of any shape.
+
+    relu(x)       = max(x, 0)                     relu'(x)       = [x > 0]
+    leaky_relu(x) = x if x > 0 else slope * x     leaky_relu'(x) = 1 if x > 0 else slope
+    sigmoid(x)    = 1 / (1 + exp(-x))             sigmoid'(x)    = s * (1 - s)
+    tanh(x)                                       tanh'(x)       = 1 - tanh(x)**2
+"""
+import math
+
+import numpy as np
+
+from glassnet._validate import as_float_array, check_shape
+
+__all__ = [
+    "relu_forward", "relu_backward",
+    "leaky_relu_forward", "leaky_relu_backward",
+    "sigmoid_forward", "sigmoid_backward",
+    "tanh_forward", "tanh_backward",
+]
+
+
+def _upstream(dout, shape):
+    """dout as a float array of the layer's output shape."""
+    dout = as_float_array(dout, "dout")
+    check_shape(dout, "dout", shape)
+    return dout
+
+
+def relu_forward(x):
+    """ReLU: out = max(x, 0).   x: any shape -> out: same shape, cache = x"""
+    x = as_float_array(x, "x")
+    return np.maximum(x, 0), x
+
+
+def relu_backward(dout, cache):
+    """dx = dout * [x > 0].   dout: shape of x -> dx: shape of x"""
+    x = cache
+    dout = _upstream(dout, x.shape)
+    return np.where(x > 0, dout, 0)
+
+
+def _check_slope(slope):
+    if isinstance(slope, (bool, np.bool_)) or not isinstance(slope, (int, float, np.integer,
+                                                                     np.floating)):
+        raise TypeError(f"slope must be a real number; got {slope!r}")
+    if not math.isfinite(slope):
+        raise ValueError(f"slope must be a finite number; got {slope!r}")
+    return float(slope)
+
+
+def leaky_relu_forward(x, slope=0.01):
+    """Leaky ReLU: out = x where x > 0, slope * x elsewhere.
+
+    x: any shape, slope: finite real -> out: same shape, cache = (x, slope)
+    """
+    x = as_float_array(x, "x")
+    slope = _check_slope(slope)
+    return np.where(x > 0, x, slope * x), (x, slope)
+
+
+def leaky_relu_backward(dout, cache):
+    """dx = dout where x > 0, slope * dout elsewhere.   dout: shape of x -> dx"""
+    x, slope = cache
+    dout = _upstream(dout, x.shape)
+    return np.where(x > 0, dout, slope * dout)
+
+
+def sigmoid_forward(x):
+    """Logistic sigmoid: out = 1 / (1 + exp(-x)), computed without overflow.
+
+    With z = exp(-|x|) <= 1: sigmoid(x) = 1 / (1 + z) for x >= 0 and z / (1 + z) for x < 0,
+    so sigmoid(-1000) is exactly 0 and nothing overflows.
+    x: any shape -> out: same shape, cache = out
+    """
+    x = as_float_array(x, "x")
+    z = np.exp(-np.abs(x))
+    out = np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+    return out, out
+
+
+def sigmoid_backward(dout, cache):
+    """dx = dout * s * (1 - s), s = sigmoid(x).   dout: shape of x -> dx"""
+    s = cache
+    dout = _upstream(dout, s.shape)
+    return dout * s * (1 - s)
+
+
+def tanh_forward(x):
+    """Hyperbolic tangent: out = tanh(x).   x: any shape -> out: same shape, cache = out"""
+    x = as_float_array(x, "x")
+    out = np.tanh(x)
+    return out, out
+
+
+def tanh_backward(dout, cache):
+    """dx = dout * (1 - tanh(x)**2).   dout: shape of x -> dx"""
+    t = cache
+    dout = _upstream(dout, t.shape)
+    return dout * (1 - t * t)

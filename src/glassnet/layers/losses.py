@@ -1,2 +1,80 @@
-"""(being written)"""
-__all__ = []
+"""Classification losses on scores x: (N, C) and integer labels y: (N,), 0 <= y[i] < C.
+
+Each returns ``(loss, dx)``: the mean loss over the N examples and its gradient
+dloss/dx, shaped like x. A float32 x gives a float32 loss and dx.
+
+    softmax: L = -1/N sum_i log p[i, y_i],  p = softmax(x) by rows   dx = (p - onehot(y)) / N
+    svm:     L =  1/N sum_i sum_{j != y_i} max(0, x[i, j] - x[i, y_i] + 1)
+    mse:     L = 1/(2N) sum_ij (x[i, j] - onehot(y)[i, j])**2         dx = (x - onehot(y)) / N
+
+Scores that are not finite (a diverging training run) give a non-finite loss rather than
+an error, so the training loop above can report the divergence itself.
+"""
+import numpy as np
+
+from glassnet._validate import as_float_array, check_labels, check_ndim
+
+__all__ = ["softmax_loss", "svm_loss", "mse_loss"]
+
+
+def _scores_and_labels(x, y):
+    """Validate (x, y); return x as a float (N, C) array and y as an int (N,) array."""
+    x = as_float_array(x, "x")
+    check_ndim(x, "x", 2, "(N, C) of class scores")
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"x must hold at least one example and one class; got shape {x.shape}")
+    y = check_labels(y, x.shape[0], x.shape[1], "y")
+    return x, y
+
+
+def softmax_loss(x, y):
+    """Softmax cross-entropy loss, mean over N; stable for scores of any size.
+
+    Log-probabilities are x - max(x) - log(sum(exp(x - max(x)))) by rows, so no exp
+    overflows and no log of an underflowed 0 is taken.
+    x: (N, C), y: (N,) -> loss: scalar, dx: (N, C)
+    """
+    x, y = _scores_and_labels(x, y)
+    n = x.shape[0]
+    rows = np.arange(n)
+    shifted = x - x.max(axis=1, keepdims=True)
+    exp_shifted = np.exp(shifted)
+    sum_exp = exp_shifted.sum(axis=1, keepdims=True)
+    log_probs = shifted - np.log(sum_exp)
+    loss = -log_probs[rows, y].sum() / n
+    dx = exp_shifted / sum_exp
+    dx[rows, y] -= 1
+    dx /= n
+    return x.dtype.type(loss), dx
+
+
+def svm_loss(x, y):
+    """Multiclass hinge (SVM) loss with margin 1, mean over N.
+
+    dx[i, j] = [margin_ij > 0] / N for j != y_i, and dx[i, y_i] = -(number of j with
+    margin_ij > 0) / N.
+    x: (N, C), y: (N,) -> loss: scalar, dx: (N, C)
+    """
+    x, y = _scores_and_labels(x, y)
+    n = x.shape[0]
+    rows = np.arange(n)
+    margins = np.maximum(0, x - x[rows, y][:, None] + 1)
+    margins[rows, y] = 0
+    loss = margins.sum() / n
+    dx = (margins > 0).astype(x.dtype)
+    dx[rows, y] = -dx.sum(axis=1)
+    dx /= n
+    return x.dtype.type(loss), dx
+
+
+def mse_loss(x, y):
+    """Mean squared error against one-hot targets: 1/(2N) sum((x - onehot(y))**2).
+
+    x: (N, C), y: (N,) -> loss: scalar, dx = (x - onehot(y)) / N: (N, C)
+    """
+    x, y = _scores_and_labels(x, y)
+    n = x.shape[0]
+    diff = x.copy()
+    diff[np.arange(n), y] -= 1
+    loss = 0.5 * np.sum(diff * diff) / n
+    return x.dtype.type(loss), diff / n
