@@ -1,0 +1,118 @@
+"""load_dataset's names, info and search order; digits; the real Fashion-MNIST files."""
+import gzip
+import os
+import sys
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from glassnet.datasets import dataset_info, list_datasets, load_dataset, where
+
+FASHION_SYSTEM_DIR = "/usr/share/datasets/fashion-mnist"  # where Debian's package puts it
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    monkeypatch.delenv("GLASSNET_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_DATA_DIRS", str(tmp_path / "system"))
+    return tmp_path
+
+
+def test_names_and_info():
+    assert list_datasets() == ["cifar10", "digits", "fashion-mnist", "mnist"]
+    expected = {"cifar10": ((3, 32, 32), "airplane"), "mnist": ((1, 28, 28), "0"),
+                "fashion-mnist": ((1, 28, 28), "T-shirt/top"), "digits": ((1, 8, 8), "0")}
+    for name, (shape, first_class) in expected.items():
+        info = dataset_info(name)
+        assert info["input_shape"] == shape and info["num_classes"] == 10
+        assert info["class_names"][0] == first_class and len(info["class_names"]) == 10
+        assert info["source"] and info["name"] == name
+    assert dataset_info("CIFAR-10")["name"] == "cifar10"
+    assert dataset_info("fashion_mnist")["name"] == "fashion-mnist"
+    with pytest.raises(ValueError, match="name must be one of .*'cifar10'.*got 'imagenet'"):
+        load_dataset("imagenet")
+    with pytest.raises(TypeError, match="name must be a string"):
+        load_dataset(10)
+    with pytest.raises(TypeError, match="dtype must be a floating dtype"):
+        load_dataset("digits", dtype=np.int32)
+
+
+def test_search_order(isolated, monkeypatch):
+    sysdirs = [str(isolated / "a"), str(isolated / "b")]
+    monkeypatch.setenv("XDG_DATA_DIRS", os.pathsep.join(sysdirs))
+    monkeypatch.setenv("GLASSNET_DATA", str(isolated / "env"))
+    assert where("mnist") == [
+        str(isolated / "env" / "mnist"), str(isolated / "cache" / "glassnet" / "mnist"),
+        str(isolated / "a" / "datasets" / "mnist"), str(isolated / "a" / "dataset-mnist"),
+        str(isolated / "b" / "datasets" / "mnist"), str(isolated / "b" / "dataset-mnist")]
+    assert where("mnist", path="/x") == ["/x", os.path.join("/x", "mnist")]
+    monkeypatch.delenv("GLASSNET_DATA")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.delenv("XDG_DATA_DIRS")
+    home_cache = os.path.join(os.path.expanduser("~"), ".cache", "glassnet", "cifar10")
+    assert where("cifar10") == [home_cache, "/usr/local/share/datasets/cifar10",
+                                "/usr/local/share/dataset-cifar10",
+                                "/usr/share/datasets/cifar10", "/usr/share/dataset-cifar10"]
+
+
+def test_digits(isolated):
+    pytest.importorskip("sklearn", reason="the digits set ships with scikit-learn")
+    from sklearn.datasets import load_digits
+    data = load_dataset("digits")
+    assert data["X_train"].shape == (1200, 1, 8, 8) and data["X_val"].shape == (300, 1, 8, 8)
+    assert data["X_test"].shape == (297, 1, 8, 8) and data["X_train"].dtype == np.float32
+    reference = load_digits()
+    np.testing.assert_allclose(data["X_train"][:, 0], reference.images[:1200] / 16, rtol=1e-6)
+    np.testing.assert_array_equal(data["y_test"], reference.target[1500:])
+    assert data["X_train"].min() == 0 and data["X_train"].max() == 1
+    assert set(np.unique(data["y_train"])) == set(range(10))
+    flat = load_dataset("digits", num_validation=100, flatten=True, seed=0)
+    assert flat["X_train"].shape == (1400, 64) and flat["X_val"].shape == (100, 64)
+    with pytest.raises(ValueError, match="path must be None for 'digits'"):
+        load_dataset("digits", path="/tmp")
+
+
+def test_digits_without_scikit_learn(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(ImportError, match="scikit-learn.*pip install scikit-learn") as info:
+        load_dataset("digits")
+    assert info.value.name == "sklearn"
+
+
+def _raw_idx_uint8(path):
+    """An independent parse: 16-byte image header / 8-byte label header, then bytes."""
+    raw = gzip.open(path).read()
+    offset = 16 if "images" in path else 8
+    return np.frombuffer(raw, dtype=np.uint8, offset=offset)
+
+
+@pytest.mark.skipif(not os.path.isdir(FASHION_SYSTEM_DIR),
+                    reason="Debian package dataset-fashion-mnist is not installed "
+                           "(apt-get install dataset-fashion-mnist)")
+def test_real_fashion_mnist(tmp_path, monkeypatch):
+    monkeypatch.delenv("GLASSNET_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("XDG_DATA_DIRS", raising=False)
+    tracemalloc.start()
+    try:
+        data = load_dataset("fashion-mnist", num_validation=0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert data["X_train"].shape == (60000, 1, 28, 28) and data["X_val"].shape == (0, 1, 28, 28)
+    assert data["X_test"].shape == (10000, 1, 28, 28) and data["X_train"].dtype == np.float32
+    np.testing.assert_array_equal(np.bincount(data["y_train"]), [6000] * 10)
+    np.testing.assert_array_equal(np.bincount(data["y_test"]), [1000] * 10)
+    assert data["X_train"].min() == 0 and data["X_train"].max() == 1
+    folder = FASHION_SYSTEM_DIR
+    first = _raw_idx_uint8(os.path.join(folder, "train-images-idx3-ubyte.gz"))[:784]
+    np.testing.assert_allclose(data["X_train"][0, 0].ravel(), first / 255, rtol=1e-6)
+    last_labels = _raw_idx_uint8(os.path.join(folder, "t10k-labels-idx1-ubyte.gz"))[-5:]
+    np.testing.assert_array_equal(data["y_test"][-5:], last_labels)
+    # Memory: the float32 result plus at most the one uint8 buffer being converted.
+    result_bytes = sum(a.nbytes for a in data.values())
+    assert peak < result_bytes + 60000 * 784 + 8 * 2**20, (peak, result_bytes)
+    split = load_dataset("fashion-mnist", seed=0)
+    assert split["X_train"].shape == (50000, 1, 28, 28) and split["X_val"].shape[0] == 10000

@@ -1,0 +1,78 @@
+"""MATLAB .mat files with training_data, training_labels and test_data."""
+import sys
+
+import numpy as np
+import pytest
+
+from glassnet.datasets import dataset_info, load_dataset, load_mat, where
+
+scipy_io = pytest.importorskip("scipy.io", reason="SciPy is needed to write .mat test files")
+
+
+@pytest.fixture
+def mat_file(tmp_path):
+    rng = np.random.RandomState(0)
+    arrays = {"training_data": rng.randint(0, 50, size=(20, 5)).astype(np.uint8),
+              "training_labels": rng.randint(0, 3, size=(20, 1)),
+              "test_data": rng.randint(0, 50, size=(7, 5)).astype(np.uint8)}
+    path = tmp_path / "spam_data.mat"
+    scipy_io.savemat(str(path), arrays)
+    return path, arrays
+
+
+def test_load_mat_round_trip(mat_file):
+    path, arrays = mat_file
+    out = load_mat(path)
+    np.testing.assert_array_equal(out["X_train"], arrays["training_data"])
+    np.testing.assert_array_equal(out["y_train"], arrays["training_labels"].ravel())
+    np.testing.assert_array_equal(out["X_test"], arrays["test_data"])
+    assert out["y_train"].dtype == np.int64
+
+
+def test_load_dataset_mat_has_no_test_labels(mat_file):
+    path, arrays = mat_file
+    data = load_dataset(f"mat:{path}")
+    assert set(data) == {"X_train", "y_train", "X_val", "y_val", "X_test"}
+    assert data["X_train"].shape == (18, 5) and data["X_val"].shape == (2, 5)  # a tenth
+    assert data["X_train"].dtype == np.float32
+    np.testing.assert_array_equal(data["X_train"], arrays["training_data"][:18])
+    np.testing.assert_array_equal(data["y_val"], arrays["training_labels"].ravel()[18:])
+    np.testing.assert_array_equal(data["X_test"], arrays["test_data"])
+    same = load_dataset("mat", path=str(path), num_validation=5, dtype=np.float64, seed=4)
+    assert same["X_val"].shape == (5, 5) and same["X_val"].dtype == np.float64
+    chosen = np.random.RandomState(4).choice(20, 5, replace=False)
+    assert sorted(same["y_val"]) == sorted(arrays["training_labels"].ravel()[chosen])
+    assert where(f"mat:{path}") == [str(path)]
+
+
+def test_dataset_info_of_a_mat_file(mat_file):
+    path, arrays = mat_file
+    info = dataset_info(f"mat:{path}")
+    assert info["input_shape"] == (5,) and info["num_train"] == 20 and info["num_test"] == 7
+    assert info["num_classes"] == arrays["training_labels"].max() + 1
+
+
+def test_bad_mat_files(tmp_path, mat_file):
+    path = tmp_path / "other.mat"
+    scipy_io.savemat(str(path), {"X": np.zeros((2, 2))})
+    with pytest.raises(ValueError, match="must hold 'training_data'; got variables \\['X'\\]"):
+        load_dataset(f"mat:{path}")
+    junk = tmp_path / "junk.mat"
+    junk.write_bytes(b"not a matlab file at all" * 10)
+    with pytest.raises(ValueError, match="cannot read MATLAB file"):
+        load_mat(junk)
+    with pytest.raises(FileNotFoundError, match="no MATLAB file"):
+        load_mat(tmp_path / "absent.mat")
+    with pytest.raises(ValueError, match="needs a file"):
+        load_dataset("mat")
+    scipy_io.savemat(str(path), {"training_data": np.zeros((3, 2)),
+                                 "training_labels": np.array([0.5, 1, 2])})
+    with pytest.raises(ValueError, match="non-negative integers"):
+        load_mat(path)
+
+
+def test_missing_scipy_gives_a_clear_message(mat_file, monkeypatch):
+    monkeypatch.setitem(sys.modules, "scipy.io", None)
+    with pytest.raises(ImportError, match="needs SciPy.*pip install scipy") as info:
+        load_mat(mat_file[0])
+    assert info.value.name == "scipy"
