@@ -1,2 +1,421 @@
-"""(being written)"""
-__all__ = []
+"""Normalisation layers: batch, layer, spatial batch and spatial group normalisation.
+
+Every variant standardises some slice of its input to zero mean and unit variance and then
+applies a learned scale ``gamma`` and shift ``beta``:
+
+    x_hat = (x - mean) / sqrt(var + eps)          var is the biased variance (divide by n)
+    out   = gamma * x_hat + beta
+
+They differ only in which entries share a mean and variance:
+
+    batchnorm          (N, D)        statistics per feature, over the N examples
+    layernorm          (N, D)        statistics per example, over its D features
+    spatial batchnorm  (N, C, H, W)  statistics per channel, over N, H and W
+    spatial groupnorm  (N, C, H, W)  statistics per example and group of C/G channels
+
+One private pair, ``_standardize`` / ``_standardize_backward``, does the statistics for all
+of them; the spatial batchnorm reuses the 2-d batchnorm through a transpose.
+
+Parameter dicts: ``bn_param = {'mode': 'train'|'test' (required), 'eps': 1e-5,
+'momentum': 0.9, 'running_mean', 'running_var'}``; ``ln_param`` and ``gn_param`` read only
+``'eps'`` (default 1e-5). Keys a layer does not use are ignored. In train mode batchnorm
+stores updated running statistics back into ``bn_param``; nothing else is modified.
+
+Integer inputs are computed in float64; float inputs keep their dtype (float32 in, float32
+out). The layer computes in the common float dtype of ``x``, ``gamma`` and ``beta``.
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+from glassnet._validate import (as_float_array, check_choice, check_dict, check_ndim,
+                                check_positive_int, check_probability, check_shape,
+                                require_key, result_dtype)
+
+__all__ = [
+    "batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt",
+    "layernorm_forward", "layernorm_backward",
+    "spatial_batchnorm_forward", "spatial_batchnorm_backward",
+    "spatial_groupnorm_forward", "spatial_groupnorm_backward",
+]
+
+DEFAULT_EPS = 1e-5
+DEFAULT_MOMENTUM = 0.9
+BN_MODES = ("train", "test")
+
+
+# --------------------------------------------------------------------------------------
+# The shared core: standardise along one axis
+# --------------------------------------------------------------------------------------
+
+class _Standardized(NamedTuple):
+    """What the backward pass of a standardisation needs.
+
+    x_centered: x - mean; std: sqrt(var + eps) (keepdims, broadcasts against x);
+    x_hat: x_centered / std; axis: the axis the statistics were taken over;
+    batch_stats: False when mean and std were constants (batchnorm test mode).
+    """
+    x_centered: np.ndarray
+    std: np.ndarray
+    x_hat: np.ndarray
+    axis: int
+    batch_stats: bool
+
+
+def _standardize(x, axis, eps):
+    """x_hat = (x - mean) / sqrt(var + eps), mean and biased var taken over ``axis``.
+
+    Returns x_hat, mean, var (both squeezed along ``axis``) and the cache.
+    """
+    mean = x.mean(axis=axis, keepdims=True)
+    x_centered = x - mean
+    var = np.mean(x_centered ** 2, axis=axis, keepdims=True)
+    std = np.sqrt(var + eps)
+    x_hat = x_centered / std
+    cache = _Standardized(x_centered, std, x_hat, axis, batch_stats=True)
+    return x_hat, mean.squeeze(axis), var.squeeze(axis), cache
+
+
+def _standardize_with(x, mean, var, eps, axis):
+    """x_hat = (x - mean) / sqrt(var + eps) with given (constant) statistics."""
+    x_centered = x - mean
+    std = np.sqrt(var + eps)
+    x_hat = x_centered / std
+    return x_hat, _Standardized(x_centered, std, x_hat, axis, batch_stats=False)
+
+
+def _standardize_backward(dx_hat, s):
+    """Gradient through x_hat = (x - mean) / std, the closed form.
+
+    With n entries per statistic and averages <.> over the standardised axis:
+
+        dx = (dx_hat - <dx_hat> - x_hat * <dx_hat * x_hat>) / std
+
+    When mean and std were constants the chain stops at dx = dx_hat / std.
+    """
+    if not s.batch_stats:
+        return dx_hat / s.std
+    mean_dx_hat = dx_hat.mean(axis=s.axis, keepdims=True)
+    mean_dx_hat_x_hat = (dx_hat * s.x_hat).mean(axis=s.axis, keepdims=True)
+    return (dx_hat - mean_dx_hat - s.x_hat * mean_dx_hat_x_hat) / s.std
+
+
+def _standardize_backward_graph(dx_hat, s):
+    """Gradient through x_hat = (x - mean) / std, node by node.
+
+    The forward graph, read top to bottom (n entries per statistic):
+
+        mean      = sum(x) / n
+        xc        = x - mean
+        sq        = xc ** 2
+        var       = sum(sq) / n
+        std       = sqrt(var + eps)
+        inv_std   = 1 / std
+        x_hat     = xc * inv_std
+
+    and the backward pass below walks it bottom to top, one local derivative per line.
+    """
+    if not s.batch_stats:
+        return dx_hat / s.std
+    axis, xc, std = s.axis, s.x_centered, s.std
+    n = xc.shape[axis]
+    inv_std = 1.0 / std
+    # x_hat = xc * inv_std: xc feeds x_hat directly and (through sq) the variance
+    dxc = dx_hat * inv_std
+    dinv_std = np.sum(dx_hat * xc, axis=axis, keepdims=True)
+    # inv_std = 1 / std
+    dstd = -dinv_std / std ** 2
+    # std = sqrt(var + eps)
+    dvar = dstd * 0.5 / std
+    # var = sum(sq) / n
+    dsq = np.broadcast_to(dvar / n, xc.shape)
+    # sq = xc ** 2
+    dxc = dxc + 2.0 * xc * dsq
+    # xc = x - mean: x feeds xc directly and (through the mean) every entry of xc
+    dx = dxc
+    dmean = -np.sum(dxc, axis=axis, keepdims=True)
+    # mean = sum(x) / n
+    dx = dx + dmean / n
+    return dx
+
+
+# --------------------------------------------------------------------------------------
+# Argument handling
+# --------------------------------------------------------------------------------------
+
+def _read_eps(params, name):
+    """params['eps'] (default 1e-5) as a finite float >= 0."""
+    eps = params.get("eps", DEFAULT_EPS)
+    try:
+        eps = float(eps)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}['eps'] must be a number >= 0; got {eps!r}") from None
+    if not np.isfinite(eps) or eps < 0:
+        raise ValueError(f"{name}['eps'] must be a finite number >= 0; got {eps!r}")
+    return eps
+
+
+def _float_inputs(x, gamma, beta):
+    """x, gamma, beta as float arrays of their common float dtype."""
+    x = as_float_array(x, "x")
+    gamma = as_float_array(gamma, "gamma")
+    beta = as_float_array(beta, "beta")
+    dtype = result_dtype(x, gamma, beta)
+    return tuple(a.astype(dtype, copy=False) for a in (x, gamma, beta))
+
+
+def _check_dout(dout, x_hat):
+    dout = as_float_array(dout, "dout")
+    check_shape(dout, "dout", x_hat.shape)
+    return dout
+
+
+def _running_stat(bn_param, key, num_features, dtype):
+    """bn_param[key] as an array of shape (num_features,); zeros when absent."""
+    if key not in bn_param:
+        return np.zeros(num_features, dtype=dtype)
+    stat = as_float_array(bn_param[key], f"bn_param[{key!r}]")
+    check_shape(stat, f"bn_param[{key!r}]", (num_features,))
+    return stat
+
+
+# --------------------------------------------------------------------------------------
+# Batch normalisation
+# --------------------------------------------------------------------------------------
+
+class _BatchNormCache(NamedTuple):
+    gamma: np.ndarray
+    stats: _Standardized
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    """Batch normalisation: each feature standardised over the minibatch.
+
+    x: (N, D), gamma: (D,), beta: (D,)  ->  out: (N, D), cache
+
+    Train mode (``bn_param['mode'] == 'train'``):
+        mu = mean_n x,  var = mean_n (x - mu)^2           (biased variance)
+        out = gamma * (x - mu) / sqrt(var + eps) + beta
+        running_mean <- momentum * running_mean + (1 - momentum) * mu
+        running_var  <- momentum * running_var  + (1 - momentum) * var
+    and the updated running statistics are stored back into ``bn_param``.
+    Test mode: out = gamma * (x - running_mean) / sqrt(running_var + eps) + beta.
+
+    Running statistics start as zeros of the layer's dtype when ``bn_param`` lacks them.
+    Defaults: eps=1e-5, momentum=0.9.
+    """
+    x, gamma, beta = _float_inputs(x, gamma, beta)
+    check_ndim(x, "x", 2, "(N, D)")
+    num_features = x.shape[1]
+    check_shape(gamma, "gamma", (num_features,))
+    check_shape(beta, "beta", (num_features,))
+    check_dict(bn_param, "bn_param")
+    mode = check_choice(require_key(bn_param, "mode", "bn_param"), "bn_param['mode']", BN_MODES)
+    eps = _read_eps(bn_param, "bn_param")
+    momentum = check_probability(bn_param.get("momentum", DEFAULT_MOMENTUM),
+                                 "bn_param['momentum']", allow_zero=True)
+    running_mean = _running_stat(bn_param, "running_mean", num_features, x.dtype)
+    running_var = _running_stat(bn_param, "running_var", num_features, x.dtype)
+
+    if mode == "train":
+        x_hat, mean, var, stats = _standardize(x, axis=0, eps=eps)
+        running_mean = momentum * running_mean + (1 - momentum) * mean
+        running_var = momentum * running_var + (1 - momentum) * var
+    else:
+        x_hat, stats = _standardize_with(x, running_mean.astype(x.dtype, copy=False),
+                                         running_var.astype(x.dtype, copy=False), eps, axis=0)
+    bn_param["running_mean"] = running_mean
+    bn_param["running_var"] = running_var
+
+    out = gamma * x_hat + beta
+    return out, _BatchNormCache(gamma, stats)
+
+
+def _batchnorm_param_grads(dout, cache):
+    """dgamma = sum_n dout * x_hat, dbeta = sum_n dout, dx_hat = dout * gamma."""
+    x_hat = cache.stats.x_hat
+    dout = _check_dout(dout, x_hat)
+    dgamma = np.sum(dout * x_hat, axis=0)
+    dbeta = np.sum(dout, axis=0)
+    dx_hat = dout * cache.gamma
+    return dx_hat, dgamma, dbeta
+
+
+def batchnorm_backward(dout, cache):
+    """Backward pass of batchnorm, walking the computational graph node by node.
+
+    dout: (N, D)  ->  dx: (N, D), dgamma: (D,), dbeta: (D,)
+
+    out = gamma * x_hat + beta gives dgamma = sum_n dout * x_hat, dbeta = sum_n dout and
+    dx_hat = dout * gamma; dx then follows the graph of x_hat (see the steps in the code).
+    Works for caches from both modes (test mode: dx = dx_hat / sqrt(running_var + eps)).
+    """
+    dx_hat, dgamma, dbeta = _batchnorm_param_grads(dout, cache)
+    dx = _standardize_backward_graph(dx_hat, cache.stats)
+    return dx, dgamma, dbeta
+
+
+def batchnorm_backward_alt(dout, cache):
+    """Backward pass of batchnorm in simplified closed form.
+
+    dout: (N, D)  ->  dx: (N, D), dgamma: (D,), dbeta: (D,)
+
+        dx = gamma / (N * std) * (N * dout - dbeta - x_hat * dgamma)
+
+    (the same as ``batchnorm_backward`` up to rounding, and faster).
+    """
+    dx_hat, dgamma, dbeta = _batchnorm_param_grads(dout, cache)
+    dx = _standardize_backward(dx_hat, cache.stats)
+    return dx, dgamma, dbeta
+
+
+# --------------------------------------------------------------------------------------
+# Layer normalisation
+# --------------------------------------------------------------------------------------
+
+def layernorm_forward(x, gamma, beta, ln_param):
+    """Layer normalisation: each example standardised over its own features.
+
+    x: (N, D), gamma: (D,), beta: (D,)  ->  out: (N, D), cache
+
+        mu_n = mean_d x[n],  var_n = mean_d (x[n] - mu_n)^2
+        out[n] = gamma * (x[n] - mu_n) / sqrt(var_n + eps) + beta
+
+    The same in train and test (``ln_param['mode']``, if present, is ignored); eps=1e-5.
+    """
+    x, gamma, beta = _float_inputs(x, gamma, beta)
+    check_ndim(x, "x", 2, "(N, D)")
+    check_shape(gamma, "gamma", (x.shape[1],))
+    check_shape(beta, "beta", (x.shape[1],))
+    check_dict(ln_param, "ln_param")
+    eps = _read_eps(ln_param, "ln_param")
+    x_hat, _, _, stats = _standardize(x, axis=1, eps=eps)
+    out = gamma * x_hat + beta
+    return out, (gamma, stats)
+
+
+def layernorm_backward(dout, cache):
+    """Backward pass of layernorm.
+
+    dout: (N, D)  ->  dx: (N, D), dgamma: (D,), dbeta: (D,)
+
+        dgamma = sum_n dout * x_hat,  dbeta = sum_n dout,  dx_hat = dout * gamma
+        dx = (dx_hat - <dx_hat> - x_hat * <dx_hat * x_hat>) / std   (<.>: mean over D)
+    """
+    gamma, stats = cache
+    dout = _check_dout(dout, stats.x_hat)
+    dgamma = np.sum(dout * stats.x_hat, axis=0)
+    dbeta = np.sum(dout, axis=0)
+    dx = _standardize_backward(dout * gamma, stats)
+    return dx, dgamma, dbeta
+
+
+# --------------------------------------------------------------------------------------
+# Spatial (convolutional) batch normalisation
+# --------------------------------------------------------------------------------------
+
+def _channels_last(x):
+    """(N, C, H, W) -> (N * H * W, C): one row per pixel, one column per channel."""
+    n, c, h, w = x.shape
+    return x.transpose(0, 2, 3, 1).reshape(n * h * w, c)
+
+
+def _channels_first(rows, shape):
+    """Inverse of ``_channels_last`` for an array of the given (N, C, H, W) shape."""
+    n, c, h, w = shape
+    return rows.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    """Batch normalisation for images: statistics per channel over (N, H, W).
+
+    x: (N, C, H, W), gamma: (C,), beta: (C,)  ->  out: (N, C, H, W), cache
+
+    Exactly ``batchnorm_forward`` applied to x viewed as (N*H*W, C) rows; ``bn_param``
+    (and its running statistics, shape (C,)) behave the same.
+    """
+    x = as_float_array(x, "x")
+    check_ndim(x, "x", 4, "(N, C, H, W)")
+    num_channels = x.shape[1]
+    check_shape(np.asarray(gamma), "gamma", (num_channels,))
+    check_shape(np.asarray(beta), "beta", (num_channels,))
+    out_rows, cache = batchnorm_forward(_channels_last(x), gamma, beta, bn_param)
+    return _channels_first(out_rows, x.shape), (x.shape, cache)
+
+
+def spatial_batchnorm_backward(dout, cache):
+    """Backward pass of spatial batchnorm.
+
+    dout: (N, C, H, W)  ->  dx: (N, C, H, W), dgamma: (C,), dbeta: (C,)
+    """
+    shape, bn_cache = cache
+    dout = as_float_array(dout, "dout")
+    check_shape(dout, "dout", shape)
+    dx_rows, dgamma, dbeta = batchnorm_backward_alt(_channels_last(dout), bn_cache)
+    return _channels_first(dx_rows, shape), dgamma, dbeta
+
+
+# --------------------------------------------------------------------------------------
+# Spatial group normalisation
+# --------------------------------------------------------------------------------------
+
+class _GroupNormCache(NamedTuple):
+    gamma: np.ndarray
+    x_hat: np.ndarray           # (N, C, H, W)
+    stats: _Standardized        # over rows of shape (N * G, C/G * H * W)
+
+
+def _channel_param(arr, name, num_channels):
+    """A per-channel parameter, given as (1, C, 1, 1) or (C,), as (1, C, 1, 1)."""
+    if arr.shape == (num_channels,):
+        return arr.reshape(1, num_channels, 1, 1)
+    check_shape(arr, name, (1, num_channels, 1, 1))
+    return arr
+
+
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    """Group normalisation: each example's C channels split into G groups of C/G channels,
+    each group standardised over its (C/G, H, W) entries.
+
+    x: (N, C, H, W), gamma: (1, C, 1, 1), beta: (1, C, 1, 1), G: int dividing C
+    ->  out: (N, C, H, W), cache
+
+        x_hat = standardise(x.reshape(N * G, C/G * H * W), over each row)
+        out   = gamma * x_hat.reshape(N, C, H, W) + beta
+
+    gamma and beta may also be given as (C,); gradients come back in the shape given.
+    ``gn_param`` reads only 'eps' (default 1e-5) and may be empty.
+    """
+    x, gamma, beta = _float_inputs(x, gamma, beta)
+    check_ndim(x, "x", 4, "(N, C, H, W)")
+    n, c, h, w = x.shape
+    G = check_positive_int(G, "G")
+    if c % G != 0:
+        raise ValueError(f"G must divide the number of channels C={c}; got G={G}")
+    param_shape = gamma.shape
+    gamma4 = _channel_param(gamma, "gamma", c)
+    beta4 = _channel_param(beta, "beta", c)
+    check_dict(gn_param, "gn_param")
+    eps = _read_eps(gn_param, "gn_param")
+
+    group_hat, _, _, stats = _standardize(x.reshape(n * G, -1), axis=1, eps=eps)
+    x_hat = group_hat.reshape(x.shape)
+    out = gamma4 * x_hat + beta4
+    return out, (param_shape, _GroupNormCache(gamma4, x_hat, stats))
+
+
+def spatial_groupnorm_backward(dout, cache):
+    """Backward pass of spatial group normalisation.
+
+    dout: (N, C, H, W)  ->  dx: (N, C, H, W), dgamma, dbeta (shaped like gamma)
+
+        dgamma = sum_{n,h,w} dout * x_hat,  dbeta = sum_{n,h,w} dout
+        dx = the standardisation backward of dout * gamma, per example and group
+    """
+    param_shape, gn = cache
+    dout = _check_dout(dout, gn.x_hat)
+    dgamma = np.sum(dout * gn.x_hat, axis=(0, 2, 3), keepdims=True).reshape(param_shape)
+    dbeta = np.sum(dout, axis=(0, 2, 3), keepdims=True).reshape(param_shape)
+    dx_hat = (dout * gn.gamma).reshape(gn.stats.x_hat.shape)
+    dx = _standardize_backward(dx_hat, gn.stats).reshape(dout.shape)
+    return dx, dgamma, dbeta
