@@ -1,0 +1,639 @@
+"""The Solver: the classic loop and output, schedules, early stopping, callbacks,
+divergence handling, seeded reproducibility, bit-identical resume (also after SIGKILL)
+and the history CSV."""
+import csv
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+from glassnet import optim
+from glassnet._io import load_npz
+from glassnet.solver import (HISTORY_COLUMNS, Solver, cosine_schedule, step_schedule,
+                             warmup_schedule)
+
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+# ---- a tiny model with state, and the real FullyConnectedNet ---------------------------
+
+class TinySoftmax:
+    """Softmax regression on centred inputs: scores = (X - running_mean) @ W + b.
+
+    ``running_mean`` is non-parameter state (updated in training, as batchnorm's running
+    statistics are), exposed through get_state/set_state so checkpoints must carry it.
+    """
+
+    def __init__(self, input_dim=8, num_classes=3, seed=0):
+        rng = np.random.RandomState(seed)
+        self.params = {"W": 0.1 * rng.randn(input_dim, num_classes), "b": np.zeros(num_classes)}
+        self.running_mean = np.zeros(input_dim)
+
+    def get_state(self):
+        return {"running_mean": self.running_mean.copy()}
+
+    def set_state(self, state):
+        self.running_mean = np.array(state["running_mean"])
+
+    def loss(self, X, y=None):
+        if y is not None:
+            self.running_mean = 0.9 * self.running_mean + 0.1 * X.mean(axis=0)
+        Xc = X - self.running_mean
+        scores = Xc @ self.params["W"] + self.params["b"]
+        if y is None:
+            return scores
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        N = X.shape[0]
+        loss = -log_probs[np.arange(N), y].mean()
+        dscores = np.exp(log_probs)
+        dscores[np.arange(N), y] -= 1
+        dscores /= N
+        return loss, {"W": Xc.T @ dscores, "b": dscores.sum(axis=0)}
+
+
+def make_data(num_train=50, num_val=30, input_dim=8, num_classes=3, seed=1, spread=1.0):
+    """Gaussian blobs, one per class (learnable but not trivially separable)."""
+    rng = np.random.RandomState(seed)
+    means = 2.0 * rng.randn(num_classes, input_dim)
+
+    def draw(n):
+        y = rng.randint(num_classes, size=n)
+        return means[y] + spread * 1.5 * rng.randn(n, input_dim), y
+
+    X_train, y_train = draw(num_train)
+    X_val, y_val = draw(num_val)
+    return {"X_train": X_train, "y_train": y_train, "X_val": X_val, "y_val": y_val}
+
+
+def make_fcn(input_dim=8, num_classes=3, normalization=None, hidden_dims=(16, 16)):
+    from glassnet.classifiers.fc_net import FullyConnectedNet
+    np.random.seed(3)   # FullyConnectedNet draws its weights from the global generator
+    return FullyConnectedNet(list(hidden_dims), input_dim=input_dim, num_classes=num_classes,
+                             normalization=normalization, weight_scale=0.1,
+                             dtype=np.float64)
+
+
+def make_problem(kind):
+    """(model, data, solver keywords) of the runs the resume tests compare."""
+    data = make_data()
+    kwargs = dict(update_rule="adam", optim_config={"learning_rate": 5e-3}, lr_decay=0.9,
+                  batch_size=10, num_epochs=4, num_train_samples=20, num_val_samples=None,
+                  print_every=0, verbose=False, seed=11)
+    model = TinySoftmax() if kind == "tiny" else make_fcn(normalization="batchnorm")
+    return model, data, kwargs
+
+
+def solver_state(solver):
+    """Everything a run produces, for exact comparisons (wall times excluded)."""
+    model = solver.model
+    configs = {p: {k: (np.array(v) if isinstance(v, np.ndarray) else v)
+                   for k, v in c.items()} for p, c in solver.optim_configs.items()}
+    state = model.get_state() if hasattr(model, "get_state") else {}
+    _, keys, pos, has_gauss, cached_gaussian = solver._rng.get_state()
+    return {
+        "params": {k: v.copy() for k, v in model.params.items()},
+        "model_state": {k: np.array(v) for k, v in state.items()},
+        "best_params": {k: v.copy() for k, v in solver.best_params.items()},
+        "best_val_acc": solver.best_val_acc,
+        "rng": {"keys": keys.copy(), "pos": pos, "gauss": (has_gauss, cached_gaussian)},
+        "epochs_since_best": solver._epochs_since_best, "diverged": solver.diverged,
+        "loss_history": list(solver.loss_history),
+        "train_acc_history": list(solver.train_acc_history),
+        "val_acc_history": list(solver.val_acc_history),
+        "history": {c: list(solver.history[c]) for c in HISTORY_COLUMNS if c != "seconds"},
+        "configs": configs, "epoch": solver.epoch, "iteration": solver.iteration,
+    }
+
+
+def assert_bit_identical(a, b, where="state"):
+    if isinstance(a, dict):
+        assert set(a) == set(b), f"{where}: keys {sorted(a)} != {sorted(b)}"
+        for k in a:
+            assert_bit_identical(a[k], b[k], f"{where}[{k!r}]")
+    elif isinstance(a, (np.ndarray, list)):
+        a_arr, b_arr = np.asarray(a), np.asarray(b)
+        assert a_arr.dtype == b_arr.dtype and a_arr.shape == b_arr.shape, where
+        assert np.array_equal(a_arr, b_arr, equal_nan=True), f"{where} differs"
+    else:
+        assert a == b or (a != a and b != b), f"{where}: {a!r} != {b!r}"
+
+
+def tiny_solver(data=None, **kwargs):
+    kwargs.setdefault("verbose", False)
+    kwargs.setdefault("batch_size", 10)
+    kwargs.setdefault("num_epochs", 2)
+    return Solver(TinySoftmax(), data if data is not None else make_data(), **kwargs)
+
+
+# ---- the classic loop, output and arguments -------------------------------------------
+
+def classic_training_loop(model, data, learning_rate, batch_size, num_epochs,
+                          num_train_samples):
+    """The classic algorithm written out (sgd, global generator), as the reference."""
+    def accuracy(X, y, num_samples):
+        N = X.shape[0]
+        if num_samples is not None and N > num_samples:
+            mask = np.random.choice(N, num_samples)
+            X, y = X[mask], y[mask]
+        return np.mean(np.argmax(model.loss(X), axis=1) == y)
+
+    N = data["X_train"].shape[0]
+    per_epoch = max(N // batch_size, 1)
+    total, best, best_params, losses = num_epochs * per_epoch, 0, {}, []
+    for t in range(total):
+        mask = np.random.choice(N, batch_size)
+        loss, grads = model.loss(data["X_train"][mask], data["y_train"][mask])
+        losses.append(loss)
+        for p in model.params:
+            model.params[p] = model.params[p] - learning_rate * grads[p]
+        if t == 0 or t == total - 1 or (t + 1) % per_epoch == 0:
+            accuracy(data["X_train"], data["y_train"], num_train_samples)
+            val_acc = accuracy(data["X_val"], data["y_val"], None)
+            if val_acc > best:
+                best, best_params = val_acc, {k: v.copy() for k, v in model.params.items()}
+    model.params = best_params
+    return losses
+
+
+def test_unseeded_run_follows_the_classic_loop_and_global_rng_order():
+    data = make_data()
+    np.random.seed(0)
+    reference = TinySoftmax()
+    losses = classic_training_loop(reference, data, 0.05, 10, 3, num_train_samples=20)
+    after_reference = np.random.get_state()[1].copy()
+    np.random.seed(0)
+    solver = tiny_solver(data, update_rule="sgd", optim_config={"learning_rate": 0.05},
+                         num_epochs=3, num_train_samples=20)
+    solver.train()
+    assert solver.loss_history == [float(v) for v in losses]
+    for k in reference.params:
+        np.testing.assert_array_equal(solver.model.params[k], reference.params[k])
+    # The same number of draws from the global generator, in the same order.
+    np.testing.assert_array_equal(np.random.get_state()[1], after_reference)
+
+
+def test_classic_print_format(capsys):
+    solver = tiny_solver(verbose=True, print_every=3, num_epochs=2)  # 5 iterations per epoch
+    solver.train()
+    lines = capsys.readouterr().out.splitlines()
+    iteration_lines = [line for line in lines if line.startswith("(Iteration")]
+    epoch_lines = [line for line in lines if line.startswith("(Epoch")]
+    assert len(iteration_lines) + len(epoch_lines) == len(lines)
+    assert iteration_lines == ["(Iteration %d / 10) loss: %f" % (t + 1, solver.loss_history[t])
+                               for t in (0, 3, 6, 9)]
+    assert epoch_lines == ["(Epoch %d / 2) train acc: %f; val_acc: %f"
+                           % (e, solver.train_acc_history[e], solver.val_acc_history[e])
+                           for e in range(3)]
+    assert re.fullmatch(r"\(Epoch 0 / 2\) train acc: \d\.\d{6}; val_acc: \d\.\d{6}", lines[1])
+    assert lines[0].startswith("(Iteration 1 / 10) loss: ")   # then the first check
+
+
+def test_print_every_zero_and_verbose_false(capsys):
+    tiny_solver(verbose=True, print_every=0).train()
+    out = capsys.readouterr().out
+    assert "(Iteration" not in out and out.count("(Epoch") == 3
+    tiny_solver(verbose=False, print_every=0).train()
+    assert capsys.readouterr().out == ""
+
+
+def test_keyword_construction_and_classic_attributes():
+    data = make_data()
+    solver = Solver(model=TinySoftmax(), data=data, update_rule="sgd_momentum",
+                    optim_config={"learning_rate": 0.01}, batch_size=7, num_epochs=1,
+                    verbose=False)
+    assert solver.update_rule is optim.sgd_momentum
+    assert solver.X_train is data["X_train"] and solver.y_val is data["y_val"]
+    assert solver.iterations_per_epoch == 50 // 7
+    assert set(solver.optim_configs) == {"W", "b"}
+    assert solver.optim_configs["W"] is not solver.optim_configs["b"]
+    solver.train()
+    assert solver.epoch == 1 and len(solver.loss_history) == 7
+    assert len(solver.train_acc_history) == len(solver.val_acc_history) == 2
+    assert solver.optim_configs["W"]["velocity"].shape == (8, 3)
+
+
+def test_iterations_per_epoch_at_least_one():
+    solver = tiny_solver(batch_size=500, num_epochs=3)
+    solver.train()
+    assert solver.iterations_per_epoch == 1 and len(solver.loss_history) == 3
+
+
+def test_unknown_keyword_is_a_type_error_naming_it():
+    with pytest.raises(TypeError, match="learning_rate"):
+        Solver(TinySoftmax(), make_data(), learning_rate=1e-3)
+
+
+def test_bad_arguments():
+    data = make_data()
+    with pytest.raises(ValueError, match=r"update_rule must be one of .*'adam'.*got 'adamm'"):
+        Solver(TinySoftmax(), data, update_rule="adamm")
+    with pytest.raises(TypeError, match="update_rule must be the name"):
+        Solver(TinySoftmax(), data, update_rule=3)
+    with pytest.raises(ValueError, match=r"data must contain the key 'y_val'"):
+        Solver(TinySoftmax(), {k: v for k, v in data.items() if k != "y_val"})
+    with pytest.raises(ValueError, match=r"data\['y_train'\] must hold one label per row"):
+        Solver(TinySoftmax(), dict(data, y_train=data["y_train"][:-1]))
+    with pytest.raises(ValueError, match="batch_size must be a positive integer; got 0"):
+        Solver(TinySoftmax(), data, batch_size=0)
+    with pytest.raises(ValueError, match="print_every must be a non-negative integer"):
+        Solver(TinySoftmax(), data, print_every=-1)
+    with pytest.raises(ValueError, match="either lr_schedule or lr_decay"):
+        Solver(TinySoftmax(), data, lr_decay=0.9, lr_schedule=cosine_schedule(3))
+    with pytest.raises(ValueError, match="on_nonfinite must be one of 'warn', 'stop', 'raise'"):
+        Solver(TinySoftmax(), data, on_nonfinite="ignore")
+    with pytest.raises(TypeError, match="optim_config must be a dict"):
+        Solver(TinySoftmax(), data, optim_config=[1e-3])
+    with pytest.raises(TypeError, match="on_epoch_end must be callable"):
+        Solver(TinySoftmax(), data, on_epoch_end="print")
+    with pytest.raises(TypeError, match="model must have a params dict"):
+        Solver(object(), data)
+    with pytest.raises(ValueError, match="lr_decay must be a finite number > 0"):
+        Solver(TinySoftmax(), data, lr_decay=0)
+
+
+def test_check_accuracy():
+    data = make_data()
+    solver = tiny_solver(data)
+    model = solver.model
+    expected = np.mean(np.argmax(model.loss(data["X_val"]), axis=1) == data["y_val"])
+    for batch_size in (1, 7, 100):
+        accuracy = solver.check_accuracy(data["X_val"], data["y_val"], batch_size=batch_size)
+        assert accuracy == expected
+    # Subsampling draws choice(N, num_samples) from the global generator without a seed.
+    np.random.seed(5)
+    mask = np.random.choice(30, 12)
+    sub = np.mean(np.argmax(model.loss(data["X_val"][mask]), axis=1) == data["y_val"][mask])
+    np.random.seed(5)
+    assert solver.check_accuracy(data["X_val"], data["y_val"], num_samples=12) == sub
+
+
+def test_lr_decay_multiplies_every_learning_rate_each_epoch():
+    solver = tiny_solver(update_rule="sgd", optim_config={"learning_rate": 0.1}, lr_decay=0.5,
+                         num_epochs=3)
+    solver.train()
+    for config in solver.optim_configs.values():
+        assert config["learning_rate"] == 0.1 * 0.5 ** 3
+    # The rate used by the iterations of epoch e is 0.1 * 0.5**e.
+    per_epoch = solver.iterations_per_epoch
+    expected = [0.1 * 0.5 ** (i // per_epoch) for i in range(3 * per_epoch)]
+    assert solver.history["learning_rate"] == expected
+
+
+def test_best_params_are_restored():
+    data = make_data(spread=3.0)   # noisy validation accuracy that goes up and down
+    seen = []
+
+    def remember(solver):
+        seen.append((solver.val_acc_history[-1],
+                     {k: v.copy() for k, v in solver.model.params.items()}))
+
+    solver = tiny_solver(data, update_rule="sgd", optim_config={"learning_rate": 2.0},
+                         num_epochs=8, seed=4, on_epoch_end=remember)
+    solver.train()
+    accs = [acc for acc, _ in seen]
+    best = int(np.argmax(accs))
+    assert best < len(accs) - 1 and accs[-1] < accs[best], "the test needs a non-final best"
+    assert solver.best_val_acc == max(solver.val_acc_history) == accs[best]
+    for k, v in seen[best][1].items():
+        np.testing.assert_array_equal(solver.model.params[k], v)
+        np.testing.assert_array_equal(solver.best_params[k], v)
+        assert solver.model.params[k] is not solver.best_params[k]   # a copy: training on
+        # from here cannot change best_params
+
+
+def test_overfit_small_data_with_fully_connected_net():
+    rng = np.random.RandomState(0)
+    data = {"X_train": rng.randn(50, 3, 8, 8), "y_train": rng.randint(10, size=50),
+            "X_val": rng.randn(20, 3, 8, 8), "y_val": rng.randint(10, size=20)}
+    from glassnet.classifiers.fc_net import FullyConnectedNet
+    np.random.seed(0)
+    model = FullyConnectedNet([100, 100], input_dim=3 * 8 * 8, num_classes=10,
+                              weight_scale=5e-2)
+    solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 2e-3},
+                    batch_size=25, num_epochs=20, print_every=0, verbose=False, seed=0)
+    solver.train()
+    assert solver.train_acc_history[-1] == 1.0
+    assert solver.loss_history[-1] < 0.1 * solver.loss_history[0]
+
+
+# ---- schedules, early stopping, callbacks ----------------------------------------------
+
+def test_schedule_functions():
+    step = step_schedule(2, gamma=0.5)
+    assert [step(t) for t in (0, 1.9, 2, 3.5, 4)] == [1, 1, 0.5, 0.5, 0.25]
+    milestones = step_schedule([1, 3])
+    assert [milestones(t) for t in (0.5, 1, 2.9, 3)] == [1, 0.1, 0.1, 0.1 ** 2]
+    cosine = cosine_schedule(4, min_factor=0.1)
+    assert cosine(0) == 1.0 and math.isclose(cosine(2), 0.55) and math.isclose(cosine(4), 0.1)
+    assert cosine(9) == cosine(4)
+    warm = warmup_schedule(2)
+    assert [warm(t) for t in (0, 0.5, 1, 2, 5)] == [0, 0.25, 0.5, 1, 1]
+    warm_cos = warmup_schedule(1, then=cosine_schedule(2))
+    assert warm_cos(0.5) == 0.5 and warm_cos(1) == 1 and math.isclose(warm_cos(2), 0.5)
+    with pytest.raises(ValueError, match="total_epochs must be > 0"):
+        cosine_schedule(0)
+
+
+def test_solver_applies_lr_schedule_per_iteration():
+    schedule = cosine_schedule(3, min_factor=0.2)
+    solver = tiny_solver(update_rule="sgd_momentum", optim_config={"learning_rate": 0.2},
+                         num_epochs=3, lr_schedule=schedule)
+    solver.train()
+    per_epoch = solver.iterations_per_epoch
+    expected = [0.2 * schedule(i / per_epoch) for i in range(3 * per_epoch)]
+    assert solver.history["learning_rate"] == expected
+    # Without a learning rate in optim_config the schedule scales the rule's default.
+    solver = tiny_solver(update_rule="adam", num_epochs=1, lr_schedule=step_schedule(0.5))
+    solver.train()
+    assert solver.history["learning_rate"][0] == 1e-3
+    assert solver.history["learning_rate"][-1] == pytest.approx(1e-4)
+
+
+def test_early_stopping(tmp_path):
+    # Zero weights and learning rate: every score is 0, so the validation accuracy never
+    # improves after the first check.
+    solver = tiny_solver(update_rule="sgd", optim_config={"learning_rate": 0.0},
+                         num_epochs=10, early_stopping_patience=3, seed=0)
+    solver.model.params["W"] = np.zeros((8, 3))
+    solver.checkpoint_name = str(tmp_path / "ck")
+    solver.train()
+    assert solver.epoch == 3
+    assert len(solver.loss_history) == 3 * solver.iterations_per_epoch
+    assert "early stopping" in solver.stop_reason and "3 epochs" in solver.stop_reason
+    # The count of epochs without improvement is part of a checkpoint.
+    resumed = Solver.resume(tmp_path / "ck_epoch_2.npz", TinySoftmax(), make_data())
+    resumed.train()
+    assert resumed.epoch == 3 and resumed.stop_reason == solver.stop_reason
+    # A run that keeps improving is not stopped.
+    solver = tiny_solver(update_rule="adam", optim_config={"learning_rate": 1e-2},
+                         num_epochs=2, early_stopping_patience=5, seed=0)
+    solver.train()
+    assert solver.stop_reason is None and solver.epoch == 2
+
+
+def test_callbacks_and_stop():
+    calls = []
+    solver = tiny_solver(num_epochs=3,
+                         on_iteration=lambda s: calls.append(("it", s.iteration, s.epoch)),
+                         on_epoch_end=lambda s: calls.append(("epoch", s.iteration, s.epoch)))
+    solver.train()
+    per_epoch = solver.iterations_per_epoch
+    assert [c for c in calls if c[0] == "it"] == [("it", i, i // per_epoch)
+                                                   for i in range(1, 3 * per_epoch + 1)]
+    assert [c for c in calls if c[0] == "epoch"] == [("epoch", e * per_epoch, e)
+                                                      for e in (1, 2, 3)]
+    # on_epoch_end comes after that epoch's accuracy check and before on_iteration.
+    assert calls.index(("epoch", per_epoch, 1)) + 1 == calls.index(("it", per_epoch, 1))
+
+    def stop_early(s):
+        if s.iteration == 4:
+            s.stop("enough")
+    solver = tiny_solver(num_epochs=3, on_iteration=stop_early)
+    solver.train()
+    assert solver.iteration == 4 and solver.stop_reason == "enough"
+
+
+def test_augment_gets_the_solvers_generator():
+    seen = []
+
+    def augment(X, rng):
+        seen.append(rng)
+        return X + 0.01 * rng.randn(*X.shape)
+
+    runs = [tiny_solver(seed=8, augment=augment) for _ in range(2)]
+    for solver in runs:
+        solver.train()
+    assert all(rng is runs[0]._rng for rng in seen[:len(seen) // 2])
+    assert runs[0].loss_history == runs[1].loss_history
+    plain = tiny_solver(seed=8)
+    plain.train()
+    assert plain.loss_history != runs[0].loss_history
+
+
+# ---- divergence --------------------------------------------------------------------------
+
+def diverging_solver(on_nonfinite):
+    # A huge learning rate makes the weights overflow: scores become inf, the loss NaN.
+    return tiny_solver(update_rule="sgd", optim_config={"learning_rate": 1e308},
+                       num_epochs=2, seed=0, on_nonfinite=on_nonfinite)
+
+
+def test_nonfinite_warn_warns_once_and_goes_on():
+    solver = diverging_solver("warn")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with np.errstate(all="ignore"):
+            solver.train()
+    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert len(messages) == 1, messages
+    assert re.search(r"diverged at iteration \d+ / 10: loss nan, largest \|gradient\| \S+",
+                     messages[0])
+    assert solver.diverged and solver.stop_reason is None
+    assert len(solver.loss_history) == 10   # training went on, as the classic code did
+
+
+def test_nonfinite_stop_keeps_best_params():
+    solver = diverging_solver("stop")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # 'stop' does not warn
+        with np.errstate(all="ignore"):
+            solver.train()
+    k = len(solver.loss_history)
+    assert solver.diverged and not math.isfinite(solver.loss_history[-1]) and 1 < k < 10
+    assert solver.stop_reason.startswith(f"training diverged at iteration {k} / 10: loss nan")
+    assert all(np.all(np.isfinite(v)) for v in solver.model.params.values())
+    for name, value in solver.best_params.items():
+        np.testing.assert_array_equal(solver.model.params[name], value)
+
+
+def test_nonfinite_raise():
+    solver = diverging_solver("raise")
+    with np.errstate(all="ignore"):
+        with pytest.raises(FloatingPointError,
+                           match=r"diverged at iteration \d+ / 10: loss nan, largest \|gradient\|"):
+            solver.train()
+    assert solver.diverged
+
+
+# ---- seeds, checkpoints and resume -------------------------------------------------------
+
+def test_seeded_runs_are_reproducible_and_leave_the_global_rng_alone():
+    np.random.seed(123)
+    before = np.random.get_state()
+    runs = []
+    for _ in range(2):
+        model, data, kwargs = make_problem("tiny")
+        solver = Solver(model, data, **kwargs)
+        solver.train()
+        runs.append(solver_state(solver))
+    after = np.random.get_state()
+    assert before[0] == after[0] and before[2:] == after[2:]
+    np.testing.assert_array_equal(before[1], after[1])
+    assert_bit_identical(runs[0], runs[1])
+    other = Solver(*make_problem("tiny")[:2], **dict(make_problem("tiny")[2], seed=12))
+    other.train()
+    assert other.loss_history != runs[0]["loss_history"]
+
+
+@pytest.mark.parametrize("kind", ["tiny", "fcn_batchnorm"])
+def test_resume_is_bit_identical(tmp_path, kind):
+    model, data, kwargs = make_problem(kind)
+    at_epoch_end = {}
+    straight = Solver(model, data, checkpoint_name=str(tmp_path / "ck"),
+                      on_epoch_end=lambda s: at_epoch_end.setdefault(s.epoch, solver_state(s)),
+                      **kwargs)
+    straight.train()
+    expected = solver_state(straight)
+    assert sorted(os.listdir(tmp_path)) == ["ck_epoch_1.npz", "ck_epoch_2.npz",
+                                            "ck_epoch_3.npz", "ck_epoch_4.npz", "ck_latest.npz"]
+
+    # 1) from the epoch-2 checkpoint of the straight run, into a fresh model: the state
+    # right after loading is the state the straight run had then, and training on from
+    # there ends where the straight run ended.
+    fresh, _, _ = make_problem(kind)
+    resumed = Solver.resume(tmp_path / "ck_epoch_2.npz", fresh, data)
+    assert resumed.epoch == 2 and resumed.iteration == 2 * resumed.iterations_per_epoch
+    assert_bit_identical(solver_state(resumed), at_epoch_end[2])
+    resumed.train()
+    assert_bit_identical(solver_state(resumed), expected)
+
+    # 2) a run told to do 2 epochs, then resumed with num_epochs=4
+    first, _, _ = make_problem(kind)
+    short = Solver(first, data, checkpoint_name=str(tmp_path / "short"),
+                   **dict(kwargs, num_epochs=2))
+    short.train()
+    fresh, _, _ = make_problem(kind)
+    resumed = Solver.resume(tmp_path / "short_latest.npz", fresh, data, num_epochs=4)
+    resumed.train()
+    assert_bit_identical(solver_state(resumed), expected)
+
+
+def test_checkpoint_contents_and_refusals(tmp_path):
+    model, data, kwargs = make_problem("tiny")
+    solver = Solver(model, data, checkpoint_name=str(tmp_path / "run"), checkpoint_every=3,
+                    **kwargs)
+    solver.train()
+    # every 3 epochs, and the last one
+    assert sorted(os.listdir(tmp_path)) == ["run_epoch_3.npz", "run_epoch_4.npz",
+                                            "run_latest.npz"]
+    with np.load(tmp_path / "run_latest.npz", allow_pickle=False) as archive:   # no pickle
+        names = set(archive.files)
+    assert {"param/W", "param/b", "state/running_mean", "best/W", "optim/W/m", "optim/b/v",
+            "rng/keys", "history/loss", "train_acc_history"} <= names
+    arrays, meta = load_npz(tmp_path / "run_latest.npz", "checkpoint")
+    assert meta["optim_configs"]["W"]["scalars"]["t"] == 4 * solver.iterations_per_epoch
+    assert meta["progress"]["epoch"] == 4 and meta["settings"]["update_rule"] == "adam"
+
+    solver.save_checkpoint(tmp_path / "on_demand.ckpt")
+    assert os.path.exists(tmp_path / "on_demand.ckpt")
+
+    renamed = TinySoftmax()
+    renamed.params = {"W1": renamed.params["W"], "b1": renamed.params["b"]}
+    with pytest.raises(ValueError, match=r"holds parameters \['W', 'b'\] of a TinySoftmax; "
+                                         r"the model has \['W1', 'b1'\]"):
+        Solver.resume(tmp_path / "run_latest.npz", renamed, data)
+    with pytest.raises(ValueError, match="parameter W has shape"):
+        Solver.resume(tmp_path / "run_latest.npz", TinySoftmax(input_dim=5), data)
+    np.savez(tmp_path / "not_a_checkpoint.npz", a=np.zeros(2))
+    with pytest.raises(ValueError, match="not a glassnet checkpoint file"):
+        Solver.resume(tmp_path / "not_a_checkpoint.npz", TinySoftmax(), data)
+
+    scheduled = Solver(TinySoftmax(), data, lr_schedule=cosine_schedule(2), num_epochs=1,
+                       seed=0, verbose=False)
+    scheduled.train()
+    scheduled.save_checkpoint(tmp_path / "scheduled.npz")
+    with pytest.raises(ValueError, match="callable lr_schedule.*pass lr_schedule=... to resume"):
+        Solver.resume(tmp_path / "scheduled.npz", TinySoftmax(), data)
+
+    unseeded = Solver(TinySoftmax(), data, num_epochs=1, verbose=False)
+    unseeded.train()
+    unseeded.save_checkpoint(tmp_path / "unseeded.npz")
+    with pytest.warns(RuntimeWarning, match="cannot be bit-identical"):
+        Solver.resume(tmp_path / "unseeded.npz", TinySoftmax(), data)
+
+
+CHILD = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {tests_dir!r})
+    from test_solver import Solver, make_problem
+
+    def pause_mid_epoch_3(solver):
+        if solver.iteration == 2 * solver.iterations_per_epoch + 2:
+            open({ready!r}, "w").close()
+            time.sleep(60)
+
+    model, data, kwargs = make_problem({kind!r})
+    Solver(model, data, checkpoint_name={prefix!r}, on_iteration=pause_mid_epoch_3,
+           **kwargs).train()
+""")
+
+
+def test_resume_after_sigkill_is_bit_identical(tmp_path):
+    kind = "fcn_batchnorm"
+    ready, prefix = str(tmp_path / "ready"), str(tmp_path / "ck")
+    script = CHILD.format(tests_dir=TESTS_DIR, ready=ready, prefix=prefix, kind=kind)
+    child = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 30
+        while not os.path.exists(ready):
+            assert child.poll() is None, "the training process ended before the kill"
+            assert time.monotonic() < deadline, "the training process did not get going"
+            time.sleep(0.02)
+        os.kill(child.pid, signal.SIGKILL)   # in the middle of epoch 3
+        assert child.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert not os.path.exists(prefix + "_epoch_3.npz")
+    model, data, kwargs = make_problem(kind)
+    resumed = Solver.resume(prefix + "_latest.npz", model, data)
+    assert resumed.epoch == 2
+    resumed.train()
+
+    model, data, kwargs = make_problem(kind)
+    straight = Solver(model, data, **kwargs)
+    straight.train()
+    assert_bit_identical(solver_state(resumed), solver_state(straight))
+
+
+# ---- history -------------------------------------------------------------------------
+
+def test_history_and_csv_export(tmp_path):
+    solver = tiny_solver(num_epochs=2, seed=0)
+    solver.train()
+    per_epoch, history = solver.iterations_per_epoch, solver.history
+    assert set(history) == set(HISTORY_COLUMNS)
+    assert all(len(history[c]) == 2 * per_epoch for c in HISTORY_COLUMNS)
+    assert history["iteration"] == list(range(1, 2 * per_epoch + 1))
+    assert history["epoch"][per_epoch - 1] == 1.0 and history["loss"] == solver.loss_history
+    checked = [i for i, v in enumerate(history["val_acc"]) if not math.isnan(v)]
+    assert checked == [0, per_epoch - 1, 2 * per_epoch - 1]
+    assert [history["val_acc"][i] for i in checked] == solver.val_acc_history
+    assert history["seconds"] == sorted(history["seconds"]) and history["seconds"][0] >= 0
+
+    solver.save_history_csv(tmp_path / "history.csv")
+    with open(tmp_path / "history.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    assert tuple(rows[0]) == HISTORY_COLUMNS and len(rows) == 2 * per_epoch + 1
+    for column, values in zip(rows[0], zip(*rows[1:])):
+        parsed = [float(v) for v in values]
+        assert np.array_equal(parsed, history[column], equal_nan=True), column
+    assert rows[2][HISTORY_COLUMNS.index("train_acc")] == "nan"
+
+
+def test_progress_bar_keeps_the_printed_lines(capsys):
+    pytest.importorskip("tqdm", reason="tqdm not installed: the progress bar is off")
+    solver = tiny_solver(verbose=True, print_every=5, progress=True)
+    solver.train()
+    captured = capsys.readouterr()
+    assert "(Iteration 1 / 10) loss:" in captured.out and "(Epoch 2 / 2)" in captured.out
+    assert "10/10" in captured.err   # the bar, on stderr
