@@ -20,6 +20,26 @@ FORMAT_VERSION = 1
 _MODEL_CLASSES = {}
 
 
+def registry_name(cls):
+    """The name a model class is saved under: its module and class name, with the
+    ``glassnet.classifiers.`` prefix dropped (``'fc_net.TwoLayerNet'`` and
+    ``'neural_net.TwoLayerNet'`` are different classes)."""
+    module = cls.__module__
+    prefix = "glassnet.classifiers."
+    if module.startswith(prefix):
+        module = module[len(prefix):]
+    return f"{module}.{cls.__qualname__}"
+
+
+def _find_class(name):
+    """The registered class saved under ``name``; a bare class name (as older files
+    hold) is accepted when exactly one registered class has it. None when unknown."""
+    if name in _MODEL_CLASSES:
+        return _MODEL_CLASSES[name]
+    matches = [c for key, c in _MODEL_CLASSES.items() if key.rsplit(".", 1)[-1] == name]
+    return matches[0] if len(matches) == 1 else None
+
+
 class Model:
     """Base class of glassnet models.
 
@@ -30,7 +50,8 @@ class Model:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        _MODEL_CLASSES[cls.__name__] = cls
+        if not cls.__name__.startswith("_"):
+            _MODEL_CLASSES[registry_name(cls)] = cls
 
     def get_config(self):
         """Constructor keyword arguments (JSON values) that rebuild this model."""
@@ -51,7 +72,7 @@ class Model:
         arrays = {f"param/{k}": v for k, v in self.params.items()}
         arrays.update({f"state/{k}": v for k, v in self.get_state().items()})
         meta = {"format": FORMAT_NAME, "version": FORMAT_VERSION,
-                "class": type(self).__name__, "config": self.get_config()}
+                "class": registry_name(type(self)), "config": self.get_config()}
         save_npz(path, arrays, meta)
 
     @classmethod
@@ -78,13 +99,21 @@ def load_model(path):
         raise ValueError(f"{path!r} was written by a newer glassnet (model format version "
                          f"{version!r}; this glassnet reads up to {FORMAT_VERSION}): upgrade glassnet")
     name = meta.get("class")
-    if name not in _MODEL_CLASSES:
+    cls = _MODEL_CLASSES.get(name) if isinstance(name, str) else None
+    if cls is None:
         # Importing the classifier modules registers every model class.
         import glassnet.classifiers  # noqa: F401
-    if name not in _MODEL_CLASSES:
+        cls = _find_class(name) if isinstance(name, str) else None
+    if cls is None:
         raise ValueError(f"{path!r} holds an unknown model class {name!r}; "
                          f"known: {sorted(_MODEL_CLASSES)}")
-    model = _MODEL_CLASSES[name](**meta.get("config", {}))
+    # Building the model draws initial weights that are overwritten at once: keep the
+    # caller's global generator where it was, so loading a model changes no random stream.
+    rng_state = np.random.get_state()
+    try:
+        model = cls(**meta.get("config", {}))
+    finally:
+        np.random.set_state(rng_state)
     params = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
     state = {k[len("state/"):]: v for k, v in arrays.items() if k.startswith("state/")}
     expected = set(model.params)

@@ -1,0 +1,208 @@
+"""Sandwich layers: common chains of layers as one forward/backward pair.
+
+Each sandwich only calls the layers of ``glassnet.layers`` and ``glassnet.fast_layers``
+in order; its cache is the tuple of the layers' caches and its backward calls their
+backward passes in reverse. No gradient is written twice.
+
+    affine_relu        relu(x @ w + b)
+    affine_bn_relu     relu(batchnorm(x @ w + b))
+    affine_ln_relu     relu(layernorm(x @ w + b))
+    conv_relu          relu(conv(x, w, b))
+    conv_relu_pool     maxpool(relu(conv(x, w, b)))
+    conv_bn_relu       relu(spatial_batchnorm(conv(x, w, b)))
+    conv_bn_relu_pool  maxpool(relu(spatial_batchnorm(conv(x, w, b))))
+    conv_gn_relu       relu(spatial_groupnorm(conv(x, w, b), G))
+    conv_gn_relu_pool  maxpool(relu(spatial_groupnorm(conv(x, w, b), G)))
+
+Convolutions use ``conv_forward_fast``/``conv_backward_fast`` and pooling
+``max_pool_forward_fast``/``max_pool_backward_fast``; both match their naive twins.
+"""
+from glassnet.fast_layers import (conv_backward_fast, conv_forward_fast,
+                                  max_pool_backward_fast, max_pool_forward_fast)
+from glassnet.layers import (affine_backward, affine_forward, batchnorm_backward,
+                             batchnorm_forward, layernorm_backward, layernorm_forward,
+                             relu_backward, relu_forward, spatial_batchnorm_backward,
+                             spatial_batchnorm_forward, spatial_groupnorm_backward,
+                             spatial_groupnorm_forward)
+
+__all__ = [
+    "affine_relu_forward", "affine_relu_backward",
+    "affine_bn_relu_forward", "affine_bn_relu_backward",
+    "affine_ln_relu_forward", "affine_ln_relu_backward",
+    "conv_relu_forward", "conv_relu_backward",
+    "conv_relu_pool_forward", "conv_relu_pool_backward",
+    "conv_bn_relu_forward", "conv_bn_relu_backward",
+    "conv_bn_relu_pool_forward", "conv_bn_relu_pool_backward",
+    "conv_gn_relu_forward", "conv_gn_relu_backward",
+    "conv_gn_relu_pool_forward", "conv_gn_relu_pool_backward",
+]
+
+
+# ---- affine sandwiches ---------------------------------------------------------------
+
+def affine_relu_forward(x, w, b):
+    """out = relu(x.reshape(N, D) @ w + b).
+
+    x: (N, d1, ..., dk), w: (D, M), b: (M,) -> out: (N, M), cache
+    """
+    a, fc_cache = affine_forward(x, w, b)
+    out, relu_cache = relu_forward(a)
+    return out, (fc_cache, relu_cache)
+
+
+def affine_relu_backward(dout, cache):
+    """dout: (N, M) -> dx: (N, d1, ..., dk), dw: (D, M), db: (M,)"""
+    fc_cache, relu_cache = cache
+    da = relu_backward(dout, relu_cache)
+    return affine_backward(da, fc_cache)
+
+
+def affine_bn_relu_forward(x, w, b, gamma, beta, bn_param):
+    """out = relu(batchnorm(x @ w + b; gamma, beta)).
+
+    x: (N, d1, ..., dk), w: (D, M), b, gamma, beta: (M,), bn_param as for
+    batchnorm_forward (its running statistics are updated in train mode).
+    -> out: (N, M), cache
+    """
+    a, fc_cache = affine_forward(x, w, b)
+    a_norm, bn_cache = batchnorm_forward(a, gamma, beta, bn_param)
+    out, relu_cache = relu_forward(a_norm)
+    return out, (fc_cache, bn_cache, relu_cache)
+
+
+def affine_bn_relu_backward(dout, cache):
+    """dout: (N, M) -> dx, dw, db, dgamma, dbeta"""
+    fc_cache, bn_cache, relu_cache = cache
+    da_norm = relu_backward(dout, relu_cache)
+    da, dgamma, dbeta = batchnorm_backward(da_norm, bn_cache)
+    dx, dw, db = affine_backward(da, fc_cache)
+    return dx, dw, db, dgamma, dbeta
+
+
+def affine_ln_relu_forward(x, w, b, gamma, beta, ln_param):
+    """out = relu(layernorm(x @ w + b; gamma, beta)).
+
+    x: (N, d1, ..., dk), w: (D, M), b, gamma, beta: (M,), ln_param as for
+    layernorm_forward -> out: (N, M), cache
+    """
+    a, fc_cache = affine_forward(x, w, b)
+    a_norm, ln_cache = layernorm_forward(a, gamma, beta, ln_param)
+    out, relu_cache = relu_forward(a_norm)
+    return out, (fc_cache, ln_cache, relu_cache)
+
+
+def affine_ln_relu_backward(dout, cache):
+    """dout: (N, M) -> dx, dw, db, dgamma, dbeta"""
+    fc_cache, ln_cache, relu_cache = cache
+    da_norm = relu_backward(dout, relu_cache)
+    da, dgamma, dbeta = layernorm_backward(da_norm, ln_cache)
+    dx, dw, db = affine_backward(da, fc_cache)
+    return dx, dw, db, dgamma, dbeta
+
+
+# ---- convolutional sandwiches --------------------------------------------------------
+
+def conv_relu_forward(x, w, b, conv_param):
+    """out = relu(conv(x, w, b)).
+
+    x: (N, C, H, W), w: (F, C, HH, WW), b: (F,), conv_param {'stride', 'pad'}
+    -> out: (N, F, H', W'), cache
+    """
+    a, conv_cache = conv_forward_fast(x, w, b, conv_param)
+    out, relu_cache = relu_forward(a)
+    return out, (conv_cache, relu_cache)
+
+
+def conv_relu_backward(dout, cache):
+    """dout: (N, F, H', W') -> dx, dw, db"""
+    conv_cache, relu_cache = cache
+    da = relu_backward(dout, relu_cache)
+    return conv_backward_fast(da, conv_cache)
+
+
+def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
+    """out = maxpool(relu(conv(x, w, b))).
+
+    pool_param {'pool_height', 'pool_width', 'stride'} -> out: (N, F, H'', W''), cache
+    """
+    a, conv_cache = conv_forward_fast(x, w, b, conv_param)
+    s, relu_cache = relu_forward(a)
+    out, pool_cache = max_pool_forward_fast(s, pool_param)
+    return out, (conv_cache, relu_cache, pool_cache)
+
+
+def conv_relu_pool_backward(dout, cache):
+    """dout: (N, F, H'', W'') -> dx, dw, db"""
+    conv_cache, relu_cache, pool_cache = cache
+    ds = max_pool_backward_fast(dout, pool_cache)
+    da = relu_backward(ds, relu_cache)
+    return conv_backward_fast(da, conv_cache)
+
+
+def conv_bn_relu_forward(x, w, b, gamma, beta, conv_param, bn_param):
+    """out = relu(spatial_batchnorm(conv(x, w, b); gamma, beta)).
+
+    gamma, beta: (F,), bn_param as for spatial_batchnorm_forward -> out, cache
+    """
+    a, conv_cache = conv_forward_fast(x, w, b, conv_param)
+    a_norm, bn_cache = spatial_batchnorm_forward(a, gamma, beta, bn_param)
+    out, relu_cache = relu_forward(a_norm)
+    return out, (conv_cache, bn_cache, relu_cache)
+
+
+def conv_bn_relu_backward(dout, cache):
+    """dout: (N, F, H', W') -> dx, dw, db, dgamma, dbeta"""
+    conv_cache, bn_cache, relu_cache = cache
+    da_norm = relu_backward(dout, relu_cache)
+    da, dgamma, dbeta = spatial_batchnorm_backward(da_norm, bn_cache)
+    dx, dw, db = conv_backward_fast(da, conv_cache)
+    return dx, dw, db, dgamma, dbeta
+
+
+def conv_bn_relu_pool_forward(x, w, b, gamma, beta, conv_param, bn_param, pool_param):
+    """out = maxpool(relu(spatial_batchnorm(conv(x, w, b); gamma, beta))) -> out, cache"""
+    s, block_cache = conv_bn_relu_forward(x, w, b, gamma, beta, conv_param, bn_param)
+    out, pool_cache = max_pool_forward_fast(s, pool_param)
+    return out, (block_cache, pool_cache)
+
+
+def conv_bn_relu_pool_backward(dout, cache):
+    """dout: (N, F, H'', W'') -> dx, dw, db, dgamma, dbeta"""
+    block_cache, pool_cache = cache
+    ds = max_pool_backward_fast(dout, pool_cache)
+    return conv_bn_relu_backward(ds, block_cache)
+
+
+def conv_gn_relu_forward(x, w, b, gamma, beta, G, conv_param, gn_param):
+    """out = relu(spatial_groupnorm(conv(x, w, b); gamma, beta, G groups)).
+
+    gamma, beta: (1, F, 1, 1), G divides F, gn_param as for spatial_groupnorm_forward
+    -> out: (N, F, H', W'), cache
+    """
+    a, conv_cache = conv_forward_fast(x, w, b, conv_param)
+    a_norm, gn_cache = spatial_groupnorm_forward(a, gamma, beta, G, gn_param)
+    out, relu_cache = relu_forward(a_norm)
+    return out, (conv_cache, gn_cache, relu_cache)
+
+
+def conv_gn_relu_backward(dout, cache):
+    """dout: (N, F, H', W') -> dx, dw, db, dgamma, dbeta"""
+    conv_cache, gn_cache, relu_cache = cache
+    da_norm = relu_backward(dout, relu_cache)
+    da, dgamma, dbeta = spatial_groupnorm_backward(da_norm, gn_cache)
+    dx, dw, db = conv_backward_fast(da, conv_cache)
+    return dx, dw, db, dgamma, dbeta
+
+
+def conv_gn_relu_pool_forward(x, w, b, gamma, beta, G, conv_param, gn_param, pool_param):
+    """out = maxpool(relu(spatial_groupnorm(conv(x, w, b); gamma, beta, G))) -> out, cache"""
+    s, block_cache = conv_gn_relu_forward(x, w, b, gamma, beta, G, conv_param, gn_param)
+    out, pool_cache = max_pool_forward_fast(s, pool_param)
+    return out, (block_cache, pool_cache)
+
+
+def conv_gn_relu_pool_backward(dout, cache):
+    """dout: (N, F, H'', W'') -> dx, dw, db, dgamma, dbeta"""
+    block_cache, pool_cache = cache
+    ds = max_pool_backward_fast(dout, pool_cache)
+    return conv_gn_relu_backward(ds, block_cache)

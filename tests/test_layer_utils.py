@@ -1,0 +1,186 @@
+"""Sandwich layers: numerical gradients and PyTorch in float64, dtype, errors."""
+import copy
+
+import numpy as np
+import pytest
+
+from glassnet.layer_utils import (affine_bn_relu_backward, affine_bn_relu_forward,
+                                  affine_ln_relu_backward, affine_ln_relu_forward,
+                                  affine_relu_backward, affine_relu_forward,
+                                  conv_bn_relu_backward, conv_bn_relu_forward,
+                                  conv_bn_relu_pool_backward, conv_bn_relu_pool_forward,
+                                  conv_gn_relu_backward, conv_gn_relu_forward,
+                                  conv_gn_relu_pool_backward, conv_gn_relu_pool_forward,
+                                  conv_relu_backward, conv_relu_forward,
+                                  conv_relu_pool_backward, conv_relu_pool_forward)
+from glassnet.layers import affine_forward, conv_forward_naive, max_pool_forward_naive, relu_forward
+from helpers import check_against_torch, check_layer, torch_or_skip
+
+CONV = {"stride": 1, "pad": 1}
+POOL = {"pool_height": 2, "pool_width": 2, "stride": 2}
+
+
+def affine_args(rng, norm=False):
+    x, w, b = rng.randn(4, 2, 3), rng.randn(6, 5), rng.randn(5)
+    return [x, w, b] + ([1 + 0.3 * rng.randn(5), rng.randn(5)] if norm else [])
+
+
+def conv_args(rng, gamma_shape=None):
+    x, w, b = rng.randn(2, 3, 6, 6), rng.randn(4, 3, 3, 3), rng.randn(4)
+    if gamma_shape is None:
+        return [x, w, b]
+    return [x, w, b, 1 + 0.3 * rng.randn(*gamma_shape), rng.randn(*gamma_shape)]
+
+
+def _torch_pieces():
+    torch = torch_or_skip()
+    return torch, torch.nn.functional
+
+
+# Each case: name, forward, backward, args builder, the non-array arguments, wrt,
+# and the same computation written with torch.
+def _cases():
+    def t_affine(x, w, b):
+        return x.reshape(x.shape[0], -1) @ w + b
+
+    def t_conv(x, w, b):
+        F = _torch_pieces()[1]
+        return F.conv2d(x, w, b, stride=1, padding=1)
+
+    def t_pool(a):
+        return _torch_pieces()[1].max_pool2d(a, 2, 2)
+
+    def t_bn(a, g, be):
+        return _torch_pieces()[1].batch_norm(a, None, None, g, be, training=True, eps=1e-5)
+
+    def t_ln(a, g, be):
+        return _torch_pieces()[1].layer_norm(a, (a.shape[-1],), g, be, eps=1e-5)
+
+    def t_gn(a, g, be):
+        return _torch_pieces()[1].group_norm(a, 2, g.reshape(-1), be.reshape(-1), eps=1e-5)
+
+    return [
+        ("affine_relu", affine_relu_forward, affine_relu_backward,
+         lambda rng: affine_args(rng), (), [0, 1, 2],
+         lambda x, w, b: t_affine(x, w, b).relu()),
+        ("affine_bn_relu", affine_bn_relu_forward, affine_bn_relu_backward,
+         lambda rng: affine_args(rng, True), ({"mode": "train"},), [0, 1, 2, 3, 4],
+         lambda x, w, b, g, be, _: t_bn(t_affine(x, w, b), g, be).relu()),
+        ("affine_ln_relu", affine_ln_relu_forward, affine_ln_relu_backward,
+         lambda rng: affine_args(rng, True), ({},), [0, 1, 2, 3, 4],
+         lambda x, w, b, g, be, _: t_ln(t_affine(x, w, b), g, be).relu()),
+        ("conv_relu", conv_relu_forward, conv_relu_backward,
+         lambda rng: conv_args(rng), (CONV,), [0, 1, 2],
+         lambda x, w, b, _: t_conv(x, w, b).relu()),
+        ("conv_relu_pool", conv_relu_pool_forward, conv_relu_pool_backward,
+         lambda rng: conv_args(rng), (CONV, POOL), [0, 1, 2],
+         lambda x, w, b, *_: t_pool(t_conv(x, w, b).relu())),
+        ("conv_bn_relu", conv_bn_relu_forward, conv_bn_relu_backward,
+         lambda rng: conv_args(rng, (4,)), (CONV, {"mode": "train"}), [0, 1, 2, 3, 4],
+         lambda x, w, b, g, be, *_: t_bn(t_conv(x, w, b), g, be).relu()),
+        ("conv_bn_relu_pool", conv_bn_relu_pool_forward, conv_bn_relu_pool_backward,
+         lambda rng: conv_args(rng, (4,)), (CONV, {"mode": "train"}, POOL), [0, 1, 2, 3, 4],
+         lambda x, w, b, g, be, *_: t_pool(t_bn(t_conv(x, w, b), g, be).relu())),
+        ("conv_gn_relu", conv_gn_relu_forward, conv_gn_relu_backward,
+         lambda rng: conv_args(rng, (1, 4, 1, 1)), (2, CONV, {}), [0, 1, 2, 3, 4],
+         lambda x, w, b, g, be, *_: t_gn(t_conv(x, w, b), g, be).relu()),
+        ("conv_gn_relu_pool", conv_gn_relu_pool_forward, conv_gn_relu_pool_backward,
+         lambda rng: conv_args(rng, (1, 4, 1, 1)), (2, CONV, {}, POOL), [0, 1, 2, 3, 4],
+         lambda x, w, b, g, be, *_: t_pool(t_gn(t_conv(x, w, b), g, be).relu())),
+    ]
+
+
+CASES = _cases()
+IDS = [c[0] for c in CASES]
+
+
+def without_bias_before_batchnorm(name, backward, wrt):
+    """A bias followed by batchnorm cannot change the output: its gradient is zero up to
+    rounding, where a relative error means nothing. Drop it from the comparison (it is
+    checked to vanish separately) and keep the other gradients."""
+    if "_bn_" not in name:
+        return backward, wrt
+    return (lambda dout, cache: tuple(g for k, g in enumerate(backward(dout, cache)) if k != 2),
+            [i for i in wrt if i != 2])
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_sandwich_gradients_match_numerical(case):
+    name, forward, backward, make_args, extra, wrt, _ = case
+    args = make_args(np.random.RandomState(231)) + copy.deepcopy(list(extra))
+    backward, wrt = without_bias_before_batchnorm(name, backward, wrt)
+    errors = check_layer(forward, backward, args, wrt, tol=1e-6, h=1e-5)
+    assert len(errors) == len(wrt)
+
+
+def test_bias_before_batchnorm_gets_no_gradient(rng):
+    x, w, b, gamma, beta = affine_args(rng, True)
+    out, cache = affine_bn_relu_forward(x, w, b, gamma, beta, {"mode": "train"})
+    db = affine_bn_relu_backward(rng.randn(*out.shape), cache)[2]
+    assert np.max(np.abs(db)) < 1e-12
+    x, w, b, gamma, beta = conv_args(rng, (4,))
+    out, cache = conv_bn_relu_pool_forward(x, w, b, gamma, beta, CONV, {"mode": "train"}, POOL)
+    db = conv_bn_relu_pool_backward(rng.randn(*out.shape), cache)[2]
+    assert np.max(np.abs(db)) < 1e-12
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_sandwich_matches_torch(case):
+    name, forward, backward, make_args, extra, wrt, torch_fn = case
+    args = make_args(np.random.RandomState(0)) + copy.deepcopy(list(extra))
+    backward, wrt = without_bias_before_batchnorm(name, backward, wrt)
+    worst = check_against_torch(forward, backward, args, wrt, torch_fn, tol=1e-10)
+    assert worst < 1e-10
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_sandwich_keeps_float32(case):
+    _, forward, backward, make_args, extra, wrt, _ = case
+    args = [a.astype(np.float32) for a in make_args(np.random.RandomState(1))] + copy.deepcopy(list(extra))
+    out, cache = forward(*args)
+    assert out.dtype == np.float32
+    grads = backward(np.ones_like(out), cache)
+    assert len(grads) == len(wrt)
+    for g, i in zip(grads, wrt):
+        assert g.dtype == np.float32 and g.shape == args[i].shape
+
+
+def test_affine_relu_is_the_two_layers_chained(rng):
+    x, w, b = affine_args(rng)
+    expected = relu_forward(affine_forward(x, w, b)[0])[0]
+    np.testing.assert_array_equal(affine_relu_forward(x, w, b)[0], expected)
+
+
+def test_conv_relu_pool_matches_naive_layers(rng):
+    x, w, b = conv_args(rng)
+    naive = max_pool_forward_naive(relu_forward(conv_forward_naive(x, w, b, CONV)[0])[0], POOL)[0]
+    np.testing.assert_allclose(conv_relu_pool_forward(x, w, b, CONV, POOL)[0], naive,
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_batchnorm_sandwich_updates_running_stats_and_uses_them_in_test_mode(rng):
+    x, w, b, gamma, beta = conv_args(rng, (4,))
+    bn_param = {"mode": "train", "momentum": 0.5}
+    conv_bn_relu_forward(x, w, b, gamma, beta, CONV, bn_param)
+    a = conv_forward_naive(x, w, b, CONV)[0]
+    np.testing.assert_allclose(bn_param["running_mean"], 0.5 * a.mean(axis=(0, 2, 3)),
+                               rtol=1e-10)
+    bn_param["mode"] = "test"
+    out, _ = conv_bn_relu_forward(x, w, b, gamma, beta, CONV, bn_param)
+    mean = bn_param["running_mean"].reshape(1, 4, 1, 1)
+    var = bn_param["running_var"].reshape(1, 4, 1, 1)
+    expected = np.maximum(0, gamma.reshape(1, 4, 1, 1) * (a - mean) / np.sqrt(var + 1e-5)
+                          + beta.reshape(1, 4, 1, 1))
+    np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_sandwiches_pass_on_clear_errors(rng):
+    x, w, b = affine_args(rng)
+    with pytest.raises(ValueError, match="w must have D = 6 rows"):
+        affine_relu_forward(x, w[:5], b)
+    x, w, b = conv_args(rng)
+    with pytest.raises(ValueError):
+        conv_relu_forward(x, w[:, :2], b, CONV)
+    x, w, b, g, be = affine_args(rng, True)
+    with pytest.raises(ValueError, match="mode"):
+        affine_bn_relu_forward(x, w, b, g, be, {})
