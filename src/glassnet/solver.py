@@ -49,6 +49,7 @@ import warnings
 import numpy as np
 
 from glassnet import optim
+from glassnet._divergence import ON_NONFINITE, check_step
 from glassnet._io import atomic_write_text, load_npz, save_npz
 from glassnet._validate import (check_choice, check_dict, check_nonnegative_int,
                                 check_positive_int, require_key)
@@ -59,7 +60,6 @@ CHECKPOINT_FORMAT = "glassnet-checkpoint"
 CHECKPOINT_VERSION = 1
 HISTORY_COLUMNS = ("iteration", "epoch", "loss", "train_acc", "val_acc", "learning_rate",
                    "seconds")
-NONFINITE_ACTIONS = ("warn", "stop", "raise")
 
 
 # ---- learning-rate schedules: t (a float epoch count) -> factor ------------------------
@@ -234,7 +234,7 @@ class Solver:
             early_stopping_patience, "early_stopping_patience", check_positive_int)
         self.on_iteration = _check_callable(on_iteration, "on_iteration")
         self.on_epoch_end = _check_callable(on_epoch_end, "on_epoch_end")
-        self.on_nonfinite = check_choice(on_nonfinite, "on_nonfinite", NONFINITE_ACTIONS)
+        self.on_nonfinite = check_choice(on_nonfinite, "on_nonfinite", ON_NONFINITE)
         if progress is not None and not isinstance(progress, bool):
             raise TypeError(f"progress must be None, True or False; got {progress!r}")
         self.progress = progress
@@ -348,10 +348,18 @@ class Solver:
             if p not in grads:
                 raise ValueError(f"model.loss returned no gradient for parameter {p!r}; "
                                  f"got gradients for {sorted(grads)}")
-        finite = math.isfinite(loss) and all(np.all(np.isfinite(grads[p]))
-                                             for p in self.model.params)
+        try:
+            message = check_step(f"{t + 1} / {self.num_iterations}", loss,
+                                 {p: grads[p] for p in self.model.params}, self.on_nonfinite,
+                                 warn=self.on_nonfinite == "warn" and not self.diverged)
+        except FloatingPointError as exc:   # on_nonfinite='raise'
+            self.diverged, self.stop_reason = True, str(exc)
+            raise
+        finite = message is None
         if not finite:
-            self._handle_nonfinite(t, loss, grads)   # warns, raises, or sets stop_reason
+            self.diverged = True
+            if self.on_nonfinite == "stop":
+                self.stop_reason = message
 
         configs = self.optim_configs
         new_params = {}
@@ -366,24 +374,6 @@ class Solver:
         self.loss_history.append(loss)
         self._append_history_row(t + 1, loss)
         self.iteration = t + 1
-
-    def _handle_nonfinite(self, t, loss, grads):
-        largest = max((float(np.max(np.abs(g))) for g in grads.values() if np.size(g)),
-                      default=float("nan"))
-        message = (f"training diverged at iteration {t + 1} / {self.num_iterations}: loss "
-                   f"{loss}, largest |gradient| {largest:.6g}")
-        first = not self.diverged
-        self.diverged = True
-        if self.on_nonfinite == "raise":
-            self.stop_reason = message
-            raise FloatingPointError(message + " (on_nonfinite='raise')")
-        if self.on_nonfinite == "stop":
-            self.stop_reason = message + "; stopped (on_nonfinite='stop'), the update was " \
-                                         "not applied"
-        elif first:
-            warnings.warn(message + "; training goes on (on_nonfinite='warn'; pass "
-                          "on_nonfinite='stop' to stop at the first non-finite loss)",
-                          RuntimeWarning, stacklevel=5)
 
     def _decay_learning_rates(self):
         if self.lr_decay != 1.0:

@@ -1,64 +1,19 @@
 """Linear classifiers trained by minibatch SGD: ``LinearSVM`` and ``Softmax``.
 
 A linear classifier scores X (N, D) as X W with one weight matrix W (D, C) (put a
-constant-1 column in X for a bias) and predicts the highest-scoring class. It also holds
-what every training loop of glassnet's models does when a run diverges
-(``on_nonfinite``, see :func:`check_step`).
+constant-1 column in X for a bias) and predicts the highest-scoring class. Training follows
+``on_nonfinite`` when a run diverges (see :mod:`glassnet._divergence`).
 """
-import warnings
-
 import numpy as np
 
+from glassnet._divergence import ON_NONFINITE, DivergenceWarning, check_step  # noqa: F401
 from glassnet._validate import (as_float_array, check_choice, check_dict, check_labels,
                                 check_ndim, check_nonnegative_int, check_positive_int)
 from glassnet.classifiers.base import Model
 from glassnet.classifiers.linear_svm import check_reg, svm_loss_vectorized
 from glassnet.classifiers.softmax import softmax_loss_vectorized
 
-__all__ = ["LinearClassifier", "LinearSVM", "Softmax", "DivergenceWarning", "ON_NONFINITE",
-           "check_step"]
-
-ON_NONFINITE = ("warn", "stop", "raise")
-
-
-class DivergenceWarning(RuntimeWarning):
-    """A training run produced a non-finite loss or gradient."""
-
-
-def _largest_gradient(grads):
-    """(name, value) of the largest |gradient| entry over a {name: array} dict, NaN ignored."""
-    best_name, best = None, np.nan
-    for name, g in grads.items():
-        magnitudes = np.abs(np.asarray(g, dtype=np.float64))
-        magnitudes = magnitudes[~np.isnan(magnitudes)]
-        if magnitudes.size and not best >= magnitudes.max():
-            best_name, best = name, float(magnitudes.max())
-    return best_name, best
-
-
-def check_step(iteration, loss, grads, on_nonfinite):
-    """Decide what a training loop does after computing ``loss, grads`` at ``iteration``.
-
-    Returns ``None`` when the loss and every gradient are finite. Otherwise builds one
-    message naming the iteration, the loss and the largest gradient, then, following
-    ``on_nonfinite``: 'raise' raises FloatingPointError; 'warn' issues a
-    DivergenceWarning and returns 'warn' (the loop goes on unchanged); 'stop' issues a
-    DivergenceWarning and returns 'stop' (the loop ends before applying the update).
-    """
-    if np.isfinite(loss) and all(np.all(np.isfinite(g)) for g in grads.values()):
-        return None
-    name, largest = _largest_gradient(grads)
-    where = f" (in {name})" if name is not None else ""
-    message = (f"training diverged at iteration {iteration}: loss {float(loss)}, largest "
-               f"|gradient| {largest:.4g}{where}; try a smaller learning rate")
-    if on_nonfinite == "raise":
-        raise FloatingPointError(message)
-    if on_nonfinite == "stop":
-        message += "; training stopped (on_nonfinite='stop')"
-    else:
-        message += "; training goes on (on_nonfinite='warn')"
-    warnings.warn(message, DivergenceWarning, stacklevel=3)
-    return on_nonfinite
+__all__ = ["LinearClassifier", "LinearSVM", "Softmax", "DivergenceWarning"]
 
 
 def check_features(X, num_features, name="X"):
@@ -134,9 +89,8 @@ class LinearClassifier(Model):
                 loss, grad = self.loss(X[batch], y[batch], reg)
                 loss_history.append(loss)
                 if not self.diverged:
-                    action = check_step(it, loss, {"W": grad}, on_nonfinite)
-                    self.diverged = action is not None
-                    if action == "stop":
+                    self.diverged = check_step(it, loss, {"W": grad}, on_nonfinite) is not None
+                    if self.diverged and on_nonfinite == "stop":
                         break
                 self.W -= learning_rate * grad
                 if verbose and it % 100 == 0:

@@ -13,10 +13,11 @@ with a learning rate that decays once per epoch.
 """
 import numpy as np
 
+from glassnet._divergence import ON_NONFINITE, check_step
 from glassnet._validate import (check_choice, check_labels, check_nonnegative_int,
                                 check_positive_int)
 from glassnet.classifiers.base import Model
-from glassnet.classifiers.linear_classifier import ON_NONFINITE, check_features, check_step
+from glassnet.classifiers.linear_classifier import check_features
 from glassnet.classifiers.linear_svm import check_nonnegative_number, check_reg
 from glassnet.layers import (affine_backward, affine_forward, mse_loss, relu_backward,
                              relu_forward, softmax_loss)
@@ -134,9 +135,8 @@ class TwoLayerNet(Model):
                 loss, grads = self.loss(X_batch, y=y_batch, reg=reg)
                 loss_history.append(loss)
                 if not self.diverged:
-                    action = check_step(it, loss, grads, on_nonfinite)
-                    self.diverged = action is not None
-                    if action == "stop":
+                    self.diverged = check_step(it, loss, grads, on_nonfinite) is not None
+                    if self.diverged and on_nonfinite == "stop":
                         break
                 for name in self.params:
                     self.params[name] -= learning_rate * grads[name]
