@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from glassnet.classifiers.cnn import ConvNet, ThreeLayerConvNet
-from test_fc_net import model_grad_errors, train_inline
+from helpers import model_grad_errors, train_inline
 
 
 # ---- ThreeLayerConvNet ----------------------------------------------------------------
