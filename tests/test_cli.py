@@ -1,0 +1,370 @@
+"""The command line through its real entry point (``python -m glassnet`` in a subprocess),
+plus a few error cases through ``glassnet.cli.main`` in-process (the same function).
+
+One short training run on digits (2 epochs) is shared by the tests that read its folder.
+"""
+import csv
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from glassnet import cli
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+RUN_FILES = ("config.json", "history.csv", "metrics.json", "model.npz", "loss.png",
+             "accuracy.png", "weights.png", "confusion.png", "report.html")
+# A small and quick ConvNet for the tests (the default one is bigger).
+BATCH = 20
+ITERATIONS_PER_EPOCH = 1200 // BATCH   # digits: 1500 training images, 300 kept for validation
+SMALL_CNN = """
+conv_blocks = [{filters = 8, kernel = 3, pool = 2, norm = "batchnorm"}]
+hidden_dims = [32]
+"""
+
+
+def glassnet(*args, cwd=None, timeout=120):
+    """Run ``python -m glassnet ARGS``; returns the CompletedProcess (text output)."""
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    return subprocess.run([sys.executable, "-m", "glassnet", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def assert_error(result, code, pattern):
+    """A user-facing error: the exit code, 'glassnet: error: ...' on stderr, no traceback."""
+    assert result.returncode == code, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert re.search(pattern, result.stderr), result.stderr
+
+
+def read_png(path):
+    import matplotlib.image
+    with open(path, "rb") as f:
+        assert f.read(8) == PNG_SIGNATURE, path
+    pixels = matplotlib.image.imread(path)
+    assert pixels.ndim == 3 and min(pixels.shape[:2]) > 50, path
+    return pixels
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.reader(f))
+
+
+def digits_test_labels():
+    from glassnet.datasets import load_dataset
+    return load_dataset("digits")["y_test"]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli")
+    (path / "small_cnn.toml").write_text(SMALL_CNN)
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(workdir):
+    """A 2-epoch run of a small ConvNet on digits; returns (folder, CompletedProcess)."""
+    folder = workdir / "run1"
+    result = glassnet("train", "--model", workdir / "small_cnn.toml", "--epochs", 2, "--lr", 0.01,
+                      "--batch-size", BATCH, "--seed", 3, "--out", folder, cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    return folder, result
+
+
+def test_train_prints_epochs_and_final_summary(run):
+    folder, result = run
+    lines = result.stdout.splitlines()
+    epoch_lines = [line for line in lines if re.match(r"epoch +\d+/2 +loss \d", line)]
+    assert len(epoch_lines) == 2, result.stdout
+    assert re.search(r"train 0\.\d{4}  val 0\.\d{4}", epoch_lines[-1])
+    assert re.search(r"test acc 0\.\d{4}", result.stdout)
+    assert lines[-1].startswith(f"run folder: {os.path.abspath(folder)}")
+
+
+def test_run_folder_has_every_file(run):
+    folder, _ = run
+    for name in RUN_FILES:
+        assert (folder / name).is_file(), name
+    # the latest checkpoint and the last epoch's stay; older epoch files are removed
+    assert sorted(os.listdir(folder / "checkpoints")) == ["ckpt_epoch_2.npz", "ckpt_latest.npz"]
+    for name in ("loss.png", "accuracy.png", "weights.png", "confusion.png"):
+        read_png(folder / name)
+
+
+def test_history_csv_and_metrics(run):
+    folder, _ = run
+    rows = read_csv(folder / "history.csv")
+    header, body = rows[0], rows[1:]
+    assert header == ["iteration", "epoch", "loss", "train_acc", "val_acc", "learning_rate",
+                      "seconds"]
+    assert len(body) == 2 * ITERATIONS_PER_EPOCH
+    assert [int(r[0]) for r in body] == list(range(1, len(body) + 1))
+    losses = np.array([float(r[2]) for r in body])
+    assert np.isfinite(losses).all() and losses[-5:].mean() < losses[:5].mean()
+    val = np.array([float(r[4]) for r in body])
+    assert np.isfinite(val).sum() >= 2
+
+    metrics = json.loads((folder / "metrics.json").read_text())
+    for key in ("test_acc", "best_val_acc", "final_train_acc", "final_val_acc"):
+        assert 0.0 <= metrics[key] <= 1.0, key
+    assert metrics["test_acc"] > 0.6        # 2 epochs of a small ConvNet already learn digits
+    assert metrics["epochs"] == 2 and metrics["iterations"] == len(body)
+    assert len(metrics["seconds_per_epoch"]) == 2 and all(s > 0 for s in metrics["seconds_per_epoch"])
+    per_class = metrics["per_class_accuracy"]
+    assert sorted(per_class) == [str(d) for d in range(10)]
+    assert all(0.0 <= a <= 1.0 for a in per_class.values())
+
+    config = json.loads((folder / "config.json").read_text())
+    assert config["data"] == "digits" and config["epochs"] == 2 and config["seed"] == 3
+    assert config["optimizer"] == "adam" and config["lr"] == 0.01 and config["norm"] == "none"
+    assert config["model_class"] == "ConvNet"
+    assert config["model_config"]["conv_blocks"][0]["filters"] == 8
+    assert config["model_config"]["hidden_dims"] == [32]
+
+
+def test_saved_model_reproduces_the_test_accuracy(run):
+    from glassnet.classifiers.base import load_model
+    from glassnet.datasets import load_dataset
+    folder, _ = run
+    model = load_model(folder / "model.npz")
+    data = load_dataset("digits")
+    accuracy = np.mean(np.argmax(model.loss(data["X_test"]), axis=1) == data["y_test"])
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert accuracy == pytest.approx(metrics["test_acc"], abs=1e-12)
+
+
+def test_report_embeds_the_pictures(run):
+    folder, _ = run
+    text = (folder / "report.html").read_text()
+    assert text.count("data:image/png;base64,") == 4
+    assert "test_acc" in text and "model_class" in text
+
+
+def test_evaluate_run_and_model_file(run):
+    folder, _ = run
+    metrics = json.loads((folder / "metrics.json").read_text())
+    result = glassnet("evaluate", folder)
+    assert result.returncode == 0, result.stderr
+    assert f"digits test accuracy: {metrics['test_acc']:.4f}" in result.stdout
+    table = [line for line in result.stdout.splitlines() if re.match(r"\d +\d+ +\d+ +[01]\.\d{4}$", line)]
+    assert len(table) == 10       # one row per class
+    assert "confusion matrix" in result.stdout
+    counts = [int(line.split()[1]) for line in table]
+    assert sum(counts) == 297
+    # a bare model file needs --data
+    result = glassnet("evaluate", folder / "model.npz", "--data", "digits", "--split", "val")
+    assert result.returncode == 0, result.stderr
+    assert "digits val accuracy:" in result.stdout
+    assert_error(glassnet("evaluate", folder / "model.npz"), 1, r"give --data NAME")
+
+
+def test_predict_writes_kaggle_csv(run, workdir):
+    folder, _ = run
+    out = workdir / "predictions.csv"
+    result = glassnet("predict", folder / "model.npz", "--data", "digits", "--csv", out)
+    assert result.returncode == 0, result.stderr
+    rows = read_csv(out)
+    assert rows[0] == ["Id", "Category"]
+    assert [int(r[0]) for r in rows[1:]] == list(range(1, 298))
+    labels = np.array([int(r[1]) for r in rows[1:]])
+    assert labels.min() >= 0 and labels.max() <= 9
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert np.mean(labels == digits_test_labels()) == pytest.approx(metrics["test_acc"])
+
+
+def test_resume_continues_the_run(run, workdir):
+    folder, _ = run
+    copy = workdir / "run1_resumed"
+    shutil.copytree(folder, copy)
+    result = glassnet("train", "--resume", copy, "--epochs", 3)
+    assert result.returncode == 0, result.stderr
+    assert "resuming" in result.stdout and "at epoch 2 of 3" in result.stdout
+    assert len([line for line in result.stdout.splitlines() if line.startswith("epoch")]) == 1
+    metrics = json.loads((copy / "metrics.json").read_text())
+    assert metrics["epochs"] == 3 and metrics["iterations"] == 3 * ITERATIONS_PER_EPOCH
+    assert len(read_csv(copy / "history.csv")) == 1 + 3 * ITERATIONS_PER_EPOCH
+    assert (copy / "checkpoints" / "ckpt_epoch_3.npz").is_file()
+    assert json.loads((copy / "config.json").read_text())["epochs"] == 3
+    assert_error(glassnet("train", "--resume", copy, "--model", "fc"), 1,
+                 r"cannot change model when resuming")
+
+
+def test_ctrl_c_writes_a_checkpoint_and_resume_finishes(workdir):
+    folder = workdir / "interrupted"
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    proc = subprocess.Popen([sys.executable, "-u", "-m", "glassnet", "train", "--model", "softmax",
+                             "--epochs", "100000", "--out", str(folder)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        for line in proc.stdout:   # wait until the first epoch has ended
+            if line.startswith("epoch"):
+                break
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    match = re.search(r"interrupted at epoch (\d+); checkpoint written to (\S+)", err)
+    assert match, err
+    assert f"resume with: glassnet train --resume {folder}" in err
+    assert os.path.isfile(match.group(2))
+    epoch = int(match.group(1))
+    assert epoch >= 1
+    result = glassnet("train", "--resume", folder, "--epochs", epoch + 1)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((folder / "metrics.json").read_text())["epochs"] == epoch + 1
+
+
+def test_config_file_and_command_line_override(workdir):
+    config = workdir / "softmax.toml"
+    config.write_text('model = "softmax"\nepochs = 5\nbatch_size = 20\noptimizer = "sgd"\n'
+                      'lr = 0.5\naugment = "none"\n')
+    folder = workdir / "from_config"
+    result = glassnet("train", "--config", config, "--epochs", 1, "--out", folder, "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith("run folder:")
+    saved = json.loads((folder / "config.json").read_text())
+    assert saved["model"] == "softmax" and saved["optimizer"] == "sgd" and saved["lr"] == 0.5
+    assert saved["epochs"] == 1            # the command line wins
+    assert saved["model_config"]["hidden_dims"] == []
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["test_acc"] > 0.7        # one epoch of softmax regression on digits
+    read_png(folder / "weights.png")       # 64 inputs -> 10 templates of 8x8
+
+    # the folder exists now: refused without --overwrite, replaced with it
+    assert_error(glassnet("train", "--config", config, "--epochs", 1, "--out", folder), 1,
+                 r"run folder .* already exists; use --overwrite")
+    result = glassnet("train", "--config", config, "--epochs", 1, "--out", folder, "--overwrite",
+                      "--quiet")
+    assert result.returncode == 0, result.stderr
+
+
+def test_diverging_run_stops_with_advice(workdir):
+    result = glassnet("train", "--model", "softmax", "--optimizer", "sgd", "--lr", "1e30",
+                      "--out", workdir / "diverged", "--epochs", 3)
+    assert_error(result, 1, r"glassnet: error: training diverged")
+    assert "--lr" in result.stderr
+    assert not (workdir / "diverged" / "model.npz").exists()
+
+
+def test_gradcheck_table():
+    result = glassnet("gradcheck")
+    assert result.returncode == 0, result.stderr
+    for layer in ("affine", "relu", "batchnorm", "layernorm", "conv_naive", "conv_fast",
+                  "max_pool_naive", "max_pool_fast", "spatial_groupnorm", "softmax_loss",
+                  "svm_loss", "dropout"):
+        assert re.search(rf"^{layer} ", result.stdout, re.M), layer
+    errors = [float(e) for e in re.findall(r"(\d\.\d\de[-+]\d\d) +ok$", result.stdout, re.M)]
+    assert len(errors) >= 30 and max(errors) < 1e-6
+    assert re.search(r"all \d+ gradients agree", result.stdout)
+    # an impossible tolerance fails
+    assert glassnet("gradcheck", "--tol", "0").returncode == 1
+
+
+def test_data_list_and_where():
+    result = glassnet("data", "list")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^digits +10 +1x8x8 +1500 +297", result.stdout, re.M)
+    assert re.search(r"^fashion-mnist +10 +1x28x28", result.stdout, re.M)
+    result = glassnet("data", "where", "mnist")
+    assert result.returncode == 0 and "mnist" in result.stdout
+
+
+# ---- error cases through main() in-process (the function the console script calls) ----
+
+def run_main(capsys, *args):
+    code = cli.main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_unknown_data_set(capsys):
+    code, _, err = run_main(capsys, "train", "--data", "nope")
+    assert code == 1
+    assert err.startswith("glassnet: error: unknown data set 'nope'; known data sets: ")
+    assert "digits" in err and "fashion-mnist" in err
+
+
+def test_unreadable_config_names_line_and_key(capsys, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('model = "mlp"\nepochs = \n')
+    code, _, err = run_main(capsys, "train", "--config", bad)
+    assert code == 1 and "cannot read config" in err and "line 2" in err
+
+    bad.write_text('model = "mlp"\n\nlrr = 0.1\n')
+    code, _, err = run_main(capsys, "train", "--config", bad)
+    assert code == 1
+    assert f"{bad}, line 3: key 'lrr': unknown setting" in err
+
+    bad.write_text('epochs = "ten"\n')
+    code, _, err = run_main(capsys, "train", "--config", bad)
+    assert code == 1 and "line 1: key 'epochs': expected an integer, got 'ten'" in err
+
+    bad.write_text('[convnet]\nconv_blocks = [{filters = 8, size = 3}]\n')
+    code, _, err = run_main(capsys, "train", "--config", bad)
+    assert code == 1 and "line 2: key 'conv_blocks': block 0 has unknown keys ['size']" in err
+
+    code, _, err = run_main(capsys, "train", "--config", tmp_path / "missing.toml")
+    assert code == 1 and "cannot read config" in err
+
+
+def test_model_and_data_shape_mismatch(capsys, run, tmp_path):
+    scipy_io = pytest.importorskip("scipy.io")
+    folder, _ = run
+    rng = np.random.RandomState(0)
+    mat = tmp_path / "ten.mat"
+    scipy_io.savemat(mat, {"training_data": rng.rand(40, 10), "training_labels": rng.randint(0, 10, 40),
+                           "test_data": rng.rand(5, 10)})
+    code, _, err = run_main(capsys, "evaluate", folder, "--data", f"mat:{mat}")
+    assert code == 1
+    assert re.search(r"shape mismatch: the model takes inputs of shape \(1, 8, 8\) \(64 values\) "
+                     r"but data set 'mat:.*ten.mat' has inputs of shape \(10,\) \(10 values\)", err)
+
+
+def test_missing_optional_dependency_names_the_extra(workdir):
+    code = ("import sys; sys.modules['matplotlib'] = None; from glassnet.cli import main; "
+            "sys.exit(main(['train', '--model', 'softmax', '--out', 'never']))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=workdir, capture_output=True,
+                            text=True, timeout=60)
+    assert_error(result, 1, r"needs the Python package 'matplotlib', which is not installed: "
+                            r"pip install 'glassnet\[cli\]'")
+    assert not (workdir / "never").exists()
+
+
+def test_bad_options(capsys):
+    code, _, err = run_main(capsys, "train", "--model", "resnet")
+    assert code == 1 and "unknown --model 'resnet'; use one of cnn, mlp, fc, softmax, svm" in err
+    code, _, err = run_main(capsys, "train", "--optimizer", "lbfgs")
+    assert code == 1 and "unknown optimizer 'lbfgs'" in err
+    code, _, err = run_main(capsys, "train", "--epochs", "x")
+    assert code == 2 and "invalid int value" in err
+    code, _, err = run_main(capsys, "train", "--hidden", "10,a")
+    assert code == 2 and "comma-separated positive integers" in err
+    code, _, err = run_main(capsys, "train", "--dropout", "1.5")
+    assert code == 1 and "drop probability, in [0, 1)" in err
+    code, _, err = run_main(capsys, "train", "--resume", "/nonexistent/run")
+    assert code == 1 and "has no config.json" in err
+    code, _, err = run_main(capsys, "evaluate", "/nonexistent/model.npz", "--data", "digits")
+    assert code == 1 and "neither a run folder nor a model file" in err
+
+
+def test_bench_passes_arguments_through(capsys, monkeypatch):
+    import types
+    seen = []
+    fake = types.ModuleType("glassnet.bench")
+    fake.main = lambda argv: seen.append(argv) or 0
+    monkeypatch.setitem(sys.modules, "glassnet.bench", fake)
+    assert cli.main(["bench", "--quick", "--only", "conv"]) == 0
+    assert seen == [["--quick", "--only", "conv"]]
