@@ -61,15 +61,21 @@ def test_digits(isolated):
     pytest.importorskip("sklearn", reason="the digits set ships with scikit-learn")
     from sklearn.datasets import load_digits
     data = load_dataset("digits")
-    assert data["X_train"].shape == (1200, 1, 8, 8) and data["X_val"].shape == (300, 1, 8, 8)
-    assert data["X_test"].shape == (297, 1, 8, 8) and data["X_train"].dtype == np.float32
+    assert data["X_train"].shape == (1193, 1, 8, 8) and data["X_val"].shape == (300, 1, 8, 8)
+    assert data["X_test"].shape == (304, 1, 8, 8) and data["X_train"].dtype == np.float32
     reference = load_digits()
-    np.testing.assert_allclose(data["X_train"][:, 0], reference.images[:1200] / 16, rtol=1e-6)
-    np.testing.assert_array_equal(data["y_test"], reference.target[1500:])
+    test = np.zeros(len(reference.target), dtype=bool)
+    for c in range(10):   # every 6th image of each class, counted from its first
+        test[np.flatnonzero(reference.target == c)[::6]] = True
+    np.testing.assert_allclose(data["X_train"][:, 0], reference.images[~test][:1193] / 16,
+                               rtol=1e-6)
+    np.testing.assert_array_equal(data["y_test"], reference.target[test])
+    np.testing.assert_array_equal(np.bincount(data["y_test"]), np.bincount(reference.target[test]))
+    assert 29 <= np.bincount(data["y_test"]).min() and np.bincount(data["y_test"]).max() <= 31
     assert data["X_train"].min() == 0 and data["X_train"].max() == 1
     assert set(np.unique(data["y_train"])) == set(range(10))
     flat = load_dataset("digits", num_validation=100, flatten=True, seed=0)
-    assert flat["X_train"].shape == (1400, 64) and flat["X_val"].shape == (100, 64)
+    assert flat["X_train"].shape == (1393, 64) and flat["X_val"].shape == (100, 64)
     with pytest.raises(ValueError, match="path must be None for 'digits'"):
         load_dataset("digits", path="/tmp")
 

@@ -14,6 +14,17 @@ import numpy as np
 META_KEY = "__glassnet_meta__"
 
 
+def _new_file_mode(path):
+    """The permission bits a plain ``open(path, 'w')`` would give: those of the file being
+    replaced, else 0o666 less the process umask (a temp file alone would get 0o600)."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def atomic_write_bytes(path, data):
     """Write ``data`` (bytes) to ``path`` atomically (temp file, fsync, rename)."""
     path = os.fspath(path)
@@ -21,6 +32,7 @@ def atomic_write_bytes(path, data):
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
     try:
+        os.chmod(tmp, _new_file_mode(path))
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -13,9 +13,10 @@ What comes back:
 * the validation split is carved from the training split: the last ``num_validation``
   training examples, or with an int ``seed`` a seeded random choice of them. Defaults:
   1000 (cifar10), 10000 (mnist, fashion-mnist), 300 (digits), a tenth of the rows (.mat).
-* test splits: the official ones; digits has none, so its last 297 images are the test
-  split. A ``.mat`` file's ``test_data`` has no labels: the dict then has ``X_test`` and
-  **no** ``y_test`` key.
+* test splits: the official ones; digits has none, so every 6th image of each class
+  (304 images, see :func:`glassnet.datasets.digits.test_split_mask`) is the test
+  split. A ``.mat`` file's ``test_data`` has no labels: the dict then has ``X_test``
+  and **no** ``y_test`` key.
 
 No extra full-size copies are made: each split is converted into one array of ``dtype``
 (CIFAR-10 batch by batch), scaled in place, and the seeded validation split swaps rows in
@@ -28,7 +29,7 @@ import numpy as np
 from glassnet._validate import check_choice
 from glassnet.datasets import cifar10, idx
 from glassnet.datasets.digits import MAX_VALUE as DIGITS_MAX, NUM_TEST as DIGITS_TEST
-from glassnet.datasets.digits import load_digits_arrays
+from glassnet.datasets.digits import load_digits_arrays, test_split_mask
 from glassnet.datasets.locate import candidate_dirs, find_folder
 from glassnet.datasets.matlab import load_mat
 from glassnet.datasets.preprocess import flatten as flatten_rows
@@ -140,8 +141,8 @@ def _load_digits(path, dtype):
                          f"got {path!r}")
     images, labels = load_digits_arrays()
     X = scale_to_unit(images, DIGITS_MAX, dtype)
-    n = len(X) - DIGITS_TEST
-    return X[:n], labels[:n], X[n:], labels[n:]
+    test = test_split_mask(labels)
+    return X[~test], labels[~test], X[test], labels[test]
 
 
 def _load_matlab(file, dtype):
