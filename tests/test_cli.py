@@ -174,7 +174,7 @@ def test_predict_writes_kaggle_csv(run, workdir):
     assert result.returncode == 0, result.stderr
     rows = read_csv(out)
     assert rows[0] == ["Id", "Category"]
-    assert [int(r[0]) for r in rows[1:]] == list(range(1, 298))
+    assert [int(r[0]) for r in rows[1:]] == list(range(1, 305))
     labels = np.array([int(r[1]) for r in rows[1:]])
     assert labels.min() >= 0 and labels.max() <= 9
     metrics = json.loads((folder / "metrics.json").read_text())
