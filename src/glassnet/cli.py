@@ -66,7 +66,7 @@ TRAIN_SETTINGS = {
     "epochs": (int, 20, "number of epochs"),
     "batch_size": (int, 32, "minibatch size"),
     "weight_decay": (float, 1e-4, "L2 regularization strength (the model's reg)"),
-    "augment": (str, "shift", "training augmentation: " + ", ".join(AUGMENTS)),
+    "augment": (str, "none", "training augmentation: " + ", ".join(AUGMENTS)),
     "seed": (int, 0, "seed of the data split, initial weights and minibatch order"),
     "num_train": (int, None, "use only this many training examples"),
     "convnet": (dict, None, "ConvNet settings (TOML table [convnet]); set by --model FILE"),
