@@ -78,14 +78,23 @@ def svm_loss_naive(W, X, y, reg):
     return float(loss), dW
 
 
+def linear_loss_vectorized(loss_layer, W, X, y, reg):
+    """A linear classifier's loss without loops: the scores X W through ``loss_layer``
+    (``svm_loss`` or ``softmax_loss`` of glassnet.layers), plus reg * sum(W * W).
+
+    W: (D, C), X: (N, D), y: (N,), reg: float  ->  loss: float, dW = X^T dscores + 2 reg W
+    """
+    W, X, y = check_linear_inputs(W, X, y)
+    check_reg(reg)
+    data_loss, dscores = loss_layer(X.dot(W), y)
+    loss = data_loss + reg * np.sum(W * W)
+    dW = X.T.dot(dscores) + 2 * reg * W
+    return float(loss), dW
+
+
 def svm_loss_vectorized(W, X, y, reg):
     """Hinge loss without loops: the scores X W through the ``svm_loss`` layer.
 
     W: (D, C), X: (N, D), y: (N,), reg: float  ->  loss: float, dW: (D, C)
     """
-    W, X, y = check_linear_inputs(W, X, y)
-    check_reg(reg)
-    data_loss, dscores = svm_loss(X.dot(W), y)
-    loss = data_loss + reg * np.sum(W * W)
-    dW = X.T.dot(dscores) + 2 * reg * W
-    return float(loss), dW
+    return linear_loss_vectorized(svm_loss, W, X, y, reg)

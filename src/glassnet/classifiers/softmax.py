@@ -12,7 +12,7 @@ overflow.
 """
 import numpy as np
 
-from glassnet.classifiers.linear_svm import check_linear_inputs, check_reg
+from glassnet.classifiers.linear_svm import check_linear_inputs, check_reg, linear_loss_vectorized
 from glassnet.layers import softmax_loss
 
 __all__ = ["softmax_loss_naive", "softmax_loss_vectorized"]
@@ -51,9 +51,4 @@ def softmax_loss_vectorized(W, X, y, reg):
 
     W: (D, C), X: (N, D), y: (N,), reg: float  ->  loss: float, dW: (D, C)
     """
-    W, X, y = check_linear_inputs(W, X, y)
-    check_reg(reg)
-    data_loss, dscores = softmax_loss(X.dot(W), y)
-    loss = data_loss + reg * np.sum(W * W)
-    dW = X.T.dot(dscores) + 2 * reg * W
-    return float(loss), dW
+    return linear_loss_vectorized(softmax_loss, W, X, y, reg)
