@@ -1,2 +1,120 @@
-"""(being written)"""
-__all__ = []
+"""Convolutional layer, written as explicit loops: the reference a reader can follow.
+
+A filter bank ``w`` of F filters, each (C, HH, WW), slides over the zero-padded input with
+a step of ``stride`` pixels:
+
+    out[n, f, i, j] = b[f] + sum_{c, k, l} xpad[n, c, i*stride + k, j*stride + l] * w[f, c, k, l]
+
+    H' = 1 + (H + 2*pad - HH) // stride,   W' = 1 + (W + 2*pad - WW) // stride
+
+The geometry must tile exactly: ``(H + 2*pad - HH) % stride == 0`` (and the same for W),
+otherwise the last rows or columns of the input would be silently ignored.
+
+``glassnet.fast_layers`` computes the same thing with one matrix product; it shares the
+argument checks below so both versions accept and refuse exactly the same inputs.
+"""
+import numpy as np
+
+from glassnet._validate import (as_float_array, check_ndim, check_nonnegative_int,
+                                check_positive_int, check_shape, require_key, result_dtype)
+
+__all__ = ["conv_forward_naive", "conv_backward_naive"]
+
+
+def check_conv_inputs(x, w, b, conv_param):
+    """Validate a convolution's arguments; shared by the naive and the fast layer.
+
+    Returns ``(x, w, b, stride, pad, out_h, out_w)`` with x, w, b as arrays of one common
+    float dtype (integers become float64, float32 stays float32).
+    """
+    x = as_float_array(x, "x")
+    w = as_float_array(w, "w")
+    b = as_float_array(b, "b")
+    check_ndim(x, "x", 4, "(N, C, H, W)")
+    check_ndim(w, "w", 4, "(F, C, HH, WW)")
+    if w.shape[1] != x.shape[1]:
+        raise ValueError(f"w must have as many channels as x: x has C={x.shape[1]} "
+                         f"(shape {x.shape}), w has {w.shape[1]} (shape {w.shape})")
+    check_shape(b, "b", (w.shape[0],))
+    stride = check_positive_int(require_key(conv_param, "stride", "conv_param"),
+                                "conv_param['stride']")
+    pad = check_nonnegative_int(require_key(conv_param, "pad", "conv_param"),
+                                "conv_param['pad']")
+    out_h = _output_size(x.shape[2], w.shape[2], stride, pad, "height")
+    out_w = _output_size(x.shape[3], w.shape[3], stride, pad, "width")
+    dtype = result_dtype(x, w, b)
+    return (x.astype(dtype, copy=False), w.astype(dtype, copy=False),
+            b.astype(dtype, copy=False), stride, pad, out_h, out_w)
+
+
+def _output_size(size, kernel, stride, pad, axis):
+    """1 + (size + 2*pad - kernel) // stride, refusing geometries that do not tile."""
+    span = size + 2 * pad - kernel
+    if span < 0:
+        raise ValueError(f"conv geometry: the filter {axis} {kernel} is larger than the padded "
+                         f"input {axis} {size} + 2*{pad} = {size + 2 * pad}")
+    if span % stride:
+        raise ValueError(f"conv geometry does not tile along the {axis}: (input {size} + 2*pad "
+                         f"{pad} - filter {kernel}) = {span} is not divisible by stride {stride}")
+    return 1 + span // stride
+
+
+def check_upstream(dout, shape, dtype):
+    """The upstream gradient as an array of the layer's dtype, with the output's shape."""
+    dout = as_float_array(dout, "dout")
+    check_shape(dout, "dout", shape)
+    return dout.astype(dtype, copy=False)
+
+
+def conv_forward_naive(x, w, b, conv_param):
+    """Convolution forward pass by explicit loops over examples, filters and positions.
+
+    x: (N, C, H, W), w: (F, C, HH, WW), b: (F,), conv_param: {'stride', 'pad'}
+    ->  out: (N, F, H', W'), cache = (x, w, b, conv_param)
+    """
+    x, w, b, stride, pad, out_h, out_w = check_conv_inputs(x, w, b, conv_param)
+    N, F = x.shape[0], w.shape[0]
+    HH, WW = w.shape[2], w.shape[3]
+    xpad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.empty((N, F, out_h, out_w), dtype=x.dtype)
+    for n in range(N):
+        for f in range(F):
+            for i in range(out_h):
+                for j in range(out_w):
+                    top, left = i * stride, j * stride
+                    window = xpad[n, :, top:top + HH, left:left + WW]
+                    out[n, f, i, j] = np.sum(window * w[f]) + b[f]
+    return out, (x, w, b, conv_param)
+
+
+def conv_backward_naive(dout, cache):
+    """Convolution backward pass by the same loops as the forward pass.
+
+    Each output position spreads its gradient back over the window it was computed from:
+        dxpad[n, :, window] += w[f] * dout[n, f, i, j]
+        dw[f]               += xpad[n, :, window] * dout[n, f, i, j]
+        db[f]               += dout[n, f, i, j]
+
+    dout: (N, F, H', W')  ->  dx: (N, C, H, W), dw: (F, C, HH, WW), db: (F,)
+    """
+    x, w, b, conv_param = cache
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    N, F = x.shape[0], w.shape[0]
+    HH, WW = w.shape[2], w.shape[3]
+    out_h = 1 + (x.shape[2] + 2 * pad - HH) // stride
+    out_w = 1 + (x.shape[3] + 2 * pad - WW) // stride
+    dout = check_upstream(dout, (N, F, out_h, out_w), x.dtype)
+    xpad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dxpad = np.zeros_like(xpad)
+    dw = np.zeros_like(w)
+    for n in range(N):
+        for f in range(F):
+            for i in range(out_h):
+                for j in range(out_w):
+                    top, left = i * stride, j * stride
+                    g = dout[n, f, i, j]
+                    dxpad[n, :, top:top + HH, left:left + WW] += w[f] * g
+                    dw[f] += xpad[n, :, top:top + HH, left:left + WW] * g
+    dx = dxpad[:, :, pad:pad + x.shape[2], pad:pad + x.shape[3]]
+    db = dout.sum(axis=(0, 2, 3))
+    return np.ascontiguousarray(dx), dw, db

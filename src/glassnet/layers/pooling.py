@@ -1,2 +1,100 @@
-"""(being written)"""
-__all__ = []
+"""Max pooling, written as explicit loops: the reference a reader can follow.
+
+A window of pool_height x pool_width slides over each channel with a step of ``stride``:
+
+    out[n, c, i, j] = max_{k, l} x[n, c, i*stride + k, j*stride + l]
+
+    H' = 1 + (H - pool_height) // stride,   W' = 1 + (W - pool_width) // stride
+
+The windows must tile exactly: ``(H - pool_height) % stride == 0`` (same for W). Windows
+may overlap (stride < pool size). The gradient of each output goes to the position of its
+window's maximum; on ties, to the first maximum in row-major order within the window.
+
+``glassnet.fast_layers`` computes the same thing with strided views; it shares the
+argument checks below so both versions accept and refuse exactly the same inputs.
+"""
+import numpy as np
+
+from glassnet._validate import (as_float_array, check_ndim, check_positive_int,
+                                check_shape, require_key)
+
+__all__ = ["max_pool_forward_naive", "max_pool_backward_naive"]
+
+
+def check_pool_inputs(x, pool_param):
+    """Validate a max pool's arguments; shared by the naive and the fast layer.
+
+    Returns ``(x, pool_height, pool_width, stride, out_h, out_w)``.
+    """
+    x = as_float_array(x, "x")
+    check_ndim(x, "x", 4, "(N, C, H, W)")
+    ph = check_positive_int(require_key(pool_param, "pool_height", "pool_param"),
+                            "pool_param['pool_height']")
+    pw = check_positive_int(require_key(pool_param, "pool_width", "pool_param"),
+                            "pool_param['pool_width']")
+    stride = check_positive_int(require_key(pool_param, "stride", "pool_param"),
+                                "pool_param['stride']")
+    out_h = _output_size(x.shape[2], ph, stride, "height")
+    out_w = _output_size(x.shape[3], pw, stride, "width")
+    return x, ph, pw, stride, out_h, out_w
+
+
+def _output_size(size, window, stride, axis):
+    """1 + (size - window) // stride, refusing windows that do not tile."""
+    span = size - window
+    if span < 0:
+        raise ValueError(f"pool geometry: pool_{axis} {window} is larger than the input "
+                         f"{axis} {size}")
+    if span % stride:
+        raise ValueError(f"pool geometry does not tile along the {axis}: (input {size} - "
+                         f"pool_{axis} {window}) = {span} is not divisible by stride {stride}")
+    return 1 + span // stride
+
+
+def check_pool_upstream(dout, shape, dtype):
+    """The upstream gradient as an array of the layer's dtype, with the output's shape."""
+    dout = as_float_array(dout, "dout")
+    check_shape(dout, "dout", shape)
+    return dout.astype(dtype, copy=False)
+
+
+def max_pool_forward_naive(x, pool_param):
+    """Max pooling forward pass by explicit loops over examples, channels and positions.
+
+    x: (N, C, H, W), pool_param: {'pool_height', 'pool_width', 'stride'}
+    ->  out: (N, C, H', W'), cache = (x, pool_param)
+    """
+    x, ph, pw, stride, out_h, out_w = check_pool_inputs(x, pool_param)
+    N, C = x.shape[:2]
+    out = np.empty((N, C, out_h, out_w), dtype=x.dtype)
+    for n in range(N):
+        for c in range(C):
+            for i in range(out_h):
+                for j in range(out_w):
+                    top, left = i * stride, j * stride
+                    out[n, c, i, j] = x[n, c, top:top + ph, left:left + pw].max()
+    return out, (x, pool_param)
+
+
+def max_pool_backward_naive(dout, cache):
+    """Max pooling backward pass: each output's gradient goes to its window's maximum.
+
+    dx[n, c, argmax of window (i, j)] += dout[n, c, i, j]   (first maximum on ties;
+    overlapping windows add up)
+
+    dout: (N, C, H', W')  ->  dx: (N, C, H, W)
+    """
+    x, pool_param = cache
+    _, ph, pw, stride, out_h, out_w = check_pool_inputs(x, pool_param)
+    N, C = x.shape[:2]
+    dout = check_pool_upstream(dout, (N, C, out_h, out_w), x.dtype)
+    dx = np.zeros_like(x)
+    for n in range(N):
+        for c in range(C):
+            for i in range(out_h):
+                for j in range(out_w):
+                    top, left = i * stride, j * stride
+                    window = x[n, c, top:top + ph, left:left + pw]
+                    k, l = np.unravel_index(np.argmax(window), window.shape)
+                    dx[n, c, top + k, left + l] += dout[n, c, i, j]
+    return dx

@@ -1,0 +1,355 @@
+"""The fast conv and pool layers agree with the naive ones (to 1e-12 in float64) on a wide
+grid of geometries, with PyTorch in float64, keep float32, and refuse what the naive layers
+refuse."""
+import numpy as np
+import pytest
+from hypothesis import assume, given, strategies as st
+
+from helpers import check_against_torch, check_layer, torch_or_skip
+import glassnet.fast_layers as fast_layers
+from glassnet.fast_layers import (conv_backward_fast, conv_forward_fast,
+                                  max_pool_backward_fast, max_pool_forward_fast)
+from glassnet.gradient_check import rel_error
+from glassnet.layers import (conv_backward_naive, conv_forward_naive,
+                             max_pool_backward_naive, max_pool_forward_naive)
+
+# (x shape, w shape, stride, pad)
+CONV_GRID = [
+    ((2, 3, 8, 8), (4, 3, 3, 3), 1, 1),     # stride 1, wide rows
+    ((2, 3, 4, 4), (2, 3, 3, 3), 1, 1),     # stride 1, ordinary rows (Wp/W' = 1.5)
+    ((1, 2, 9, 7), (3, 2, 3, 5), 1, 2),     # non-square input and kernel
+    ((3, 1, 6, 10), (2, 1, 2, 4), 2, 0),    # stride 2, non-square
+    ((2, 3, 31, 31), (5, 3, 3, 3), 2, 1),   # the classic shape, smaller
+    ((2, 2, 11, 8), (3, 2, 5, 2), 3, 0),    # stride 3
+    ((2, 2, 7, 7), (3, 2, 1, 1), 1, 0),     # 1x1 kernel
+    ((2, 2, 7, 7), (3, 2, 1, 1), 2, 0),     # 1x1 kernel, stride 2
+    ((1, 1, 5, 5), (1, 1, 5, 5), 1, 0),     # one window
+    ((2, 2, 3, 3), (2, 2, 3, 3), 1, 2),     # more padding than image
+    ((2, 3, 8, 8), (2, 3, 4, 4), 2, 1),     # even kernel, stride 2
+    ((2, 1, 12, 12), (2, 1, 7, 7), 1, 3),   # large kernel, stride 1
+    ((4, 2, 5, 9), (3, 2, 3, 3), 2, 1),
+    ((1, 3, 2, 13), (2, 3, 2, 3), 1, 0),    # single output row
+    ((2, 2, 10, 10), (2, 2, 4, 4), 3, 0),
+    ((5, 2, 6, 6), (2, 2, 3, 3), 1, 1),
+    ((2, 2, 3, 4), (2, 2, 2, 2), 1, 2),     # pad > kernel - 1: dx always by col2im
+    ((2, 16, 5, 5), (3, 16, 3, 3), 1, 1),   # enough channels for dx by convolution
+]
+
+# (x shape, pool_height, pool_width, stride)
+POOL_GRID = [
+    ((2, 3, 8, 8), 2, 2, 2),    # tiling
+    ((2, 2, 7, 7), 3, 3, 2),    # overlapping
+    ((2, 2, 8, 9), 2, 3, 3),    # non-square window, gaps between windows
+    ((1, 2, 5, 5), 2, 2, 1),    # stride 1
+    ((2, 1, 9, 9), 1, 1, 4),    # gaps in both directions
+    ((2, 2, 4, 10), 4, 2, 2),   # one output row
+    ((3, 2, 7, 5), 3, 1, 2),
+    ((1, 1, 6, 6), 6, 6, 1),    # one window
+]
+
+
+def conv_pair(rng, x_shape, w_shape, dtype=np.float64):
+    x = rng.randn(*x_shape).astype(dtype)
+    w = rng.randn(*w_shape).astype(dtype)
+    b = rng.randn(w_shape[0]).astype(dtype)
+    return x, w, b
+
+
+def assert_same(fast, naive, name, tol=1e-12):
+    """Agreement to ``tol`` relative to the largest entry, and to 1e-9 entry by entry.
+
+    The two layers sum the same products in a different order (BLAS blocks and fuses
+    them), so an entry that nearly cancels to zero can differ by ~1e-16 of the products'
+    size, which ``rel_error``'s entry-by-entry ratio magnifies; the scale-aware error is
+    the one rounding can keep below 1e-12.
+    """
+    scale = max(np.abs(naive).max(), 1e-300)
+    err = np.abs(fast - naive).max() / scale
+    assert err < tol, f"{name}: error {err:.2e} relative to the largest entry"
+    assert rel_error(fast, naive) < 1e-9, f"{name}: entry-wise relative error"
+
+
+def assert_conv_fast_equals_naive(x, w, b, param, rng, tol=1e-12):
+    out_n, cache_n = conv_forward_naive(x, w, b, param)
+    out_f, cache_f = conv_forward_fast(x, w, b, param)
+    assert out_f.shape == out_n.shape and out_f.dtype == out_n.dtype
+    assert out_f.flags.c_contiguous
+    assert_same(out_f, out_n, "out", tol)
+    dout = rng.randn(*out_n.shape).astype(out_n.dtype)
+    for name, g_n, g_f in zip(("dx", "dw", "db"), conv_backward_naive(dout, cache_n),
+                              conv_backward_fast(dout, cache_f)):
+        assert g_f.shape == g_n.shape and g_f.dtype == g_n.dtype, name
+        assert_same(g_f, g_n, name, tol)
+
+
+@pytest.fixture(params=["col2im", "conv"])
+def dx_path(request, monkeypatch):
+    """Run a test once with dx by col2im and once with dx by the flipped-filter
+    convolution (used for stride 1 where the channels and the padding allow it)."""
+    threshold = 10**9 if request.param == "col2im" else 1
+    monkeypatch.setattr(fast_layers, "_MIN_CHANNELS_DX_BY_CONV", threshold)
+    return request.param
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad", CONV_GRID)
+def test_conv_fast_equals_naive_float64(rng, dx_path, x_shape, w_shape, stride, pad):
+    x, w, b = conv_pair(rng, x_shape, w_shape)
+    assert_conv_fast_equals_naive(x, w, b, {"stride": stride, "pad": pad}, rng)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad", [
+    ((5, 3, 8, 8), (4, 3, 3, 3), 1, 1),   # wide rows
+    ((5, 3, 8, 8), (4, 3, 4, 4), 2, 1),   # ordinary rows
+    ((7, 2, 6, 9), (3, 2, 3, 2), 1, 0),
+])
+@pytest.mark.parametrize("images_per_block", [1, 2, 3])
+def test_conv_fast_in_several_blocks(monkeypatch, rng, dx_path, x_shape, w_shape, stride, pad,
+                                     images_per_block):
+    # Shrink the block so the batch is cut into several blocks, the last one shorter.
+    plan = fast_layers._ConvPlan(x_shape, w_shape, stride, pad, pad, 8)
+    monkeypatch.setattr(fast_layers, "_BLOCK_BYTES",
+                        images_per_block * plan.K * plan.P * 8)
+    monkeypatch.setattr(fast_layers, "_BACKWARD_MIN_IMAGES", images_per_block)
+    assert fast_layers._ConvPlan(x_shape, w_shape, stride, pad, pad, 8).block == images_per_block
+    x, w, b = conv_pair(rng, x_shape, w_shape)
+    assert_conv_fast_equals_naive(x, w, b, {"stride": stride, "pad": pad}, rng)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad", CONV_GRID[:6])
+def test_conv_fast_float32(rng, dx_path, x_shape, w_shape, stride, pad):
+    x, w, b = conv_pair(rng, x_shape, w_shape)
+    param = {"stride": stride, "pad": pad}
+    x32, w32, b32 = (a.astype(np.float32) for a in (x, w, b))
+    out, cache = conv_forward_fast(x32, w32, b32, param)
+    ref, ref_cache = conv_forward_naive(x, w, b, param)
+    assert out.dtype == np.float32
+    scale = np.abs(ref).max()
+    assert np.abs(out - ref).max() < 1e-5 * scale
+    dout = rng.randn(*out.shape)
+    grads = conv_backward_fast(dout.astype(np.float32), cache)
+    for g, g_ref in zip(grads, conv_backward_naive(dout, ref_cache)):
+        assert g.dtype == np.float32
+        assert np.abs(g - g_ref).max() < 1e-5 * np.abs(g_ref).max()
+
+
+def test_conv_fast_numerical_gradient(rng, dx_path):
+    x, w, b = conv_pair(rng, (2, 3, 7, 6), (3, 3, 3, 2))
+    for param in ({"stride": 1, "pad": 1}, {"stride": 2, "pad": 1}):
+        check_layer(lambda x, w, b: conv_forward_fast(x, w, b, param), conv_backward_fast,
+                    [x, w, b], wrt=[0, 1, 2], tol=1e-7, h=1e-4)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad", CONV_GRID[:8])
+def test_conv_fast_matches_torch_float64(rng, dx_path, x_shape, w_shape, stride, pad):
+    torch = torch_or_skip()
+    x, w, b = conv_pair(rng, x_shape, w_shape)
+    check_against_torch(
+        lambda x, w, b: conv_forward_fast(x, w, b, {"stride": stride, "pad": pad}),
+        conv_backward_fast, [x, w, b], wrt=[0, 1, 2], tol=1e-10,
+        torch_fn=lambda x, w, b: torch.nn.functional.conv2d(x, w, b, stride=stride,
+                                                            padding=pad))
+
+
+def test_conv_caches_are_interchangeable(rng):
+    x, w, b = conv_pair(rng, (2, 2, 5, 5), (3, 2, 3, 3))
+    param = {"stride": 2, "pad": 1}
+    out, cache_n = conv_forward_naive(x, w, b, param)
+    dout = rng.randn(*out.shape)
+    for name, g_f, g_n in zip(("dx", "dw", "db"), conv_backward_fast(dout, cache_n),
+                              conv_backward_naive(dout, cache_n)):
+        assert_same(g_f, g_n, name)
+
+
+def test_conv_fast_leaves_inputs_alone(rng):
+    x, w, b = conv_pair(rng, (3, 2, 6, 6), (2, 2, 3, 3))
+    saved = [a.copy() for a in (x, w, b)]
+    param = {"stride": 1, "pad": 1}
+    out, cache = conv_forward_fast(x, w, b, param)
+    dout = rng.randn(*out.shape)
+    dout_saved = dout.copy()
+    conv_backward_fast(dout, cache)
+    for a, s in zip((x, w, b, dout), saved + [dout_saved]):
+        np.testing.assert_array_equal(a, s)
+    assert param == {"stride": 1, "pad": 1}
+
+
+@pytest.mark.parametrize("x_shape, ph, pw, stride", POOL_GRID)
+@pytest.mark.parametrize("with_ties", [False, True])
+def test_pool_fast_equals_naive(rng, x_shape, ph, pw, stride, with_ties):
+    x = rng.randn(*x_shape)
+    if with_ties:
+        x = np.round(x)  # many windows hold several equal maxima
+    param = {"pool_height": ph, "pool_width": pw, "stride": stride}
+    out_n, cache_n = max_pool_forward_naive(x, param)
+    out_f, cache_f = max_pool_forward_fast(x, param)
+    np.testing.assert_array_equal(out_f, out_n)
+    dout = rng.randn(*out_n.shape)
+    dx_n = max_pool_backward_naive(dout, cache_n)
+    dx_f = max_pool_backward_fast(dout, cache_f)
+    assert rel_error(dx_f, dx_n) < 1e-12
+    # each window routes its gradient to exactly one position
+    assert np.isclose(dx_f.sum(), dout.sum())
+
+
+@pytest.mark.parametrize("x_shape, ph, pw, stride", POOL_GRID[:4])
+def test_pool_fast_in_several_blocks(monkeypatch, rng, x_shape, ph, pw, stride):
+    # Blocks of 3 planes: the (N*C) planes split unevenly, the last block shorter.
+    monkeypatch.setattr(fast_layers, "_POOL_BLOCK_BYTES", 3 * x_shape[2] * x_shape[3] * 8)
+    x = np.round(rng.randn(*x_shape) * 2)
+    param = {"pool_height": ph, "pool_width": pw, "stride": stride}
+    out_n, cache_n = max_pool_forward_naive(x, param)
+    out_f, cache_f = max_pool_forward_fast(x, param)
+    np.testing.assert_array_equal(out_f, out_n)
+    dout = rng.randn(*out_n.shape)
+    assert rel_error(max_pool_backward_fast(dout, cache_f),
+                     max_pool_backward_naive(dout, cache_n)) < 1e-12
+
+
+def test_pool_fast_ties_go_to_the_first_maximum():
+    x = np.ones((1, 1, 3, 3))
+    out, cache = max_pool_forward_fast(x, {"pool_height": 2, "pool_width": 2, "stride": 1})
+    dx = max_pool_backward_fast(np.array([[[[1.0, 2.0], [4.0, 8.0]]]]), cache)
+    np.testing.assert_array_equal(dx, [[[[1, 2, 0], [4, 8, 0], [0, 0, 0]]]])
+
+
+@pytest.mark.parametrize("x_shape, ph, pw, stride", POOL_GRID[:4])
+def test_pool_fast_matches_torch_float64(rng, x_shape, ph, pw, stride):
+    torch = torch_or_skip()
+    x = rng.randn(*x_shape)
+    param = {"pool_height": ph, "pool_width": pw, "stride": stride}
+    check_against_torch(
+        lambda x: max_pool_forward_fast(x, param), max_pool_backward_fast, [x], wrt=[0],
+        tol=1e-12,
+        torch_fn=lambda x: torch.nn.functional.max_pool2d(x, (ph, pw), stride=stride))
+
+
+def test_pool_fast_float32_and_integers(rng):
+    param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    x = rng.randn(2, 3, 6, 6).astype(np.float32)
+    out, cache = max_pool_forward_fast(x, param)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, max_pool_forward_naive(x, param)[0])
+    assert max_pool_backward_fast(np.ones_like(out), cache).dtype == np.float32
+    out, cache = max_pool_forward_fast(np.arange(16).reshape(1, 1, 4, 4), param)
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out, [[[[5, 7], [13, 15]]]])
+
+
+# --- hypothesis: any valid geometry works, any invalid one is refused -------------------
+
+@st.composite
+def conv_geometries(draw):
+    stride = draw(st.integers(1, 3))
+    pad = draw(st.integers(0, 2))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    out_h, out_w = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    H = (out_h - 1) * stride + kh - 2 * pad
+    W = (out_w - 1) * stride + kw - 2 * pad
+    if H < 1 or W < 1:
+        H, W = H + 2 * pad, W + 2 * pad
+        pad = 0
+    N, C, F = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    return (N, C, H, W), (F, C, kh, kw), stride, pad, (N, F, out_h, out_w)
+
+
+@given(conv_geometries(), st.integers(0, 2**31 - 1))
+def test_conv_any_valid_geometry(geometry, seed):
+    x_shape, w_shape, stride, pad, out_shape = geometry
+    rng = np.random.RandomState(seed)
+    x, w, b = conv_pair(rng, x_shape, w_shape)
+    out, _ = conv_forward_fast(x, w, b, {"stride": stride, "pad": pad})
+    assert out.shape == out_shape
+    for threshold in (10**9, 1):  # dx by col2im, then by convolution where it applies
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(fast_layers, "_MIN_CHANNELS_DX_BY_CONV", threshold)
+            assert_conv_fast_equals_naive(x, w, b, {"stride": stride, "pad": pad}, rng)
+
+
+@given(st.integers(2, 3), st.integers(0, 2), st.integers(1, 4), st.integers(1, 12),
+       st.integers(1, 12))
+def test_conv_non_tiling_geometry_is_refused(stride, pad, kernel, H, W):
+    assume(H + 2 * pad >= kernel and W + 2 * pad >= kernel)
+    assume((H + 2 * pad - kernel) % stride or (W + 2 * pad - kernel) % stride)
+    x, w, b = np.zeros((1, 2, H, W)), np.zeros((3, 2, kernel, kernel)), np.zeros(3)
+    for forward in (conv_forward_naive, conv_forward_fast):
+        with pytest.raises(ValueError, match=r"conv geometry does not tile along the "
+                                             r"(height|width).*not divisible by stride"):
+            forward(x, w, b, {"stride": stride, "pad": pad})
+
+
+@st.composite
+def pool_geometries(draw):
+    stride = draw(st.integers(1, 3))
+    ph, pw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    out_h, out_w = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    N, C = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    x_shape = (N, C, (out_h - 1) * stride + ph, (out_w - 1) * stride + pw)
+    return x_shape, {"pool_height": ph, "pool_width": pw, "stride": stride}, (N, C, out_h, out_w)
+
+
+@given(pool_geometries(), st.integers(0, 2**31 - 1), st.booleans())
+def test_pool_any_valid_geometry(geometry, seed, with_ties):
+    x_shape, param, out_shape = geometry
+    rng = np.random.RandomState(seed)
+    x = rng.randn(*x_shape)
+    if with_ties:
+        x = np.round(x)
+    out, cache = max_pool_forward_fast(x, param)
+    assert out.shape == out_shape
+    out_n, cache_n = max_pool_forward_naive(x, param)
+    np.testing.assert_array_equal(out, out_n)
+    dout = rng.randn(*out_shape)
+    assert rel_error(max_pool_backward_fast(dout, cache),
+                     max_pool_backward_naive(dout, cache_n)) < 1e-12
+
+
+@given(st.integers(2, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 12),
+       st.integers(1, 12))
+def test_pool_non_tiling_geometry_is_refused(stride, ph, pw, H, W):
+    assume(H >= ph and W >= pw)
+    assume((H - ph) % stride or (W - pw) % stride)
+    param = {"pool_height": ph, "pool_width": pw, "stride": stride}
+    for forward in (max_pool_forward_naive, max_pool_forward_fast):
+        with pytest.raises(ValueError, match=r"pool geometry does not tile along the "
+                                             r"(height|width).*not divisible by stride"):
+            forward(np.zeros((1, 2, H, W)), param)
+
+
+# --- the fast layers share the naive layers' argument checks ----------------------------
+
+@pytest.mark.parametrize("args, error, match", [
+    ((np.zeros((2, 3, 5)), np.zeros((2, 3, 3, 3)), np.zeros(2), {"stride": 1, "pad": 1}),
+     ValueError, r"x must be a 4-d array"),
+    ((np.zeros((2, 3, 5, 5)), np.zeros((2, 4, 3, 3)), np.zeros(2), {"stride": 1, "pad": 1}),
+     ValueError, r"w must have as many channels as x"),
+    ((np.zeros((2, 3, 5, 5)), np.zeros((2, 3, 3, 3)), np.zeros(3), {"stride": 1, "pad": 1}),
+     ValueError, r"b must have shape \(2,\)"),
+    ((np.zeros((2, 3, 5, 5)), np.zeros((2, 3, 3, 3)), np.zeros(2), {"stride": 1}),
+     ValueError, r"conv_param must contain the key 'pad'"),
+    ((np.zeros((2, 3, 5, 5)), np.zeros((2, 3, 3, 3)), np.zeros(2), {"stride": 3, "pad": 0}),
+     ValueError, r"does not tile along the height"),
+    ((np.zeros((2, 3, 5, 5)), np.zeros((2, 3, 3, 3)), np.zeros(2), {"stride": "1", "pad": 0}),
+     TypeError, r"conv_param\['stride'\] must be a positive integer"),
+])
+def test_conv_fast_refuses_bad_arguments(args, error, match):
+    with pytest.raises(error, match=match):
+        conv_forward_fast(*args)
+
+
+def test_fast_backward_checks_the_upstream_gradient(rng):
+    out, cache = conv_forward_fast(*conv_pair(rng, (2, 2, 4, 4), (3, 2, 3, 3)),
+                                   {"stride": 1, "pad": 1})
+    with pytest.raises(ValueError, match=r"dout must have shape \(2, 3, 4, 4\)"):
+        conv_backward_fast(np.zeros((2, 3, 4, 5)), cache)
+    out, cache = max_pool_forward_fast(rng.randn(1, 2, 4, 4),
+                                       {"pool_height": 2, "pool_width": 2, "stride": 2})
+    with pytest.raises(ValueError, match=r"dout must have shape \(1, 2, 2, 2\)"):
+        max_pool_backward_fast(np.zeros((1, 2, 2)), cache)
+
+
+def test_pool_fast_refuses_bad_arguments():
+    with pytest.raises(ValueError, match=r"pool_param must contain the key 'stride'"):
+        max_pool_forward_fast(np.zeros((1, 1, 4, 4)), {"pool_height": 2, "pool_width": 2})
+    with pytest.raises(ValueError, match=r"pool_width 5 is larger than the input width 4"):
+        max_pool_forward_fast(np.zeros((1, 1, 4, 4)),
+                              {"pool_height": 2, "pool_width": 5, "stride": 1})
