@@ -368,3 +368,13 @@ def test_bench_passes_arguments_through(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "glassnet.bench", fake)
     assert cli.main(["bench", "--quick", "--only", "conv"]) == 0
     assert seen == [["--quick", "--only", "conv"]]
+
+
+def test_bench_runs_the_real_benchmark():
+    result = subprocess.run([sys.executable, "-m", "glassnet", "bench", "--quick", "--repeat",
+                             "1", "--skip-torch"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    rows = re.findall(r"^(forward|backward) +([\d.]+) +([\d.]+) +(\d+)x$", result.stdout, re.M)
+    assert [r[0] for r in rows] == ["forward", "backward"], result.stdout
+    for _, naive_ms, fast_ms, _ in rows:
+        assert float(naive_ms) > 0 and float(fast_ms) > 0

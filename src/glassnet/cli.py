@@ -915,12 +915,7 @@ def cmd_data(args):
 
 
 def cmd_bench(argv):
-    try:
-        from glassnet import bench
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("glassnet"):
-            raise CLIError("the benchmarks (glassnet.bench) are not part of this installation") from exc
-        raise
+    from glassnet import bench
     code = bench.main(argv)
     return EXIT_OK if code is None else int(code)
 
