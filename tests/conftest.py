@@ -19,3 +19,12 @@ except ImportError:  # pragma: no cover
 def rng():
     """A fresh seeded generator per test (never the global one)."""
     return np.random.RandomState(231)
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """No real data folder can leak into a test: env, cache and system dirs point to tmp."""
+    monkeypatch.delenv("GLASSNET_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_DATA_DIRS", str(tmp_path / "system"))
+    return tmp_path

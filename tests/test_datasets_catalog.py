@@ -12,14 +12,6 @@ from glassnet.datasets import dataset_info, list_datasets, load_dataset, where
 FASHION_SYSTEM_DIR = "/usr/share/datasets/fashion-mnist"  # where Debian's package puts it
 
 
-@pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    monkeypatch.delenv("GLASSNET_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("XDG_DATA_DIRS", str(tmp_path / "system"))
-    return tmp_path
-
-
 def test_names_and_info():
     assert list_datasets() == ["cifar10", "digits", "fashion-mnist", "mnist"]
     expected = {"cifar10": ((3, 32, 32), "airplane"), "mnist": ((1, 28, 28), "0"),

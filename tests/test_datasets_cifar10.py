@@ -56,15 +56,6 @@ def expected_nhwc(parts):
     return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).astype(np.float64), labels
 
 
-@pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    """No real data folder can leak into a test: env, cache and system dirs point to tmp."""
-    monkeypatch.delenv("GLASSNET_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("XDG_DATA_DIRS", str(tmp_path / "system"))
-    return tmp_path
-
-
 @pytest.fixture(params=["py", "bin"])
 def cifar_tree(request, isolated):
     folder = isolated / "data" / f"cifar-10-batches-{request.param}"

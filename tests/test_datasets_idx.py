@@ -44,14 +44,6 @@ def write_mnist_folder(folder, n_train=30, n_test=8, gz=True, seed=0):
     return arrays
 
 
-@pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    monkeypatch.delenv("GLASSNET_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("XDG_DATA_DIRS", str(tmp_path / "system"))
-    return tmp_path
-
-
 @pytest.mark.parametrize("gz", [False, True])
 @pytest.mark.parametrize("dtype,shape", [(np.uint8, (5, 4, 3)), (np.int8, (7,)),
                                          (np.int16, (3, 2)), (np.int32, (4,)),

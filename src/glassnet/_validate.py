@@ -57,6 +57,14 @@ def check_labels(y, num_examples, num_classes, name="y"):
     return y
 
 
+def check_upstream(dout, shape, dtype):
+    """A backward pass's upstream gradient: a float array of the layer's output ``shape``,
+    returned in the layer's ``dtype``."""
+    dout = as_float_array(dout, "dout")
+    check_shape(dout, "dout", shape)
+    return dout.astype(dtype, copy=False)
+
+
 def require_key(params, key, name):
     """Return ``params[key]``; a missing key is a ValueError naming the dict."""
     check_dict(params, name)

@@ -16,7 +16,8 @@ argument checks below so both versions accept and refuse exactly the same inputs
 import numpy as np
 
 from glassnet._validate import (as_float_array, check_ndim, check_nonnegative_int,
-                                check_positive_int, check_shape, require_key, result_dtype)
+                                check_positive_int, check_shape, check_upstream, require_key,
+                                result_dtype)
 
 __all__ = ["conv_forward_naive", "conv_backward_naive"]
 
@@ -57,13 +58,6 @@ def _output_size(size, kernel, stride, pad, axis):
         raise ValueError(f"conv geometry does not tile along the {axis}: (input {size} + 2*pad "
                          f"{pad} - filter {kernel}) = {span} is not divisible by stride {stride}")
     return 1 + span // stride
-
-
-def check_upstream(dout, shape, dtype):
-    """The upstream gradient as an array of the layer's dtype, with the output's shape."""
-    dout = as_float_array(dout, "dout")
-    check_shape(dout, "dout", shape)
-    return dout.astype(dtype, copy=False)
 
 
 def conv_forward_naive(x, w, b, conv_param):

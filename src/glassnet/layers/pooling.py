@@ -16,7 +16,7 @@ argument checks below so both versions accept and refuse exactly the same inputs
 import numpy as np
 
 from glassnet._validate import (as_float_array, check_ndim, check_positive_int,
-                                check_shape, require_key)
+                                check_upstream, require_key)
 
 __all__ = ["max_pool_forward_naive", "max_pool_backward_naive"]
 
@@ -51,13 +51,6 @@ def _output_size(size, window, stride, axis):
     return 1 + span // stride
 
 
-def check_pool_upstream(dout, shape, dtype):
-    """The upstream gradient as an array of the layer's dtype, with the output's shape."""
-    dout = as_float_array(dout, "dout")
-    check_shape(dout, "dout", shape)
-    return dout.astype(dtype, copy=False)
-
-
 def max_pool_forward_naive(x, pool_param):
     """Max pooling forward pass by explicit loops over examples, channels and positions.
 
@@ -87,7 +80,7 @@ def max_pool_backward_naive(dout, cache):
     x, pool_param = cache
     _, ph, pw, stride, out_h, out_w = check_pool_inputs(x, pool_param)
     N, C = x.shape[:2]
-    dout = check_pool_upstream(dout, (N, C, out_h, out_w), x.dtype)
+    dout = check_upstream(dout, (N, C, out_h, out_w), x.dtype)
     dx = np.zeros_like(x)
     for n in range(N):
         for c in range(C):
