@@ -46,8 +46,9 @@ naive layer does on ties); overlapping windows add up.
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from glassnet.layers.conv import check_conv_inputs, check_upstream
-from glassnet.layers.pooling import check_pool_inputs, check_pool_upstream
+from glassnet._validate import check_upstream
+from glassnet.layers.conv import check_conv_inputs
+from glassnet.layers.pooling import check_pool_inputs
 
 __all__ = ["conv_forward_fast", "conv_backward_fast",
            "max_pool_forward_fast", "max_pool_backward_fast"]
@@ -275,7 +276,7 @@ def max_pool_backward_fast(dout, cache):
     """
     x, pool_param, out = cache
     _, ph, pw, stride, out_h, out_w = check_pool_inputs(x, pool_param)
-    dout = check_pool_upstream(dout, out.shape, x.dtype)
+    dout = check_upstream(dout, out.shape, x.dtype)
     N, C, H, W = x.shape
     # Windows that do not overlap own disjoint positions of dx: write instead of add.
     disjoint = stride >= ph and stride >= pw
