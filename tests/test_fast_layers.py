@@ -150,6 +150,54 @@ def test_conv_fast_matches_torch_float64(rng, dx_path, x_shape, w_shape, stride,
                                                             padding=pad))
 
 
+# dx by stride phases (col2im): strides 1-3, kernels that the stride does and does not
+# divide, strides larger than the kernel (rows of dx that no window reaches), pads 0-2,
+# non-square images and kernels. (x shape, w shape, stride, pad)
+PHASE_GRID = [
+    ((2, 3, 9, 9), (2, 3, 3, 3), 2, 0),     # kernel 3, stride 2: phases of 2 and 1 rows
+    ((2, 2, 9, 11), (3, 2, 5, 3), 2, 2),    # pad 2, non-square
+    ((2, 2, 8, 6), (3, 2, 4, 2), 2, 1),     # kernel divisible by the stride
+    ((1, 2, 11, 8), (2, 2, 4, 4), 3, 1),    # stride 3, kernel 4
+    ((2, 2, 11, 11), (2, 2, 5, 5), 3, 0),   # stride 3, kernel 5
+    ((2, 1, 11, 8), (2, 1, 3, 3), 3, 2),    # stride 3 = kernel, pad 2
+    ((2, 2, 8, 11), (3, 2, 2, 2), 3, 0),    # stride > kernel: gaps in both directions
+    ((2, 2, 1, 3), (3, 2, 1, 1), 2, 0),     # one image row: a phase with no rows of dx
+    ((2, 2, 6, 6), (3, 2, 3, 3), 1, 0),     # stride 1, ordinary rows (dout widened)
+    ((2, 2, 6, 6), (3, 2, 3, 3), 1, 2),     # stride 1, pad 2
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad", PHASE_GRID)
+def test_conv_fast_dx_by_phases(monkeypatch, rng, x_shape, w_shape, stride, pad):
+    monkeypatch.setattr(fast_layers, "_MIN_CHANNELS_DX_BY_CONV", 10**9)
+    x, w, b = conv_pair(rng, x_shape, w_shape)
+    assert_conv_fast_equals_naive(x, w, b, {"stride": stride, "pad": pad}, rng)
+    # Several blocks, the last one shorter, reuse the phase buffers.
+    monkeypatch.setattr(fast_layers, "_BLOCK_BYTES", 1)
+    monkeypatch.setattr(fast_layers, "_BACKWARD_MIN_IMAGES", 1)
+    x, w, b = conv_pair(rng, (3,) + x_shape[1:], w_shape)
+    assert_conv_fast_equals_naive(x, w, b, {"stride": stride, "pad": pad}, rng)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad", PHASE_GRID[:5])
+def test_conv_fast_dx_by_phases_float32_and_torch(rng, x_shape, w_shape, stride, pad):
+    torch = torch_or_skip()
+    x, w, b = conv_pair(rng, x_shape, w_shape)
+    param = {"stride": stride, "pad": pad}
+    check_against_torch(
+        lambda x, w, b: conv_forward_fast(x, w, b, param),
+        conv_backward_fast, [x, w, b], wrt=[0, 1, 2], tol=1e-10,
+        torch_fn=lambda x, w, b: torch.nn.functional.conv2d(x, w, b, stride=stride,
+                                                            padding=pad))
+    out, cache = conv_forward_fast(*(a.astype(np.float32) for a in (x, w, b)), param)
+    dout = rng.randn(*out.shape)
+    _, cache64 = conv_forward_naive(x, w, b, param)
+    for g, g_ref in zip(conv_backward_fast(dout.astype(np.float32), cache),
+                        conv_backward_naive(dout, cache64)):
+        assert g.dtype == np.float32 and g.flags.c_contiguous
+        assert np.abs(g - g_ref).max() < 1e-5 * np.abs(g_ref).max()
+
+
 def test_conv_caches_are_interchangeable(rng):
     x, w, b = conv_pair(rng, (2, 2, 5, 5), (3, 2, 3, 3))
     param = {"stride": 2, "pad": 1}

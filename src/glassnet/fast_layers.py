@@ -15,9 +15,12 @@ turns the layer into a matrix product, done by BLAS:
     dw   = dout @ cols.T,   dcols = w.T @ dout,   db = sum of dout over (n, i, j)
 
 and ``dx`` adds each row of ``dcols`` back onto the window position it came from (col2im:
-one strided slice addition per kernel offset (k, l), HH*WW additions in all). For stride
-1 with many channels, ``dx`` is instead itself a convolution (of ``dout`` with the filters
-flipped in space), computed by the same code as the forward pass, which is faster.
+one addition per kernel offset (k, l), HH*WW additions in all). The additions work on the
+stride phases of the padded image (its s*s sub-grids of pixels with equal coordinates
+modulo the stride s), where every offset is a plain shift, so each is a long contiguous
+run (see ``_PhasePlan``); measured 2.5x faster than strided additions for stride 2. For
+stride 1 with many channels, ``dx`` is instead itself a convolution (of ``dout`` with the
+filters flipped in space), computed by the same code as the forward pass, which is faster.
 
 ``cols`` is never built from Python loops: ``np.lib.stride_tricks.as_strided`` gives a
 (C, HH, WW, n, H', W') *view* of the padded input whose strides step through the windows,
@@ -115,15 +118,6 @@ class _ConvPlan:
         return as_strided(xpad[n0:], (self.C, self.HH, self.WW, m, self.out_h, self.row_w),
                           (sC, sH, sW, sN, sH * s, sW * s))
 
-    def offset_view(self, padded_block, k, l):
-        """View (C, m, H', row_w) of a padded block (C, m, Hp + extra, Wp) at kernel offset
-        (k, l): element [c, n, i, j] is padded_block[c, n, i*stride + k, j*stride + l]."""
-        sC, sN, sH, sW = padded_block.strides
-        s = self.stride
-        C, m = padded_block.shape[:2]
-        return as_strided(padded_block[:, :, k:, l:], (C, m, self.out_h, self.row_w),
-                          (sC, sN, sH * s, sW * s))
-
     def blocks(self):
         for n0 in range(0, self.N, self.block):
             yield n0, min(self.block, self.N - n0)
@@ -135,6 +129,73 @@ def _gather_cols(plan, xpad, n0, m, buf):
     np.copyto(cols.reshape(plan.C, plan.HH, plan.WW, m, plan.out_h, plan.row_w),
               plan.windows(xpad, n0, m))
     return cols
+
+
+def _dout_rows(dout, n0, m, row_w, buf):
+    """dout of images n0..n0+m-1 as a matrix (F, m*H'*row_w) in ``buf``: row (f) holds the
+    images one after the other, each row of pixels padded with zeros to ``row_w`` (the
+    zero columns make the discarded wide-row columns add nothing)."""
+    F, out_h, out_w = dout.shape[1], dout.shape[2], dout.shape[3]
+    block = buf[:F * m * out_h * row_w].reshape(F, m * out_h * row_w)
+    rows = block.reshape(F, m, out_h, row_w)
+    rows[:, :, :, :out_w] = dout[n0:n0 + m].transpose(1, 0, 2, 3)
+    rows[:, :, :, out_w:] = 0
+    return block
+
+
+class _PhasePlan:
+    """col2im by stride phases: dx from ``dcols`` with long contiguous additions.
+
+    Split the padded image by the remainders of its coordinates modulo the stride s: the
+    phase (ry, rx) is the (Hq, Wq) grid ``dxpad[ry + s*u, rx + s*v]``. Kernel offset
+    (k, l) = (ry + s*a, rx + s*b) sends output pixel (i, j) to dxpad[s*(i+a) + ry,
+    s*(j+b) + rx], i.e. to pixel (i + a, j + b) of phase (ry, rx): within a phase the
+    stride is 1 and each offset is a plain shift. With ``dcols`` computed from a dout
+    whose rows are padded with zeros to the phase width Wq, that shift is one flat run:
+
+        phase[ry, rx][c, n].flat[a*Wq + b + t] += dcols[c, k, l, n].flat[t],  t < H'*Wq
+
+    (the zero columns wrap into the next row and add nothing; an extra row at the bottom
+    keeps the last runs inside the buffer). So col2im is HH*WW additions of C*m runs of
+    H'*Wq contiguous numbers, instead of C*m*H' runs of W' numbers s apart. Each phase
+    then fills the pixels of dx with (y + pad) % s == ry and (x + pad) % s == rx: s*s
+    strided copies, no overlapping additions. For stride 1 there is one phase, the
+    padded image itself (Wq = Wp, as in the wide rows of the forward pass).
+    """
+
+    def __init__(self, plan):
+        s = plan.stride
+        self.plan = plan
+        self.row_w = max(plan.out_w + -(-plan.WW // s) - 1, -(-plan.Wp // s))  # Wq
+        self.rows = max(plan.out_h + -(-plan.HH // s) - 1, -(-plan.Hp // s)) + 1
+        self.P = plan.out_h * self.row_w  # dcols columns per image
+
+    def buffer_size(self, m):
+        s, plan = self.plan.stride, self.plan
+        return s * s * plan.C * m * self.rows * self.row_w
+
+    def col2im(self, dcols, buf, dx_block):
+        """Add the rows of dcols (K, m*H'*Wq) onto the phases and write dx_block (m, C, H, W)."""
+        plan, s, Wq = self.plan, self.plan.stride, self.row_w
+        m = dx_block.shape[0]
+        phases = buf[:self.buffer_size(m)].reshape(s, s, plan.C, m, self.rows * Wq)
+        phases.fill(0)
+        runs = dcols.reshape(plan.C, plan.HH, plan.WW, m, self.P)
+        for k in range(plan.HH):
+            for l in range(plan.WW):
+                start = (k // s) * Wq + l // s
+                phases[k % s, l % s, :, :, start:start + self.P] += runs[:, k, l]
+        grids = phases.reshape(s, s, plan.C, m, self.rows, Wq)
+        for ry in range(s):
+            y0 = (ry - plan.pad_h) % s  # first row of dx in this phase
+            u0 = (y0 + plan.pad_h) // s
+            for rx in range(s):
+                x0 = (rx - plan.pad_w) % s
+                v0 = (x0 + plan.pad_w) // s
+                target = dx_block[:, :, y0::s, x0::s]
+                if target.size:
+                    h, w = target.shape[2:]
+                    target[...] = grids[ry, rx, :, :, u0:u0 + h, v0:v0 + w].transpose(1, 0, 2, 3)
 
 
 def _convolve(x, w, b, stride, pad_h, pad_w):
@@ -174,6 +235,9 @@ def conv_backward_fast(dout, cache):
 
         dw += dout_block @ cols.T,   db = sum of dout over (n, i, j)
 
+    (dw is accumulated transposed, as ``cols @ dout_block.T``: the same products, but
+    OpenBLAS runs this order about 25% faster for these shapes, measured)
+
     and dx by col2im of ``dcols = w.T @ dout_block``, or, for stride 1 with enough
     channels, as a convolution of dout with the filters flipped in space and with their
     channel axes swapped, padded by HH-1-pad and WW-1-pad:
@@ -191,38 +255,33 @@ def conv_backward_fast(dout, cache):
                   and pad <= min(plan.HH, plan.WW) - 1)
     xpad = plan.pad_input(x)
     w_mat = w.reshape(plan.F, plan.K)
-    dw = np.zeros((plan.F, plan.K), dtype=x.dtype)
+    dw_t = np.zeros((plan.K, plan.F), dtype=x.dtype)  # dw transposed, see the docstring
     dx = np.empty(x.shape, dtype=x.dtype)
     nb = plan.block
     col_buf = np.empty(plan.K * nb * plan.P, dtype=x.dtype)
     dout_buf = np.empty(plan.F * nb * plan.P, dtype=x.dtype)
     if not dx_by_conv:
-        dcol_buf = np.empty(plan.K * nb * plan.P, dtype=x.dtype)
-        dxpad_buf = np.empty(plan.C * nb * (plan.Hp + plan.extra) * plan.Wp, dtype=x.dtype)
+        phases = _PhasePlan(plan)
+        wide_dout_buf = np.empty(plan.F * nb * phases.P, dtype=x.dtype)
+        dcol_buf = np.empty(plan.K * nb * phases.P, dtype=x.dtype)
+        phase_buf = np.empty(phases.buffer_size(nb), dtype=x.dtype)
     for n0, m in plan.blocks():
         cols = _gather_cols(plan, xpad, n0, m, col_buf)
-        dblock = dout_buf[:plan.F * m * plan.P].reshape(plan.F, m * plan.P)
-        rows = dblock.reshape(plan.F, m, plan.out_h, plan.row_w)
-        rows[:, :, :, :plan.out_w] = dout[n0:n0 + m].transpose(1, 0, 2, 3)
-        rows[:, :, :, plan.out_w:] = 0  # discarded wide-row columns must add nothing
-        dw += dblock @ cols.T
+        dblock = _dout_rows(dout, n0, m, plan.row_w, dout_buf)
+        dw_t += cols @ dblock.T
         if dx_by_conv:
             continue
-        dcols = dcol_buf[:plan.K * m * plan.P].reshape(plan.K, m * plan.P)
+        if phases.row_w != plan.row_w:
+            dblock = _dout_rows(dout, n0, m, phases.row_w, wide_dout_buf)
+        dcols = dcol_buf[:plan.K * m * phases.P].reshape(plan.K, m * phases.P)
         np.matmul(w_mat.T, dblock, out=dcols)
-        dcols = dcols.reshape(plan.C, plan.HH, plan.WW, m, plan.out_h, plan.row_w)
-        dxpad = dxpad_buf[:plan.C * m * (plan.Hp + plan.extra) * plan.Wp]
-        dxpad = dxpad.reshape(plan.C, m, plan.Hp + plan.extra, plan.Wp)
-        dxpad.fill(0)
-        for k in range(plan.HH):  # col2im: one strided addition per kernel offset
-            for l in range(plan.WW):
-                plan.offset_view(dxpad, k, l)[...] += dcols[:, k, l]
-        dx[n0:n0 + m] = plan.unpad(dxpad.transpose(1, 0, 2, 3))
+        phases.col2im(dcols, phase_buf, dx[n0:n0 + m])
     if dx_by_conv:
         w_flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
         dx = _convolve(dout, w_flipped, None, 1, plan.HH - 1 - pad, plan.WW - 1 - pad)
     db = dout.sum(axis=(0, 2, 3))
-    return dx, dw.reshape(w.shape), db
+    dw = np.ascontiguousarray(dw_t.T).reshape(w.shape)
+    return dx, dw, db
 
 
 # Pooling works through the (N*C, H, W) planes a few at a time: each block of x and dx
