@@ -378,3 +378,17 @@ def test_bench_runs_the_real_benchmark():
     assert [r[0] for r in rows] == ["forward", "backward"], result.stdout
     for _, naive_ms, fast_ms, _ in rows:
         assert float(naive_ms) > 0 and float(fast_ms) > 0
+
+
+def test_example_convnet_config_trains(tmp_path, capsys):
+    example = os.path.join(os.path.dirname(__file__), "..", "examples", "convnet.toml")
+    run = tmp_path / "run"
+    code, out, err = run_main(capsys, "train", "--config", example, "--data", "digits",
+                              "--epochs", "1", "--num-train", "300", "--out", run, "--quiet")
+    assert code == 0, err
+    config = json.loads((run / "config.json").read_text())
+    assert config["data"] == "digits" and config["epochs"] == 1      # command line wins
+    assert config["batch_size"] == 128 and config["lr"] == 3e-3      # the file's settings
+    blocks = config["model_config"]["conv_blocks"]
+    assert [b["filters"] for b in blocks] == [32, 64]
+    assert all(b["norm"] == "batchnorm" and b["pool"] == 2 for b in blocks)
