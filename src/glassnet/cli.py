@@ -393,14 +393,14 @@ def build_model(settings, input_shape, num_classes):
 
 
 def init_weights(model, seed):
-    """Redraw every weight array W* as randn * sqrt(2 / fan_in) (He) from RandomState(seed):
-    fan_in is D for affine weights (D, M) and C*HH*WW for conv weights (F, C, HH, WW)."""
+    """Redraw every weight array W* as randn * he_scale (sqrt(2 / fan_in)) from
+    RandomState(seed), in parameter order W1, W2, ..."""
+    from glassnet.classifiers.cnn import he_scale
     rng = np.random.RandomState(seed)
     for name in sorted(model.params, key=lambda k: (len(k), k)):
         w = model.params[name]
         if name.startswith("W") and w.ndim in (2, 4):
-            fan_in = w.shape[0] if w.ndim == 2 else int(np.prod(w.shape[1:]))
-            model.params[name] = (rng.randn(*w.shape) * np.sqrt(2.0 / fan_in)).astype(w.dtype)
+            model.params[name] = (rng.randn(*w.shape) * he_scale(w.shape)).astype(w.dtype)
 
 
 def model_input_shape(model):

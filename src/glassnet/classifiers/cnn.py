@@ -178,6 +178,13 @@ class ThreeLayerConvNet(_LayeredModel):
         return self._finish_loss(scores, y, "softmax", backward)
 
 
+def he_scale(shape):
+    """The He initialisation scale sqrt(2 / fan_in) of a weight array: fan_in is D for an
+    affine weight (D, M) and C * HH * WW for a conv weight (F, C, HH, WW)."""
+    fan_in = math.prod(shape[1:]) if len(shape) == 4 else shape[0]
+    return math.sqrt(2.0 / fan_in)
+
+
 class ConvNet(_LayeredModel):
     """A configurable convolutional network.
 
@@ -216,8 +223,7 @@ class ConvNet(_LayeredModel):
         randn = np.random.randn if seed is None else np.random.RandomState(seed).randn
 
         def draw_weight(*shape):
-            fan_in = math.prod(shape[1:]) if len(shape) == 4 else shape[0]
-            scale = math.sqrt(2.0 / fan_in) if weight_scale == "he" else weight_scale
+            scale = he_scale(shape) if weight_scale == "he" else weight_scale
             return scale * randn(*shape)
 
         self.params = {}
