@@ -637,3 +637,6 @@ def test_progress_bar_keeps_the_printed_lines(capsys):
     captured = capsys.readouterr()
     assert "(Iteration 1 / 10) loss:" in captured.out and "(Epoch 2 / 2)" in captured.out
     assert "10/10" in captured.err   # the bar, on stderr
+    final = captured.err.replace("\r", "\n").strip().splitlines()[-1]
+    val = f"{solver.val_acc_history[-1]:.3f}"
+    assert "epoch=2/2" in final and f"val={val}" in final and "loss=" in final, final

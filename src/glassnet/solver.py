@@ -298,6 +298,8 @@ class Solver:
         try:
             while self.iteration < self.num_iterations and self.stop_reason is None:
                 self._train_iteration(bar)
+                if bar is not None:
+                    self._update_bar(bar)
         finally:
             self._seconds_before = self._elapsed()
             self._clock_start = None
@@ -309,8 +311,6 @@ class Solver:
     def _train_iteration(self, bar):
         t, total = self.iteration, self.num_iterations
         self._step()
-        if bar is not None:
-            bar.update(1)
         if self.stop_reason is not None:   # on_nonfinite='stop' ended the run in _step
             return
         if self.verbose and self.print_every and t % self.print_every == 0:
@@ -476,6 +476,18 @@ class Solver:
                                   "(pip install tqdm)") from None
             return None
         return tqdm(total=self.num_iterations, initial=self.iteration, unit="it")
+
+    def _update_bar(self, bar):
+        """Advance the bar one iteration; show epoch, loss and the latest accuracies."""
+        bar.update(1)
+        if self.iteration % 10 == 0 or self.iteration == self.num_iterations:
+            epoch = min(self.epoch + 1, self.num_epochs)   # the one running, or the last
+            postfix = {"epoch": f"{epoch}/{self.num_epochs}",
+                       "loss": f"{self.loss_history[-1]:.4f}"}
+            if self.val_acc_history:
+                postfix["train"] = f"{self.train_acc_history[-1]:.3f}"
+                postfix["val"] = f"{self.val_acc_history[-1]:.3f}"
+            bar.set_postfix(postfix, refresh=False)
 
     @staticmethod
     def _print(line, bar):
