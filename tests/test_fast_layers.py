@@ -1,6 +1,8 @@
 """The fast conv and pool layers agree with the naive ones (to 1e-12 in float64) on a wide
 grid of geometries, with PyTorch in float64, keep float32, and refuse what the naive layers
 refuse."""
+import threading
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, strategies as st
@@ -401,3 +403,96 @@ def test_pool_fast_refuses_bad_arguments():
     with pytest.raises(ValueError, match=r"pool_width 5 is larger than the input width 4"):
         max_pool_forward_fast(np.zeros((1, 1, 4, 4)),
                               {"pool_height": 2, "pool_width": 5, "stride": 1})
+
+
+# --- scratch memory reused between calls -------------------------------------------------
+
+def test_results_do_not_share_the_scratch_buffers(rng):
+    # The block buffers are kept between calls; what a call returns must not live in them.
+    x, w, b = conv_pair(rng, (3, 2, 7, 7), (3, 2, 3, 3))
+    param = {"stride": 2, "pad": 1}
+    out, cache = conv_forward_fast(x, w, b, param)
+    dout = rng.randn(*out.shape)
+    grads = conv_backward_fast(dout, cache)
+    saved = [a.copy() for a in (out,) + grads]
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    pooled, pool_cache = max_pool_forward_fast(x[:, :, :6, :6], pool_param)
+    dx_pool = max_pool_backward_fast(np.ones_like(pooled), pool_cache)
+    pool_saved = (pooled.copy(), dx_pool.copy())
+    # Other geometries and dtypes reuse (and grow) the same buffers.
+    for x_shape, w_shape, stride, pad in CONV_GRID[:6]:
+        x2, w2, b2 = conv_pair(rng, x_shape, w_shape, np.float32)
+        out2, cache2 = conv_forward_fast(x2, w2, b2, {"stride": stride, "pad": pad})
+        conv_backward_fast(np.ones_like(out2), cache2)
+        pooled2, pool_cache2 = max_pool_forward_fast(x2, {"pool_height": 1, "pool_width": 1,
+                                                          "stride": 1})
+        max_pool_backward_fast(np.ones_like(pooled2), pool_cache2)
+    for a, s in zip((out,) + grads + (pooled, dx_pool), saved + list(pool_saved)):
+        np.testing.assert_array_equal(a, s)
+
+
+def test_scratch_buffers_grow_and_switch_dtype(rng):
+    # Small first, then larger, then float32 in buffers last used for float64.
+    for x_shape, w_shape, dtype in [((1, 1, 4, 4), (1, 1, 3, 3), np.float64),
+                                    ((4, 3, 12, 12), (5, 3, 3, 3), np.float64),
+                                    ((2, 2, 6, 6), (3, 2, 3, 3), np.float32)]:
+        x, w, b = conv_pair(rng, x_shape, w_shape, dtype)
+        param = {"stride": 1, "pad": 1}
+        out, cache = conv_forward_fast(x, w, b, param)
+        ref, ref_cache = conv_forward_naive(x, w, b, param)
+        tol = 1e-12 if dtype == np.float64 else 1e-5
+        assert out.dtype == dtype
+        assert np.abs(out - ref).max() <= tol * np.abs(ref).max()
+        dout = rng.randn(*out.shape).astype(dtype)
+        for name, g_f, g_n in zip(("dx", "dw", "db"), conv_backward_fast(dout, cache),
+                                  conv_backward_naive(dout, ref_cache)):
+            assert g_f.dtype == dtype
+            assert np.abs(g_f - g_n).max() <= tol * np.abs(g_n).max(), name
+
+
+def test_buffers_too_large_to_keep_are_fresh(monkeypatch, rng):
+    monkeypatch.setattr(fast_layers, "_SCRATCH_MAX_BYTES", 0)
+    a = fast_layers._scratch("test_slot", (2, 3), np.float64)
+    b = fast_layers._scratch("test_slot", (2, 3), np.float64)
+    assert not np.shares_memory(a, b)
+    x, w, b = conv_pair(rng, (2, 3, 9, 9), (2, 3, 3, 3))
+    assert_conv_fast_equals_naive(x, w, b, {"stride": 2, "pad": 0}, rng)
+
+
+def test_scratch_is_reused_per_slot_and_thread():
+    first = fast_layers._scratch("test_slot", (4, 5), np.float64)
+    again = fast_layers._scratch("test_slot", (2, 3), np.float32)
+    assert np.shares_memory(first, again)
+    assert again.shape == (2, 3) and again.dtype == np.float32
+    assert not np.shares_memory(first, fast_layers._scratch("other_slot", (4, 5), np.float64))
+    seen = []
+    thread = threading.Thread(
+        target=lambda: seen.append(fast_layers._scratch("test_slot", (4, 5), np.float64)))
+    thread.start()
+    thread.join()
+    assert not np.shares_memory(first, seen[0])
+
+
+def test_threads_running_at_once_get_their_own_results():
+    # Each thread has its own scratch buffers: concurrent calls do not mix their blocks.
+    def work(seed, results):
+        rng = np.random.RandomState(seed)
+        x, w, b = conv_pair(rng, (6, 3, 15, 15), (4, 3, 3, 3))
+        param = {"stride": 2, "pad": 1}
+        for _ in range(5):
+            out, cache = conv_forward_fast(x, w, b, param)
+            grads = conv_backward_fast(np.ones_like(out), cache)
+        ref, ref_cache = conv_forward_naive(x, w, b, param)
+        results[seed] = (out, ref, grads, conv_backward_naive(np.ones_like(ref), ref_cache))
+
+    results = {}
+    threads = [threading.Thread(target=work, args=(seed, results)) for seed in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [0, 1, 2, 3]
+    for out, ref, grads, ref_grads in results.values():
+        assert_same(out, ref, "out")
+        for name, g_f, g_n in zip(("dx", "dw", "db"), grads, ref_grads):
+            assert_same(g_f, g_n, name)
