@@ -230,3 +230,14 @@ def test_convnet_overfits_50_examples():
                                                       {"filters": 8, "norm": "groupnorm"}],
                     hidden_dims=[50], seed=18)
     assert train_inline(model, X, y, steps=120, learning_rate=3e-3) == 1.0
+
+
+def test_convnet_pools_odd_sizes():
+    """A 2x2 pool on a 7x7 map gives 3x3 (the last row and column are left out)."""
+    model = ConvNet(input_dim=(1, 7, 7), conv_blocks=[{"filters": 2, "kernel": 3, "pool": 2}],
+                    hidden_dims=[5], num_classes=3, dtype=np.float64, seed=0)
+    assert model.params["W2"].shape == (2 * 3 * 3, 5)
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(4, 1, 7, 7), rng.randint(3, size=4)
+    errors = model_grad_errors(model, X, y)
+    assert max(errors.values()) < 1e-5, errors

@@ -354,15 +354,20 @@ def test_pool_any_valid_geometry(geometry, seed, with_ties):
 
 
 @given(st.integers(2, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 12),
-       st.integers(1, 12))
-def test_pool_non_tiling_geometry_is_refused(stride, ph, pw, H, W):
+       st.integers(1, 12), st.integers(0, 2**31 - 1))
+def test_pool_windows_that_do_not_tile(stride, ph, pw, H, W, seed):
+    """Fast == naive when the last rows/columns are reached by no whole window."""
     assume(H >= ph and W >= pw)
     assume((H - ph) % stride or (W - pw) % stride)
     param = {"pool_height": ph, "pool_width": pw, "stride": stride}
-    for forward in (max_pool_forward_naive, max_pool_forward_fast):
-        with pytest.raises(ValueError, match=r"pool geometry does not tile along the "
-                                             r"(height|width).*not divisible by stride"):
-            forward(np.zeros((1, 2, H, W)), param)
+    x = np.random.RandomState(seed).randn(2, 3, H, W)
+    out, cache = max_pool_forward_fast(x, param)
+    out_n, cache_n = max_pool_forward_naive(x, param)
+    assert out.shape == (2, 3, 1 + (H - ph) // stride, 1 + (W - pw) // stride)
+    np.testing.assert_array_equal(out, out_n)
+    dout = np.random.RandomState(seed + 1).randn(*out.shape)
+    np.testing.assert_array_equal(max_pool_backward_fast(dout, cache),
+                                  max_pool_backward_naive(dout, cache_n))
 
 
 # --- the fast layers share the naive layers' argument checks ----------------------------

@@ -15,9 +15,13 @@ CLASSIC_POOL_OUT = np.array([
      [[0.20842105, 0.22315789], [0.26736842, 0.28210526]],
      [[0.32631579, 0.34105263], [0.38526316, 0.4]]]])
 
-# (x shape, pool_height, pool_width, stride): tiling, overlapping, non-square, gapped.
+# (x shape, pool_height, pool_width, stride): tiling, overlapping, non-square, gapped,
+# and windows that do not tile the input (the last three).
 GEOMETRIES = [
     ((2, 3, 4, 4), 2, 2, 2),
+    ((2, 3, 5, 4), 2, 2, 2),
+    ((1, 2, 7, 8), 3, 3, 2),
+    ((2, 1, 6, 7), 2, 3, 3),
     ((2, 2, 5, 7), 3, 3, 2),
     ((1, 2, 5, 6), 2, 3, 3),
     ((2, 1, 4, 5), 2, 2, 1),
@@ -98,12 +102,6 @@ def test_float32_in_float32_out_and_integers_in_float64(rng):
      r"pool_param\['pool_width'\] must be a positive integer; got 0"),
     (np.zeros((1, 1, 4, 4)), {"pool_height": 2, "pool_width": 2, "stride": -1},
      r"pool_param\['stride'\] must be a positive integer; got -1"),
-    (np.zeros((1, 1, 5, 4)), {"pool_height": 2, "pool_width": 2, "stride": 2},
-     r"does not tile along the height: \(input 5 - pool_height 2\) = 3 is not divisible "
-     r"by stride 2"),
-    (np.zeros((1, 1, 5, 7)), {"pool_height": 2, "pool_width": 3, "stride": 3},
-     r"does not tile along the width: \(input 7 - pool_width 3\) = 4 is not divisible "
-     r"by stride 3"),
     (np.zeros((1, 1, 2, 4)), {"pool_height": 3, "pool_width": 2, "stride": 1},
      r"pool_height 3 is larger than the input height 2"),
 ])
@@ -126,3 +124,24 @@ def test_upstream_gradient_shape_is_checked(rng):
     with pytest.raises(ValueError, match=r"dout must have shape \(2, 3, 2, 2\); "
                                          r"got shape \(2, 3, 4, 4\)"):
         max_pool_backward_naive(np.zeros((2, 3, 4, 4)), cache)
+
+
+@pytest.mark.parametrize("shape, param", [
+    ((2, 3, 5, 4), {"pool_height": 2, "pool_width": 2, "stride": 2}),
+    ((1, 2, 5, 7), {"pool_height": 2, "pool_width": 3, "stride": 3}),
+    ((2, 2, 7, 7), {"pool_height": 3, "pool_width": 3, "stride": 2}),
+])
+def test_windows_that_do_not_tile_leave_the_rest_out(shape, param):
+    """Rows/columns no whole window reaches are ignored (forward) and get zero gradient."""
+    rng = np.random.RandomState(5)
+    x = rng.permutation(np.prod(shape)).reshape(shape).astype(np.float64)  # no ties
+    ph, pw, s = param["pool_height"], param["pool_width"], param["stride"]
+    out, cache = max_pool_forward_naive(x, param)
+    out_h, out_w = 1 + (shape[2] - ph) // s, 1 + (shape[3] - pw) // s
+    assert out.shape == shape[:2] + (out_h, out_w)
+    used_h, used_w = (out_h - 1) * s + ph, (out_w - 1) * s + pw
+    cropped, _ = max_pool_forward_naive(np.ascontiguousarray(x[:, :, :used_h, :used_w]), param)
+    np.testing.assert_array_equal(out, cropped)
+    dx = max_pool_backward_naive(np.ones_like(out), cache)
+    assert not dx[:, :, used_h:, :].any() and not dx[:, :, :, used_w:].any()
+    assert dx.sum() == out.size

@@ -6,8 +6,9 @@ A window of pool_height x pool_width slides over each channel with a step of ``s
 
     H' = 1 + (H - pool_height) // stride,   W' = 1 + (W - pool_width) // stride
 
-The windows must tile exactly: ``(H - pool_height) % stride == 0`` (same for W). Windows
-may overlap (stride < pool size). The gradient of each output goes to the position of its
+Windows may overlap (stride < pool size) or leave gaps (stride > pool size). When they do
+not tile the input, the last rows or columns that no whole window reaches are left out
+(their gradient is zero), as PyTorch's max_pool2d does. The gradient of each output goes to the position of its
 window's maximum; on ties, to the first maximum in row-major order within the window.
 
 ``glassnet.fast_layers`` computes the same thing with strided views; it shares the
@@ -40,14 +41,13 @@ def check_pool_inputs(x, pool_param):
 
 
 def _output_size(size, window, stride, axis):
-    """1 + (size - window) // stride, refusing windows that do not tile."""
+    """1 + (size - window) // stride windows along an axis. When the windows do not
+    tile the input, the last rows or columns that no whole window reaches are left out
+    (they get zero gradient), as PyTorch's max_pool2d does."""
     span = size - window
     if span < 0:
         raise ValueError(f"pool geometry: pool_{axis} {window} is larger than the input "
                          f"{axis} {size}")
-    if span % stride:
-        raise ValueError(f"pool geometry does not tile along the {axis}: (input {size} - "
-                         f"pool_{axis} {window}) = {span} is not divisible by stride {stride}")
     return 1 + span // stride
 
 
