@@ -392,3 +392,21 @@ def test_example_convnet_config_trains(tmp_path, capsys):
     blocks = config["model_config"]["conv_blocks"]
     assert [b["filters"] for b in blocks] == [32, 64]
     assert all(b["norm"] == "batchnorm" and b["pool"] == 2 for b in blocks)
+
+
+def test_seeded_runs_with_dropout_are_identical_and_leave_global_rng_alone(tmp_path, capsys):
+    from glassnet.classifiers import load_model
+    np.random.seed(7)
+    before = np.random.get_state()
+    runs = []
+    for name in ("a", "b"):
+        code, _, err = run_main(capsys, "train", "--model", "mlp", "--dropout", "0.3",
+                                "--epochs", "2", "--num-train", "300", "--seed", "3",
+                                "--out", tmp_path / name, "--quiet")
+        assert code == 0, err
+        runs.append(load_model(tmp_path / name / "model.npz"))
+    assert runs[0].use_dropout
+    for key in runs[0].params:
+        np.testing.assert_array_equal(runs[0].params[key], runs[1].params[key])
+    after = np.random.get_state()
+    assert np.array_equal(before[1], after[1]) and before[2] == after[2]

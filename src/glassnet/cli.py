@@ -19,6 +19,7 @@ that do not fit, unreadable config, existing run folder, a diverging run) are pr
 1 for such errors, 2 for a malformed command line, 130 after Ctrl-C.
 """
 import argparse
+import contextlib
 import datetime
 import json
 import math
@@ -67,7 +68,7 @@ TRAIN_SETTINGS = {
     "batch_size": (int, 32, "minibatch size"),
     "weight_decay": (float, 1e-4, "L2 regularization strength (the model's reg)"),
     "augment": (str, "none", "training augmentation: " + ", ".join(AUGMENTS)),
-    "seed": (int, 0, "seed of the data split, initial weights and minibatch order"),
+    "seed": (int, 0, "seed of the data split, initial weights, minibatch order and dropout masks"),
     "num_train": (int, None, "use only this many training examples"),
     "convnet": (dict, None, "ConvNet settings (TOML table [convnet]); set by --model FILE"),
 }
@@ -358,8 +359,15 @@ def finish_config(settings, read_model=True):
 
 def build_model(settings, input_shape, num_classes):
     """The model the settings describe, for images of ``input_shape`` (C, H, W), with
-    He-scaled initial weights drawn from RandomState(seed) (the global generator is
-    neither read for the weights nor reseeded)."""
+    He-scaled initial weights drawn from RandomState(seed). The constructors' own draws
+    from the global generator happen under a seeded, then restored, global state."""
+    with _seeded_global_rng(settings["seed"]):
+        model = _construct_model(settings, input_shape, num_classes)
+    init_weights(model, settings["seed"])
+    return model
+
+
+def _construct_model(settings, input_shape, num_classes):
     kind = settings["model"]
     reg = settings["weight_decay"]
     keep = 1.0 - settings["dropout"]
@@ -388,7 +396,6 @@ def build_model(settings, input_shape, num_classes):
         model = ConvNet(input_dim=tuple(int(s) for s in input_shape), conv_blocks=blocks,
                         hidden_dims=hidden, num_classes=num_classes, reg=reg,
                         dtype=np.float32, **kwargs)
-    init_weights(model, settings["seed"])
     return model
 
 
@@ -652,11 +659,31 @@ def _resume(args):
     return _train_and_report(solver, model, data, info, settings, run_dir, reporter, args)
 
 
+@contextlib.contextmanager
+def _seeded_global_rng(seed):
+    """Seed NumPy's global generator for a block, then give the caller's state back.
+
+    Model constructors (their initial draw, before ``init_weights``) and dropout layers
+    (their masks) read the global generator, the classic rule notebooks rely on. Seeding
+    it for the block makes a run reproducible from --seed without changing the random
+    state of whoever called :func:`main`.
+    """
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(saved)
+
+
 def _train_and_report(solver, model, data, info, settings, run_dir, reporter, args):
     start = time.perf_counter()
     reporter.start()
     try:
-        solver.train()
+        # Dropout masks from (--seed, the iteration training starts at): a resumed run is
+        # reproducible too, though its masks differ from an uninterrupted run's.
+        with _seeded_global_rng([settings["seed"], solver.iteration]):
+            solver.train()
     except KeyboardInterrupt:
         path = os.path.join(run_dir, CHECKPOINT_DIR, f"{CHECKPOINT_PREFIX}_latest.npz")
         solver.save_checkpoint(path)
