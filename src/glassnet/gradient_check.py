@@ -23,23 +23,29 @@ def _check_float_array(x, name):
                         + (f" of dtype {x.dtype}" if isinstance(x, np.ndarray) else ""))
 
 
+def _values_around(f, x, ix, h):
+    """``(f(x + h e_ix), f(x - h e_ix))`` as copies, perturbing ``x[ix]`` in place and
+    always restoring it."""
+    old = x[ix]
+    try:
+        x[ix] = old + h
+        pos = np.array(f(x), copy=True)
+        x[ix] = old - h
+        neg = np.array(f(x), copy=True)
+    finally:
+        x[ix] = old
+    return pos, neg
+
+
 def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
     """Gradient of a scalar function ``f(x)`` at ``x``; returns an array shaped like x."""
     _check_float_array(x, "x")
     grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
-    while not it.finished:
-        ix = it.multi_index
-        old = x[ix]
-        x[ix] = old + h
-        fxph = f(x)
-        x[ix] = old - h
-        fxmh = f(x)
-        x[ix] = old
+    for ix in np.ndindex(x.shape):
+        fxph, fxmh = _values_around(f, x, ix, h)
         grad[ix] = (fxph - fxmh) / (2 * h)
         if verbose:
             print(ix, grad[ix])
-        it.iternext()
     return grad
 
 
@@ -47,17 +53,9 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
     """Gradient of ``sum(f(x) * df)`` for an array-valued ``f``; shaped like x."""
     _check_float_array(x, "x")
     grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
-    while not it.finished:
-        ix = it.multi_index
-        old = x[ix]
-        x[ix] = old + h
-        pos = np.array(f(x), copy=True)
-        x[ix] = old - h
-        neg = np.array(f(x), copy=True)
-        x[ix] = old
+    for ix in np.ndindex(x.shape):
+        pos, neg = _values_around(f, x, ix, h)
         grad[ix] = np.sum((pos - neg) * df) / (2 * h)
-        it.iternext()
     return grad
 
 
@@ -68,22 +66,16 @@ def eval_numerical_gradient_blobs(f, inputs, output, h=1e-5):
     the upstream gradient in ``output.diffs``); returns one gradient per input, each
     the gradient of ``sum(output.vals * output.diffs)``.
     """
+    def output_of(_):
+        f(*inputs)
+        return output.vals
+
     grads = []
     for blob in inputs:
         diff = np.zeros_like(blob.diffs)
-        it = np.nditer(blob.vals, flags=["multi_index"], op_flags=["readwrite"])
-        while not it.finished:
-            ix = it.multi_index
-            old = blob.vals[ix]
-            blob.vals[ix] = old + h
-            f(*inputs)
-            pos = np.copy(output.vals)
-            blob.vals[ix] = old - h
-            f(*inputs)
-            neg = np.copy(output.vals)
-            blob.vals[ix] = old
+        for ix in np.ndindex(blob.vals.shape):
+            pos, neg = _values_around(output_of, blob.vals, ix, h)
             diff[ix] = np.sum((pos - neg) * output.diffs) / (2.0 * h)
-            it.iternext()
         grads.append(diff)
     return grads
 
@@ -91,7 +83,7 @@ def eval_numerical_gradient_blobs(f, inputs, output, h=1e-5):
 def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None):
     """Compare ``analytic_grad`` with centred differences at ``num_checks`` random coordinates.
 
-    Coordinates are drawn with ``randrange`` per axis from ``RandomState(seed)`` when a seed
+    Coordinates are drawn with ``randint`` per axis from ``RandomState(seed)`` when a seed
     is given, else from NumPy's global generator. Prints one line per coordinate and
     returns the list of relative errors.
     """
@@ -100,13 +92,8 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None):
     errors = []
     for _ in range(num_checks):
         ix = tuple(int(rng.randint(m)) for m in x.shape)
-        old = x[ix]
-        x[ix] = old + h
-        fxph = f(x)
-        x[ix] = old - h
-        fxmh = f(x)
-        x[ix] = old
-        grad_numerical = (fxph - fxmh) / (2 * h)
+        fxph, fxmh = _values_around(f, x, ix, h)
+        grad_numerical = float((fxph - fxmh) / (2 * h))
         grad_analytic = analytic_grad[ix]
         denom = abs(grad_numerical) + abs(grad_analytic)
         err = abs(grad_numerical - grad_analytic) / denom if denom > 0 else 0.0
