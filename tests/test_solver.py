@@ -74,12 +74,13 @@ def make_data(num_train=50, num_val=30, input_dim=8, num_classes=3, seed=1, spre
     return {"X_train": X_train, "y_train": y_train, "X_val": X_val, "y_val": y_val}
 
 
-def make_fcn(input_dim=8, num_classes=3, normalization=None, hidden_dims=(16, 16)):
+def make_fcn(input_dim=8, num_classes=3, normalization=None, hidden_dims=(16, 16),
+             dropout_keep_ratio=1):
     from glassnet.classifiers.fc_net import FullyConnectedNet
     np.random.seed(3)   # FullyConnectedNet draws its weights from the global generator
     return FullyConnectedNet(list(hidden_dims), input_dim=input_dim, num_classes=num_classes,
                              normalization=normalization, weight_scale=0.1,
-                             dtype=np.float64)
+                             dropout_keep_ratio=dropout_keep_ratio, dtype=np.float64)
 
 
 def make_problem(kind):
@@ -88,7 +89,12 @@ def make_problem(kind):
     kwargs = dict(update_rule="adam", optim_config={"learning_rate": 5e-3}, lr_decay=0.9,
                   batch_size=10, num_epochs=4, num_train_samples=20, num_val_samples=None,
                   print_every=0, verbose=False, seed=11)
-    model = TinySoftmax() if kind == "tiny" else make_fcn(normalization="batchnorm")
+    if kind == "tiny":
+        model = TinySoftmax()
+    elif kind == "fcn_dropout":   # masks drawn from the global generator, no model seed
+        model = make_fcn(dropout_keep_ratio=0.7)
+    else:
+        model = make_fcn(normalization="batchnorm")
     return model, data, kwargs
 
 
@@ -466,25 +472,26 @@ def test_nonfinite_raise():
 
 # ---- seeds, checkpoints and resume -------------------------------------------------------
 
-def test_seeded_runs_are_reproducible_and_leave_the_global_rng_alone():
-    np.random.seed(123)
-    before = np.random.get_state()
+@pytest.mark.parametrize("kind", ["tiny", "fcn_dropout"])
+def test_seeded_runs_are_reproducible_and_leave_the_global_rng_alone(kind):
     runs = []
     for _ in range(2):
-        model, data, kwargs = make_problem("tiny")
+        model, data, kwargs = make_problem(kind)
+        np.random.seed(123)
+        before = np.random.get_state()
         solver = Solver(model, data, **kwargs)
         solver.train()
         runs.append(solver_state(solver))
-    after = np.random.get_state()
-    assert before[0] == after[0] and before[2:] == after[2:]
-    np.testing.assert_array_equal(before[1], after[1])
+        after = np.random.get_state()
+        assert before[0] == after[0] and before[2:] == after[2:]
+        np.testing.assert_array_equal(before[1], after[1])
     assert_bit_identical(runs[0], runs[1])
     other = Solver(*make_problem("tiny")[:2], **dict(make_problem("tiny")[2], seed=12))
     other.train()
     assert other.loss_history != runs[0]["loss_history"]
 
 
-@pytest.mark.parametrize("kind", ["tiny", "fcn_batchnorm"])
+@pytest.mark.parametrize("kind", ["tiny", "fcn_batchnorm", "fcn_dropout"])
 def test_resume_is_bit_identical(tmp_path, kind):
     model, data, kwargs = make_problem(kind)
     at_epoch_end = {}

@@ -357,6 +357,23 @@ def finish_config(settings, read_model=True):
 
 # --------------------------------------------------------------------------- models
 
+@contextlib.contextmanager
+def _seeded_global_rng(seed):
+    """Seed NumPy's global generator for a block, then give the caller's state back.
+
+    Model constructors draw their initial weights from the global generator (the classic
+    rule notebooks rely on; ``init_weights`` then redraws them): seeding it for the block
+    keeps a run reproducible from --seed without changing the random state of whoever
+    called :func:`main`.
+    """
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(saved)
+
+
 def build_model(settings, input_shape, num_classes):
     """The model the settings describe, for images of ``input_shape`` (C, H, W), with
     He-scaled initial weights drawn from RandomState(seed). The constructors' own draws
@@ -659,31 +676,11 @@ def _resume(args):
     return _train_and_report(solver, model, data, info, settings, run_dir, reporter, args)
 
 
-@contextlib.contextmanager
-def _seeded_global_rng(seed):
-    """Seed NumPy's global generator for a block, then give the caller's state back.
-
-    Model constructors (their initial draw, before ``init_weights``) and dropout layers
-    (their masks) read the global generator, the classic rule notebooks rely on. Seeding
-    it for the block makes a run reproducible from --seed without changing the random
-    state of whoever called :func:`main`.
-    """
-    saved = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        yield
-    finally:
-        np.random.set_state(saved)
-
-
 def _train_and_report(solver, model, data, info, settings, run_dir, reporter, args):
     start = time.perf_counter()
     reporter.start()
     try:
-        # Dropout masks from (--seed, the iteration training starts at): a resumed run is
-        # reproducible too, though its masks differ from an uninterrupted run's.
-        with _seeded_global_rng([settings["seed"], solver.iteration]):
-            solver.train()
+        solver.train()   # seeded: minibatches and dropout masks come from the solver
     except KeyboardInterrupt:
         path = os.path.join(run_dir, CHECKPOINT_DIR, f"{CHECKPOINT_PREFIX}_latest.npz")
         solver.save_checkpoint(path)

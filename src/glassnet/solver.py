@@ -38,6 +38,7 @@ One iteration, ``t = 0, 1, ..., num_epochs * iterations_per_epoch - 1``
 A callback may call ``solver.stop(reason)`` to end training after the current iteration.
 When training ends ``model.params`` holds (copies of) the best-validation parameters.
 """
+import contextlib
 import csv
 import io
 import math
@@ -188,6 +189,20 @@ def _join_config(scalars, array_keys, arrays, prefix):
     return config
 
 
+def _save_random_state(generator, key, arrays):
+    """Put a RandomState's key array in ``arrays[key]``; return its scalars (JSON)."""
+    _, keys, pos, has_gauss, cached_gaussian = generator.get_state()
+    arrays[key] = keys
+    return {"pos": int(pos), "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached_gaussian)}
+
+
+def _load_random_state(generator, scalars, keys):
+    """Inverse of :func:`_save_random_state`."""
+    generator.set_state(("MT19937", keys, scalars["pos"], scalars["has_gauss"],
+                         scalars["cached_gaussian"]))
+
+
 class Solver:
     """Trains a model on ``data``; see the module docstring for the loop and its order.
 
@@ -258,6 +273,8 @@ class Solver:
         self._seconds_before = 0.0    # training time of earlier train() calls / runs
         self._clock_start = None
         self._rng = None if self.seed is None else np.random.RandomState(self.seed)
+        # The model's own draws (dropout masks) when seeded: a second stream, see _model_draws.
+        self._model_rng = None if self.seed is None else np.random.RandomState([self.seed, 1])
         self._base_lr = None if self.lr_schedule is None else self._find_base_lr()
 
     def _find_base_lr(self):
@@ -284,6 +301,24 @@ class Solver:
         """The generator minibatches and subsamples come from: the solver's own
         RandomState when seeded, else NumPy's global legacy generator."""
         return np.random if self._rng is None else self._rng
+
+    @contextlib.contextmanager
+    def _model_draws(self):
+        """Around ``model.loss`` in training: with a seed, the draws the model makes from
+        NumPy's global generator (dropout masks, the classic rule) come from a stream the
+        solver owns and checkpoints, and the caller's global state is put back after, so a
+        seeded run is reproducible and resumes bit for bit without touching the global
+        generator. Without a seed the global generator is used as it is."""
+        if self._model_rng is None:
+            yield
+            return
+        saved = np.random.get_state()
+        np.random.set_state(self._model_rng.get_state())
+        try:
+            yield
+        finally:
+            self._model_rng.set_state(np.random.get_state())
+            np.random.set_state(saved)
 
     def stop(self, reason):
         """Ask training to stop after the current iteration (for callbacks)."""
@@ -342,7 +377,8 @@ class Solver:
             for config in self.optim_configs.values():
                 config["learning_rate"] = self._base_lr * factor
 
-        loss, grads = self.model.loss(X_batch, y_batch)
+        with self._model_draws():
+            loss, grads = self.model.loss(X_batch, y_batch)
         loss = float(loss)
         for p in self.model.params:
             if p not in grads:
@@ -545,10 +581,8 @@ class Solver:
                           "arrays": [k[len(prefix):] for k in config_arrays]}
         rng = None
         if self._rng is not None:
-            _, keys, pos, has_gauss, cached_gaussian = self._rng.get_state()
-            arrays["rng/keys"] = keys
-            rng = {"pos": int(pos), "has_gauss": int(has_gauss),
-                   "cached_gaussian": float(cached_gaussian)}
+            rng = {name: _save_random_state(generator, f"{name}/keys", arrays)
+                   for name, generator in (("rng", self._rng), ("model_rng", self._model_rng))}
         meta = {
             "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
             "model_class": type(model).__name__,
@@ -657,6 +691,5 @@ class Solver:
             elif progress["base_lr"] is not None:
                 self._base_lr = progress["base_lr"]
         if self._rng is not None and meta["rng"] is not None:
-            rng = meta["rng"]
-            self._rng.set_state(("MT19937", arrays["rng/keys"], rng["pos"], rng["has_gauss"],
-                                 rng["cached_gaussian"]))
+            for name, generator in (("rng", self._rng), ("model_rng", self._model_rng)):
+                _load_random_state(generator, meta["rng"][name], arrays[f"{name}/keys"])
