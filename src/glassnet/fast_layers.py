@@ -137,9 +137,6 @@ class _ConvPlan:
         xpad[:, :, self.pad_h:self.pad_h + self.H, self.pad_w:self.pad_w + self.W] = x
         return xpad
 
-    def unpad(self, xpad):
-        return xpad[:, :, self.pad_h:self.pad_h + self.H, self.pad_w:self.pad_w + self.W]
-
     def windows(self, xpad, n0, m):
         """View (C, HH, WW, m, H', row_w) of images n0..n0+m-1 of a padded buffer:
         element [c, k, l, n, i, j] is xpad[n0 + n, c, i*stride + k, j*stride + l]."""
