@@ -44,48 +44,51 @@ def gaussian_classes(N, D, C, seed):
 
 # ----------------------------------------------------------------- classic toy numbers
 
-def test_toy_scores_match_the_classic_exercise():
+def test_toy_scores_match_the_handouts():
     net = init_toy_model()
     X, _ = init_toy_data()
     correct_scores = np.asarray([
-        [-0.81233741, -1.27654624, -0.70335995],
-        [-0.17129677, -1.18803311, -0.47310444],
-        [-0.51590475, -1.01354314, -0.8504215],
-        [-0.15419291, -0.48629638, -0.52901952],
-        [-0.00618733, -0.12435261, -0.15226949]])
+        [-1.07260209, 0.05083871, -0.87253915],
+        [-2.02778743, -0.10832494, -1.52641362],
+        [-0.74225908, 0.15259725, -0.39578548],
+        [-0.38172726, 0.10835902, -0.17328274],
+        [-0.64417314, -0.18886813, -0.41106892]])
     scores = net.loss(X)
     assert scores.shape == (5, 3)
-    assert np.max(np.abs(scores - correct_scores)) < 1e-8
+    assert np.max(np.abs(scores - correct_scores)) < 1e-7
 
 
-def test_toy_loss_matches_the_classic_exercise():
-    net = init_toy_model()
+@pytest.mark.parametrize("loss, expected", [("softmax", 1.071696123862817),
+                                            ("mse", 1.8973332763705641)])
+def test_toy_loss_matches_the_handouts(loss, expected):
+    """API.md's reference numbers: L2 term 0.5 * reg * (|W1|^2 + |W2|^2), reg=0.05."""
+    net = init_toy_model(loss=loss)
     X, y = init_toy_data()
-    loss, _ = net.loss(X, y, reg=0.05)
-    assert abs(loss - 1.30378789133) < 1e-8
+    value, _ = net.loss(X, y, reg=0.05)
+    assert abs(value - expected) < 1e-12
 
 
-def test_toy_training_matches_the_classic_final_loss():
-    """The classic notebook prints 'Final training loss: 0.017149607938732093'."""
+@pytest.mark.parametrize("loss, final", [("softmax", 0.0145), ("mse", 0.0295)])
+def test_toy_training_ends_near_the_handouts_final_loss(loss, final):
+    """The handouts print final training losses 0.0145 (softmax) and 0.0295 (MSE)."""
     X, y = init_toy_data()
-    net = init_toy_model()
+    net = init_toy_model(loss=loss)
     stats = net.train(X, y, X, y, learning_rate=1e-1, reg=5e-6, num_iters=100, verbose=False)
-    assert abs(stats["loss_history"][-1] - 0.017149607938732093) < 1e-12
     assert len(stats["loss_history"]) == 100
+    assert abs(stats["loss_history"][-1] - final) < 5e-5
     # 5 examples, batch 200: one iteration per epoch, so accuracy is checked every time.
     assert len(stats["train_acc_history"]) == len(stats["val_acc_history"]) == 100
     assert stats["val_acc_history"][-1] == 1.0
 
 
-def test_weights_are_drawn_in_the_classic_order():
-    """W1 drawn as randn(D, H) and stored transposed (H, D); then W2 likewise; biases 0."""
+def test_weights_are_drawn_in_the_documented_order():
+    """W1 = std * randn(H, D) drawn first, then W2 = std * randn(C, H); biases 0."""
     net = init_toy_model()
     np.random.seed(0)
-    W1 = 0.1 * np.random.randn(4, 10)
-    W2 = 0.1 * np.random.randn(10, 3)
-    assert net.params["W1"].shape == (10, 4) and net.params["W2"].shape == (3, 10)
-    np.testing.assert_array_equal(net.params["W1"], W1.T)
-    np.testing.assert_array_equal(net.params["W2"], W2.T)
+    W1 = 0.1 * np.random.randn(10, 4)
+    W2 = 0.1 * np.random.randn(3, 10)
+    np.testing.assert_array_equal(net.params["W1"], W1)
+    np.testing.assert_array_equal(net.params["W2"], W2)
     np.testing.assert_array_equal(net.params["b1"], np.zeros(10))
     np.testing.assert_array_equal(net.params["b2"], np.zeros(3))
 
@@ -98,7 +101,7 @@ def test_seed_leaves_global_generator_alone():
     np.testing.assert_array_equal(np.random.get_state()[1], before)
     for name in PARAM_NAMES:
         np.testing.assert_array_equal(a.params[name], b.params[name])
-    np.testing.assert_array_equal(a.params["W1"], 1e-4 * np.random.RandomState(9).randn(4, 6).T)
+    np.testing.assert_array_equal(a.params["W1"], 1e-4 * np.random.RandomState(9).randn(6, 4))
 
 
 # ----------------------------------------------------------------- gradients
@@ -142,7 +145,7 @@ def test_against_torch(loss):
     else:
         onehot = F.one_hot(target, 4).double()
         data = F.mse_loss(scores, onehot, reduction="sum") / (2 * len(y))
-    total = data + reg * ((t["W1"] ** 2).sum() + (t["W2"] ** 2).sum())
+    total = data + 0.5 * reg * ((t["W1"] ** 2).sum() + (t["W2"] ** 2).sum())
     total.backward()
     np.testing.assert_allclose(net.loss(X), scores.detach().numpy(), rtol=1e-12, atol=1e-14)
     value, grads = net.loss(X, y, reg=reg)
@@ -152,7 +155,7 @@ def test_against_torch(loss):
 
 
 def test_mse_loss_numbers():
-    """loss='mse': 1/(2N) sum((scores - onehot(y))^2) + reg (|W1|^2 + |W2|^2)."""
+    """loss='mse': 1/(2N) sum((scores - onehot(y))^2) + 0.5 reg (|W1|^2 + |W2|^2)."""
     net = init_toy_model(loss="mse")
     X, y = init_toy_data()
     scores = net.loss(X)
@@ -161,7 +164,7 @@ def test_mse_loss_numbers():
     loss0, _ = net.loss(X, y)
     assert loss0 == pytest.approx(data, rel=1e-14)
     loss1, _ = net.loss(X, y, reg=0.05)
-    penalty = 0.05 * (np.sum(net.params["W1"] ** 2) + np.sum(net.params["W2"] ** 2))
+    penalty = 0.5 * 0.05 * (np.sum(net.params["W1"] ** 2) + np.sum(net.params["W2"] ** 2))
     assert loss1 == pytest.approx(data + penalty, rel=1e-14)
     # Same parameters, other data loss: the scores agree, the losses do not.
     softmax_net = init_toy_model()
