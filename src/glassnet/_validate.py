@@ -3,6 +3,9 @@
 Each helper raises ``ValueError`` or ``TypeError`` with a message that names the
 argument, says what was expected and what was given, so a user can act on it.
 """
+import math
+import numbers
+
 import numpy as np
 
 
@@ -57,12 +60,23 @@ def check_labels(y, num_examples, num_classes, name="y"):
     return y
 
 
-def check_upstream(dout, shape, dtype):
-    """A backward pass's upstream gradient: a float array of the layer's output ``shape``,
-    returned in the layer's ``dtype``."""
+def check_upstream(dout, shape, dtype=None):
+    """A backward pass's upstream gradient, THE check every backward pass uses.
+
+    Parameters
+    ----------
+    dout : array_like
+        The gradient of the loss with respect to the layer's output; numbers only
+        (integers and booleans become float64; complex, strings and objects are refused).
+    shape : tuple of int
+        The layer's output shape, which ``dout`` must have exactly.
+    dtype : numpy dtype, optional
+        The layer's dtype; ``dout`` is returned cast to it (a float64 ``dout`` for a
+        float32 layer gives float32 gradients). None keeps ``dout``'s own float dtype.
+    """
     dout = as_float_array(dout, "dout")
     check_shape(dout, "dout", shape)
-    return dout.astype(dtype, copy=False)
+    return dout if dtype is None else dout.astype(dtype, copy=False)
 
 
 def require_key(params, key, name):
@@ -101,6 +115,75 @@ def check_nonnegative_int(value, name):
     if value < 0:
         raise ValueError(f"{name} must be a non-negative integer; got {value}")
     return int(value)
+
+
+def _real_number(value, name, expected):
+    """``value`` as a Python float when it is a real number (a 0-d real array counts);
+    a TypeError naming ``name`` and saying ``expected`` otherwise. Bools are refused."""
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {expected}; got {value!r} "
+                        f"({type(value).__name__})")
+    return float(value)
+
+
+def check_number_in_range(value, name, low=None, high=None, *, low_inclusive=True,
+                          high_inclusive=True):
+    """A finite real number within the given bounds -> float.
+
+    Parameters
+    ----------
+    value : int or float
+        The number to check (bools, strings, complex numbers and NaN/inf are refused).
+    name : str
+        The argument's name, used in the error message.
+    low, high : float, optional
+        The bounds; None means unbounded on that side.
+    low_inclusive, high_inclusive : bool
+        Whether ``value == low`` (``value == high``) is allowed.
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not a real number.
+    ValueError
+        ``value`` is NaN, infinite or outside the bounds.
+    """
+    left = "" if low is None else ("[" if low_inclusive else "(") + f"{low:g}"
+    right = "" if high is None else f"{high:g}" + ("]" if high_inclusive else ")")
+    if low is None and high is None:
+        expected = "a finite number"
+    elif high is None:
+        expected = f"a finite number {'>=' if low_inclusive else '>'} {low:g}"
+    elif low is None:
+        expected = f"a finite number {'<=' if high_inclusive else '<'} {high:g}"
+    else:
+        expected = f"a number in {left}, {right}"
+    v = _real_number(value, name, expected)
+    ok = math.isfinite(v)
+    if ok and low is not None:
+        ok = v >= low if low_inclusive else v > low
+    if ok and high is not None:
+        ok = v <= high if high_inclusive else v < high
+    if not ok:
+        raise ValueError(f"{name} must be {expected}; got {value!r}")
+    return v
+
+
+def check_nonnegative_number(value, name):
+    """THE check for a finite real number >= 0 (a regularisation strength, a learning
+    rate, a weight scale) -> float.
+
+    Bools, strings and complex numbers are a TypeError; NaN, +-inf and negative numbers a
+    ValueError. Both messages name ``name`` and show the value given.
+    """
+    return check_number_in_range(value, name, low=0.0)
+
+
+def check_positive_number(value, name):
+    """A finite real number > 0 -> float; refused like :func:`check_nonnegative_number`."""
+    return check_number_in_range(value, name, low=0.0, low_inclusive=False)
 
 
 def check_probability(value, name, allow_zero=False):

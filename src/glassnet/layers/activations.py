@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from glassnet._validate import as_float_array, check_shape
+from glassnet._validate import as_float_array, check_upstream
 
 __all__ = [
     "relu_forward", "relu_backward",
@@ -17,13 +17,6 @@ __all__ = [
     "sigmoid_forward", "sigmoid_backward",
     "tanh_forward", "tanh_backward",
 ]
-
-
-def _upstream(dout, shape):
-    """dout as a float array of the layer's output shape."""
-    dout = as_float_array(dout, "dout")
-    check_shape(dout, "dout", shape)
-    return dout
 
 
 def relu_forward(x):
@@ -35,7 +28,7 @@ def relu_forward(x):
 def relu_backward(dout, cache):
     """dx = dout * [x > 0].   dout: shape of x -> dx: shape of x"""
     x = cache
-    dout = _upstream(dout, x.shape)
+    dout = check_upstream(dout, x.shape, x.dtype)
     return np.where(x > 0, dout, 0)
 
 
@@ -61,7 +54,7 @@ def leaky_relu_forward(x, slope=0.01):
 def leaky_relu_backward(dout, cache):
     """dx = dout where x > 0, slope * dout elsewhere.   dout: shape of x -> dx"""
     x, slope = cache
-    dout = _upstream(dout, x.shape)
+    dout = check_upstream(dout, x.shape, x.dtype)
     return np.where(x > 0, dout, slope * dout)
 
 
@@ -81,7 +74,7 @@ def sigmoid_forward(x):
 def sigmoid_backward(dout, cache):
     """dx = dout * s * (1 - s), s = sigmoid(x).   dout: shape of x -> dx"""
     s = cache
-    dout = _upstream(dout, s.shape)
+    dout = check_upstream(dout, s.shape, s.dtype)
     return dout * s * (1 - s)
 
 
@@ -95,5 +88,5 @@ def tanh_forward(x):
 def tanh_backward(dout, cache):
     """dx = dout * (1 - tanh(x)**2).   dout: shape of x -> dx"""
     t = cache
-    dout = _upstream(dout, t.shape)
+    dout = check_upstream(dout, t.shape, t.dtype)
     return dout * (1 - t * t)

@@ -5,7 +5,8 @@
 """
 import math
 
-from glassnet._validate import as_float_array, check_min_ndim, check_ndim, check_shape
+from glassnet._validate import (as_float_array, check_min_ndim, check_ndim, check_shape,
+                                check_upstream, result_dtype)
 
 __all__ = ["affine_forward", "affine_backward"]
 
@@ -36,9 +37,8 @@ def affine_backward(dout, cache):
     dout: (N, M), cache from affine_forward
     -> dx: (N, d1, ..., dk), dw: (D, M), db: (M,)
     """
-    x, w, _ = cache
-    dout = as_float_array(dout, "dout")
-    check_shape(dout, "dout", (x.shape[0], w.shape[1]))
+    x, w, b = cache
+    dout = check_upstream(dout, (x.shape[0], w.shape[1]), result_dtype(x, w, b))
     dx = (dout @ w.T).reshape(x.shape)
     dw = x.reshape(x.shape[0], w.shape[0]).T @ dout
     db = dout.sum(axis=0)

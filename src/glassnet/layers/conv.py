@@ -41,22 +41,61 @@ def check_conv_inputs(x, w, b, conv_param):
                                 "conv_param['stride']")
     pad = check_nonnegative_int(require_key(conv_param, "pad", "conv_param"),
                                 "conv_param['pad']")
-    out_h = _output_size(x.shape[2], w.shape[2], stride, pad, "height")
-    out_w = _output_size(x.shape[3], w.shape[3], stride, pad, "width")
+    out_h = conv_output_size(x.shape[2], w.shape[2], stride, pad, "height")
+    out_w = conv_output_size(x.shape[3], w.shape[3], stride, pad, "width")
     dtype = result_dtype(x, w, b)
     return (x.astype(dtype, copy=False), w.astype(dtype, copy=False),
             b.astype(dtype, copy=False), stride, pad, out_h, out_w)
 
 
-def _output_size(size, kernel, stride, pad, axis):
-    """1 + (size + 2*pad - kernel) // stride, refusing geometries that do not tile."""
+def conv_output_size(size, kernel, stride, pad, axis="height", where=None):
+    """THE convolution output size along one axis: ``1 + (size + 2*pad - kernel) // stride``.
+
+    Used by the naive and fast layers and by the models that plan their shapes, so every
+    caller accepts and refuses the same geometries.
+
+    Parameters
+    ----------
+    size : int
+        The input's extent along the axis (H or W), >= 0.
+    kernel : int
+        The filter's extent along the axis (HH or WW), >= 1.
+    stride : int
+        The step between filter positions, >= 1.
+    pad : int
+        Zero padding on each side, >= 0.
+    axis : str
+        'height' or 'width', for the error message.
+    where : str, optional
+        What is being planned (e.g. "conv_blocks[0] on input (3, 32, 32)"), put in front of
+        the error message.
+
+    Raises
+    ------
+    ValueError
+        The filter is larger than the padded input, or the filter positions do not tile
+        it: ``(size + 2*pad - kernel) % stride != 0``.
+
+    Examples
+    --------
+    >>> conv_output_size(32, 3, 1, 1)
+    32
+    >>> conv_output_size(7, 3, 2, 0, axis="width")
+    3
+    """
+    size = check_nonnegative_int(size, "size")
+    kernel = check_positive_int(kernel, "kernel")
+    stride = check_positive_int(stride, "stride")
+    pad = check_nonnegative_int(pad, "pad")
+    prefix = "" if where is None else f"{where}: "
     span = size + 2 * pad - kernel
     if span < 0:
-        raise ValueError(f"conv geometry: the filter {axis} {kernel} is larger than the padded "
-                         f"input {axis} {size} + 2*{pad} = {size + 2 * pad}")
+        raise ValueError(f"{prefix}conv geometry: the filter {axis} {kernel} is larger than "
+                         f"the padded input {axis} {size} + 2*{pad} = {size + 2 * pad}")
     if span % stride:
-        raise ValueError(f"conv geometry does not tile along the {axis}: (input {size} + 2*pad "
-                         f"{pad} - filter {kernel}) = {span} is not divisible by stride {stride}")
+        raise ValueError(f"{prefix}conv geometry does not tile along the {axis}: (input "
+                         f"{size} + 2*pad {pad} - filter {kernel}) = {span} is not divisible "
+                         f"by stride {stride}")
     return 1 + span // stride
 
 
@@ -95,8 +134,8 @@ def conv_backward_naive(dout, cache):
     stride, pad = conv_param["stride"], conv_param["pad"]
     N, F = x.shape[0], w.shape[0]
     HH, WW = w.shape[2], w.shape[3]
-    out_h = 1 + (x.shape[2] + 2 * pad - HH) // stride
-    out_w = 1 + (x.shape[3] + 2 * pad - WW) // stride
+    out_h = conv_output_size(x.shape[2], HH, stride, pad, "height")
+    out_w = conv_output_size(x.shape[3], WW, stride, pad, "width")
     dout = check_upstream(dout, (N, F, out_h, out_w), x.dtype)
     xpad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     dxpad = np.zeros_like(xpad)

@@ -12,7 +12,7 @@ call, as gradient checks need); without it they come from ``np.random.rand(*x.sh
 import numpy as np
 
 from glassnet._validate import (as_float_array, check_choice, check_dict,
-                                check_nonnegative_int, check_probability, check_shape,
+                                check_nonnegative_int, check_probability, check_upstream,
                                 require_key)
 
 __all__ = ["dropout_forward", "dropout_backward"]
@@ -49,8 +49,6 @@ def dropout_forward(x, dropout_param):
 def dropout_backward(dout, cache):
     """Backward pass of dropout_forward: dx = dout * mask (train), dout (test)."""
     mode, mask = cache
-    dout = as_float_array(dout, "dout")
     if mode == "test":
-        return dout
-    check_shape(dout, "dout", mask.shape)
-    return dout * mask
+        return as_float_array(dout, "dout")
+    return check_upstream(dout, mask.shape, mask.dtype) * mask

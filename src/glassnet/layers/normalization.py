@@ -30,7 +30,7 @@ import numpy as np
 
 from glassnet._validate import (as_float_array, check_choice, check_dict, check_ndim,
                                 check_positive_int, check_probability, check_shape,
-                                require_key, result_dtype)
+                                check_upstream, require_key, result_dtype)
 
 __all__ = [
     "batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt",
@@ -164,12 +164,6 @@ def _float_inputs(x, gamma, beta):
     return tuple(a.astype(dtype, copy=False) for a in (x, gamma, beta))
 
 
-def _check_dout(dout, x_hat):
-    dout = as_float_array(dout, "dout")
-    check_shape(dout, "dout", x_hat.shape)
-    return dout
-
-
 def _running_stat(bn_param, key, num_features, dtype):
     """bn_param[key] as an array of shape (num_features,); zeros when absent."""
     if key not in bn_param:
@@ -234,7 +228,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
 def _batchnorm_param_grads(dout, cache):
     """dgamma = sum_n dout * x_hat, dbeta = sum_n dout, dx_hat = dout * gamma."""
     x_hat = cache.stats.x_hat
-    dout = _check_dout(dout, x_hat)
+    dout = check_upstream(dout, x_hat.shape, x_hat.dtype)
     dgamma = np.sum(dout * x_hat, axis=0)
     dbeta = np.sum(dout, axis=0)
     dx_hat = dout * cache.gamma
@@ -303,7 +297,7 @@ def layernorm_backward(dout, cache):
         dx = (dx_hat - <dx_hat> - x_hat * <dx_hat * x_hat>) / std   (<.>: mean over D)
     """
     gamma, stats = cache
-    dout = _check_dout(dout, stats.x_hat)
+    dout = check_upstream(dout, stats.x_hat.shape, stats.x_hat.dtype)
     dgamma = np.sum(dout * stats.x_hat, axis=0)
     dbeta = np.sum(dout, axis=0)
     dx = _standardize_backward(dout * gamma, stats)
@@ -349,8 +343,7 @@ def spatial_batchnorm_backward(dout, cache):
     dout: (N, C, H, W)  ->  dx: (N, C, H, W), dgamma: (C,), dbeta: (C,)
     """
     shape, bn_cache = cache
-    dout = as_float_array(dout, "dout")
-    check_shape(dout, "dout", shape)
+    dout = check_upstream(dout, shape)
     dx_rows, dgamma, dbeta = batchnorm_backward_alt(_channels_last(dout), bn_cache)
     return _channels_first(dx_rows, shape), dgamma, dbeta
 
@@ -413,7 +406,7 @@ def spatial_groupnorm_backward(dout, cache):
         dx = the standardisation backward of dout * gamma, per example and group
     """
     param_shape, gn = cache
-    dout = _check_dout(dout, gn.x_hat)
+    dout = check_upstream(dout, gn.x_hat.shape, gn.x_hat.dtype)
     dgamma = np.sum(dout * gn.x_hat, axis=(0, 2, 3), keepdims=True).reshape(param_shape)
     dbeta = np.sum(dout, axis=(0, 2, 3), keepdims=True).reshape(param_shape)
     dx_hat = (dout * gn.gamma).reshape(gn.stats.x_hat.shape)

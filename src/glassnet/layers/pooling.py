@@ -16,8 +16,8 @@ argument checks below so both versions accept and refuse exactly the same inputs
 """
 import numpy as np
 
-from glassnet._validate import (as_float_array, check_ndim, check_positive_int,
-                                check_upstream, require_key)
+from glassnet._validate import (as_float_array, check_ndim, check_nonnegative_int,
+                                check_positive_int, check_upstream, require_key)
 
 __all__ = ["max_pool_forward_naive", "max_pool_backward_naive"]
 
@@ -35,19 +35,51 @@ def check_pool_inputs(x, pool_param):
                             "pool_param['pool_width']")
     stride = check_positive_int(require_key(pool_param, "stride", "pool_param"),
                                 "pool_param['stride']")
-    out_h = _output_size(x.shape[2], ph, stride, "height")
-    out_w = _output_size(x.shape[3], pw, stride, "width")
+    out_h = pool_output_size(x.shape[2], ph, stride, "height")
+    out_w = pool_output_size(x.shape[3], pw, stride, "width")
     return x, ph, pw, stride, out_h, out_w
 
 
-def _output_size(size, window, stride, axis):
-    """1 + (size - window) // stride windows along an axis. When the windows do not
-    tile the input, the last rows or columns that no whole window reaches are left out
-    (they get zero gradient), as PyTorch's max_pool2d does."""
+def pool_output_size(size, window, stride, axis="height", where=None):
+    """THE max-pool output size along one axis: ``1 + (size - window) // stride``.
+
+    When the windows do not tile the input, the last rows or columns that no whole
+    window reaches are left out (they get zero gradient), as PyTorch's max_pool2d does.
+
+    Parameters
+    ----------
+    size : int
+        The input's extent along the axis (H or W), >= 0.
+    window : int
+        The pool window's extent along the axis (pool_height or pool_width), >= 1.
+    stride : int
+        The step between windows, >= 1.
+    axis : str
+        'height' or 'width', for the error message.
+    where : str, optional
+        What is being planned, put in front of the error message.
+
+    Raises
+    ------
+    ValueError
+        The window is larger than the input.
+
+    Examples
+    --------
+    >>> pool_output_size(32, 2, 2)
+    16
+    >>> pool_output_size(5, 2, 2)
+    2
+    """
+    size = check_nonnegative_int(size, "size")
+    window = check_positive_int(window, "window")
+    stride = check_positive_int(stride, "stride")
+    prefix = "" if where is None else f"{where}: "
     span = size - window
     if span < 0:
-        raise ValueError(f"pool geometry: pool_{axis} {window} is larger than the input "
-                         f"{axis} {size}")
+        raise ValueError(f"{prefix}pool geometry: pool_{axis} {window} is larger than the "
+                         f"input {axis} {size} (a max pool needs an input at least as large "
+                         f"as its window)")
     return 1 + span // stride
 
 
