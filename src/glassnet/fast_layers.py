@@ -53,7 +53,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from glassnet._validate import check_upstream
-from glassnet.layers.conv import check_conv_inputs
+from glassnet.layers.conv import check_conv_inputs, conv_output_size
 from glassnet.layers.pooling import check_pool_inputs
 
 __all__ = ["conv_forward_fast", "conv_backward_fast",
@@ -121,15 +121,16 @@ class _ConvPlan:
         self.F, _, self.HH, self.WW = w_shape
         self.stride, self.pad_h, self.pad_w = stride, pad_h, pad_w
         self.Hp, self.Wp = self.H + 2 * pad_h, self.W + 2 * pad_w
-        self.out_h = 1 + (self.Hp - self.HH) // stride
-        self.out_w = 1 + (self.Wp - self.WW) // stride
+        self.out_h = conv_output_size(self.H, self.HH, stride, pad_h, "height")
+        self.out_w = conv_output_size(self.W, self.WW, stride, pad_w, "width")
         self.wide = stride == 1 and self.Wp <= _MAX_WIDE_RATIO * self.out_w
         self.row_w = self.Wp if self.wide else self.out_w
         self.extra = 1 if self.wide else 0
         self.K = self.C * self.HH * self.WW
         self.P = self.out_h * self.row_w  # output pixels per image, discarded ones included
-        per_image = self.K * self.P * itemsize
-        self.block = int(min(self.N, max(min_images, round(_BLOCK_BYTES / per_image))))
+        # Empty batches and zero channels (K = 0) still get one block size >= 1.
+        per_image = max(1, self.K * self.P * itemsize)
+        self.block = int(max(1, min(self.N, max(min_images, round(_BLOCK_BYTES / per_image)))))
 
     def pad_input(self, x):
         """x (N, C, H, W) -> the zero-padded buffer (N, C, Hp + extra, Wp)."""
@@ -269,7 +270,7 @@ def conv_forward_fast(x, w, b, conv_param):
     return out, (x, w, b, {"stride": stride, "pad": pad})
 
 
-def conv_backward_fast(dout, cache):
+def conv_backward_fast(dout, cache, compute_dx=True):
     """Convolution backward pass: per block of images, rebuild ``cols`` and compute
 
         dw += dout_block @ cols.T,   db = sum of dout over (n, i, j)
@@ -284,22 +285,28 @@ def conv_backward_fast(dout, cache):
         dx[n, c, y, x] = sum_{f,k,l} doutpad[n, f, y + k, x + l] * w[f, c, HH-1-k, WW-1-l]
 
     dout: (N, F, H', W')  ->  dx: (N, C, H, W), dw: (F, C, HH, WW), db: (F,)
+
+    ``compute_dx=False`` skips dx (returned as None): a network's first layer needs no
+    gradient for its input images, and dx is a third of the work of the backward pass.
     """
     x, w, b, conv_param = cache
     pad = conv_param["pad"]
     plan = _ConvPlan(x.shape, w.shape, conv_param["stride"], pad, pad, x.dtype.itemsize,
                      min_images=_BACKWARD_MIN_IMAGES)
     dout = check_upstream(dout, (plan.N, plan.F, plan.out_h, plan.out_w), x.dtype)
+    if not isinstance(compute_dx, (bool, np.bool_)):
+        raise TypeError(f"compute_dx must be True or False; got {compute_dx!r}")
     dx_by_conv = (plan.stride == 1 and plan.C >= _MIN_CHANNELS_DX_BY_CONV
                   and pad <= min(plan.HH, plan.WW) - 1)
+    skip_dx = dx_by_conv or not compute_dx
     xpad = plan.pad_input(x)
     w_mat = w.reshape(plan.F, plan.K)
     dw_t = np.zeros((plan.K, plan.F), dtype=x.dtype)  # dw transposed, see the docstring
-    dx = np.empty(x.shape, dtype=x.dtype)
+    dx = np.empty(x.shape, dtype=x.dtype) if compute_dx else None
     nb = plan.block
     col_buf = _scratch("cols", plan.K * nb * plan.P, x.dtype)
     dout_buf = _scratch("dout_rows", plan.F * nb * plan.P, x.dtype)
-    if not dx_by_conv:
+    if not skip_dx:
         phases = _PhasePlan(plan)
         if phases.row_w != plan.row_w:
             wide_dout_buf = _scratch("wide_dout_rows", plan.F * nb * phases.P, x.dtype)
@@ -309,14 +316,14 @@ def conv_backward_fast(dout, cache):
         cols = _gather_cols(plan, xpad, n0, m, col_buf)
         dblock = _dout_rows(dout, n0, m, plan.row_w, dout_buf)
         dw_t += cols @ dblock.T
-        if dx_by_conv:
+        if skip_dx:
             continue
         if phases.row_w != plan.row_w:
             dblock = _dout_rows(dout, n0, m, phases.row_w, wide_dout_buf)
         dcols = dcol_buf[:plan.K * m * phases.P].reshape(plan.K, m * phases.P)
         np.matmul(w_mat.T, dblock, out=dcols)
         phases.col2im(dcols, phase_buf, dx[n0:n0 + m])
-    if dx_by_conv:
+    if dx_by_conv and compute_dx:
         w_flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
         dx = _convolve(dout, w_flipped, None, 1, plan.HH - 1 - pad, plan.WW - 1 - pad)
     db = dout.sum(axis=(0, 2, 3))
@@ -371,6 +378,10 @@ def max_pool_backward_fast(dout, cache):
         hit       = (x at offset (k, l) == out) and the window is still unrouted
         dx[offset (k, l)] += dout * hit
 
+    A window holding NaN has the maximum NaN (as in the naive layer, whose argmax picks
+    the first NaN): there ``hit`` is "x at offset (k, l) is NaN", so the gradient goes to
+    the window's first NaN, as the naive layer routes it.
+
     dout: (N, C, H', W')  ->  dx: (N, C, H, W)
     """
     x, pool_param, out = cache
@@ -382,12 +393,15 @@ def max_pool_backward_fast(dout, cache):
     covers_all = disjoint and stride == ph == pw and H == out_h * ph and W == out_w * pw
     # C-ordered dx (not *_like(x), which copies x's strides): the reshape below must be a view.
     dx = np.empty(x.shape, x.dtype) if covers_all else np.zeros(x.shape, x.dtype)
+    if dx.size == 0 or out.size == 0:
+        return dx
     planes, dx_planes = x.reshape(N * C, H, W), dx.reshape(N * C, H, W)
     out_planes, dout_planes = out.reshape(N * C, out_h, out_w), dout.reshape(N * C, out_h, out_w)
     blocks = _plane_blocks(N * C, H * W, x.dtype.itemsize)
     size = blocks[0].stop - blocks[0].start
     unrouted_buf = _scratch("unrouted", (size, out_h, out_w), bool)  # max not found yet
     hit_buf = _scratch("hit", (size, out_h, out_w), bool)
+    nan_buf = _scratch("nan", (size, out_h, out_w), bool) if np.isnan(out).any() else None
     share_buf = _scratch("share", (size, out_h, out_w), x.dtype)
     last = (ph - 1, pw - 1)
     for block in blocks:
@@ -398,8 +412,10 @@ def max_pool_backward_fast(dout, cache):
         unrouted.fill(True)
         for k in range(ph):
             for l in range(pw):
-                np.equal(_pool_offset_view(x_block, k, l, stride, out_h, out_w), out_block,
-                         out=hit)
+                x_part = _pool_offset_view(x_block, k, l, stride, out_h, out_w)
+                np.equal(x_part, out_block, out=hit)
+                if nan_buf is not None:  # NaN windows: the first NaN holds the maximum
+                    hit |= np.isnan(x_part, out=nan_buf[:m])
                 hit &= unrouted
                 if (k, l) != last:
                     unrouted ^= hit
