@@ -281,3 +281,101 @@ def test_trajectory_matches_torch(name):
     assert worst < 1e-11
     # The trajectory really moved (the comparison is not between two unchanged arrays).
     assert np.abs(w - np.random.RandomState(7).randn(6, 5)).max() > 1e-2
+
+
+# --- hyperparameters checked once, from one table; a rule that raises changes nothing ----
+
+BAD_HYPERPARAMETERS = [
+    # (key, value, error, message fragment)
+    ("learning_rate", float("nan"), ValueError, r"config\['learning_rate'\] must be a finite "
+                                                r"number >= 0; got nan"),
+    ("learning_rate", -1e-3, ValueError, r"config\['learning_rate'\] must be a finite number"),
+    ("learning_rate", float("inf"), ValueError, r"config\['learning_rate'\]"),
+    ("learning_rate", "0.1", TypeError, r"config\['learning_rate'\] must be .*got '0.1' \(str\)"),
+    ("learning_rate", True, TypeError, r"config\['learning_rate'\] .*\(bool\)"),
+    ("momentum", 1.0, ValueError, r"config\['momentum'\] must be a number in \[0, 1\); got 1.0"),
+    ("momentum", -0.1, ValueError, r"config\['momentum'\] must be a number in \[0, 1\)"),
+    ("decay_rate", 1.0, ValueError, r"config\['decay_rate'\] must be a number in \[0, 1\)"),
+    ("decay_rate", float("nan"), ValueError, r"config\['decay_rate'\]"),
+    ("beta1", 1.0, ValueError, r"config\['beta1'\] must be a number in \[0, 1\); got 1.0"),
+    ("beta2", 1.5, ValueError, r"config\['beta2'\] must be a number in \[0, 1\); got 1.5"),
+    ("beta2", 1.0, ValueError, r"config\['beta2'\]"),
+    ("epsilon", 0.0, ValueError, r"config\['epsilon'\] must be a finite number > 0; got 0.0"),
+    ("epsilon", -1e-8, ValueError, r"config\['epsilon'\]"),
+    ("weight_decay", -0.1, ValueError, r"config\['weight_decay'\] must be a finite number >= 0"),
+    ("initial_accumulator_value", -1.0, ValueError, r"config\['initial_accumulator_value'\]"),
+    ("t", -1, ValueError, r"config\['t'\] must be a non-negative integer; got -1"),
+    ("t", 2.5, TypeError, r"config\['t'\] must be a non-negative integer; got 2.5"),
+]
+
+
+def _rules_using(key):
+    return [name for name in optim.__all__
+            if key in optim.DEFAULTS[name] or (key == "t" and name in ("adam", "adamw"))]
+
+
+@pytest.mark.parametrize("name, key, value, error, match", [
+    (name, *case) for case in BAD_HYPERPARAMETERS for name in _rules_using(case[0])])
+def test_bad_hyperparameters_are_refused_and_config_is_unchanged(name, key, value, error, match):
+    w, dw, state = classic_inputs()
+    config = {key: value}
+    for state_key in STATE_KEYS[name]:
+        config[state_key] = state.copy()
+    before = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in config.items()}
+    with pytest.raises(error, match=match):
+        getattr(optim, name)(w, dw, config)
+    assert set(config) == set(before)            # no defaults filled in, no state added
+    for k, v in before.items():
+        if isinstance(v, np.ndarray):
+            np.testing.assert_array_equal(config[k], v)
+        elif isinstance(v, float) and np.isnan(v):
+            assert np.isnan(config[k])
+        else:
+            assert config[k] == v
+
+
+def test_every_hyperparameter_has_a_range_and_a_default_inside_it():
+    for name in optim.__all__:
+        assert set(optim.DEFAULTS[name]) <= set(optim.RANGES), name
+        _, config = getattr(optim, name)(np.zeros(3), np.ones(3))   # defaults pass their ranges
+        assert {k: config[k] for k in optim.DEFAULTS[name]} == optim.DEFAULTS[name]
+
+
+@pytest.mark.parametrize("value", [0.0, np.float32(0.5), 1, np.int64(0), np.array(0.25)])
+def test_boundary_values_that_are_allowed(value):
+    w, dw, _ = classic_inputs()
+    next_w, _ = optim.sgd_momentum(w, dw, {"learning_rate": value, "momentum": 0.0})
+    np.testing.assert_allclose(next_w, w - float(value) * dw, rtol=1e-6)
+    next_w, config = optim.adam(w, dw, {"beta1": 0.0, "beta2": 0.0, "t": np.int64(3)})
+    assert config["t"] == 4 and np.all(np.isfinite(next_w))
+
+
+@pytest.mark.parametrize("name", [n for n in optim.__all__ if STATE_KEYS[n]])
+def test_bad_state_arrays_are_refused_and_config_is_unchanged(name):
+    w, dw, _ = classic_inputs()
+    key = STATE_KEYS[name][-1]
+    for bad, error, match in [
+            (np.zeros((2, 2)), ValueError, rf"config\['{key}'\] must have the shape of w"),
+            (np.zeros(w.shape, complex), TypeError, rf"config\['{key}'\] must be an array of "
+                                                    r"numbers; got dtype complex128"),
+            (np.full(w.shape, "a"), TypeError, rf"config\['{key}'\] must be an array")]:
+        config = {key: bad}
+        with pytest.raises(error, match=match):
+            getattr(optim, name)(w, dw, config)
+        assert list(config) == [key] and config[key] is bad
+
+
+@pytest.mark.parametrize("name", optim.__all__)
+def test_nonfinite_gradients_are_not_refused(name):
+    # The training loop detects divergence itself (on_nonfinite='warn' still steps).
+    with np.errstate(invalid="ignore"):
+        next_w, _ = getattr(optim, name)(np.zeros(3), np.array([np.nan, np.inf, 1.0]))
+    assert not np.all(np.isfinite(next_w))
+
+
+@pytest.mark.parametrize("name", optim.__all__)
+def test_every_rule_documents_its_parameters(name):
+    doc = getattr(optim, name).__doc__
+    assert "Parameters\n    ----------" in doc
+    for key in list(optim.DEFAULTS[name]) + list(STATE_KEYS[name]):
+        assert f"``{key}``" in doc or (name == "adamw" and key != "weight_decay"), (name, key)

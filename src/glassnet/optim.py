@@ -13,19 +13,87 @@ so a parameter array the caller still holds keeps its value.)
 
 Float32 in gives float32 out; integer arrays are computed in float64.
 
+Every hyperparameter is checked once, before anything is computed, from the two tables
+below: ``DEFAULTS`` (each rule's keys and default values, as in the handouts) and
+``RANGES`` (the values each key may take, as ``torch.optim`` checks ``lr``, ``betas`` and
+``eps``). A bad value is a ValueError or TypeError naming ``config[key]``; ``t`` must be a
+non-negative integer and every state array must have ``w``'s shape. A rule that raises
+leaves the caller's ``config`` exactly as it was: defaults and new state are written into
+it only after the step succeeded. Keys a rule does not use are kept and ignored.
+
+``epsilon`` must be > 0 (torch accepts 0, but then a coordinate whose gradients have all
+been zero divides 0 by 0). ``momentum``, ``decay_rate``, ``beta1`` and ``beta2`` lie in
+[0, 1): at 1 the moving averages never forget (Adam's bias correction divides by 0).
+NaN or infinite *gradients* are not refused: they give non-finite weights, which the
+training loop reports as divergence.
+
 Each docstring gives the formula and, where ``torch.optim`` writes the same rule with a
 different convention, how its hyperparameters map onto ours (the tests check the
 trajectories against torch in float64).
 """
 import numpy as np
 
-from glassnet._validate import as_float_array, check_dict
+from glassnet._validate import (as_float_array, check_dict, check_nonnegative_int,
+                                check_number_in_range)
 
 __all__ = ["sgd", "sgd_momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw"]
 
+#: Each rule's hyperparameters and their defaults (the defaults of the handouts).
+_ADAM_DEFAULTS = {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
+DEFAULTS = {
+    "sgd": {"learning_rate": 1e-2},
+    "sgd_momentum": {"learning_rate": 1e-2, "momentum": 0.9},
+    "nesterov": {"learning_rate": 1e-2, "momentum": 0.9},
+    "rmsprop": {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8},
+    "adagrad": {"learning_rate": 1e-2, "epsilon": 1e-8, "initial_accumulator_value": 0.0},
+    "adam": dict(_ADAM_DEFAULTS),
+    "adamw": dict(_ADAM_DEFAULTS, weight_decay=1e-2),
+}
 
-def _prepare(w, dw, config):
-    """Validate the arguments of an update rule; return (w, dw, config) ready to use."""
+_UNIT_INTERVAL = {"low": 0.0, "high": 1.0, "high_inclusive": False}   # [0, 1)
+#: The values each hyperparameter may take: keyword arguments of check_number_in_range.
+RANGES = {
+    "learning_rate": {"low": 0.0},                         # finite, >= 0
+    "momentum": _UNIT_INTERVAL,
+    "decay_rate": _UNIT_INTERVAL,
+    "beta1": _UNIT_INTERVAL,
+    "beta2": _UNIT_INTERVAL,
+    "epsilon": {"low": 0.0, "low_inclusive": False},       # finite, > 0
+    "weight_decay": {"low": 0.0},
+    "initial_accumulator_value": {"low": 0.0},
+}
+
+#: Each rule's state arrays (created on first use, shaped like w).
+STATE_KEYS = {"sgd": (), "sgd_momentum": ("velocity",), "nesterov": ("velocity",),
+              "rmsprop": ("cache",), "adagrad": ("cache",), "adam": ("m", "v"),
+              "adamw": ("m", "v")}
+
+
+def _hyperparameters(rule, config):
+    """The rule's hyperparameters from ``config`` (defaults filled in), each checked
+    against RANGES, as Python floats."""
+    return {key: check_number_in_range(config.get(key, default), f"config[{key!r}]",
+                                       **RANGES[key])
+            for key, default in DEFAULTS[rule].items()}
+
+
+def _state(config, key, w, initial=0.0):
+    """The state array ``config[key]``, or ``full_like(w, initial)`` when absent (None)."""
+    if config.get(key) is None:
+        return np.full_like(w, initial)
+    state = as_float_array(config[key], f"config[{key!r}]")
+    if state.shape != w.shape:
+        raise ValueError(f"config[{key!r}] must have the shape of w {w.shape}; "
+                         f"got shape {state.shape}")
+    return state
+
+
+def _prepare(rule, w, dw, config):
+    """Validate an update rule's arguments before anything is computed or stored.
+
+    Returns (w, dw, config, hp) with w and dw float arrays of one shape, ``config`` the
+    caller's dict (a new one when None) and ``hp`` the checked hyperparameters.
+    """
     w = as_float_array(w, "w")
     dw = as_float_array(dw, "dw")
     if dw.shape != w.shape:
@@ -33,7 +101,16 @@ def _prepare(w, dw, config):
     if config is None:
         config = {}
     check_dict(config, "config")
-    return w, dw, config
+    return w, dw, config, _hyperparameters(rule, config)
+
+
+def _commit(rule, config, **state):
+    """After a successful step: fill in the defaults the caller left out and store the new
+    state. Nothing is written before this point, so a rule that raises changes nothing."""
+    for key, default in DEFAULTS[rule].items():
+        config.setdefault(key, default)
+    config.update(state)
+    return config
 
 
 def _same_dtype(next_w, w):
@@ -42,37 +119,37 @@ def _same_dtype(next_w, w):
     return next_w.astype(w.dtype, copy=False)
 
 
-def _state(config, key, w, initial=0.0):
-    """The state array ``config[key]``, created as ``full_like(w, initial)`` on first use."""
-    if config.get(key) is None:
-        config[key] = np.full_like(w, initial)
-    state = np.asarray(config[key])
-    if state.shape != w.shape:
-        raise ValueError(f"config[{key!r}] must have the shape of w {w.shape}; "
-                         f"got shape {state.shape}")
-    return state
-
-
 def sgd(w, dw, config=None):
     """Vanilla stochastic gradient descent: ``next_w = w - learning_rate * dw``.
 
-    config: ``learning_rate`` (default 1e-2).
     torch.optim.SGD(lr=learning_rate) is the same rule.
+
+    Parameters
+    ----------
+    w : array_like
+        The parameters (any shape); never changed in place.
+    dw : array_like
+        The gradient of the loss with respect to ``w``, of ``w``'s shape.
+    config : dict, optional
+        ``learning_rate``: finite, >= 0 (default 1e-2).
+
+    Returns
+    -------
+    next_w : ndarray
+        A new array of ``w``'s shape and float dtype.
+    config : dict
+        The ``config`` given (a new dict when None), with defaults and new state stored;
+        left unchanged when the rule raises.
     """
-    w, dw, config = _prepare(w, dw, config)
-    config.setdefault("learning_rate", 1e-2)
-    next_w = w - float(config["learning_rate"]) * dw
-    return _same_dtype(next_w, w), config
+    w, dw, config, hp = _prepare("sgd", w, dw, config)
+    next_w = w - hp["learning_rate"] * dw
+    return _same_dtype(next_w, w), _commit("sgd", config)
 
 
-def _momentum_velocity(w, dw, config):
+def _momentum_velocity(w, dw, config, hp):
     """Shared by sgd_momentum and nesterov: v = momentum * v - learning_rate * dw."""
-    config.setdefault("learning_rate", 1e-2)
-    config.setdefault("momentum", 0.9)
     v = _state(config, "velocity", w)
-    v = float(config["momentum"]) * v - float(config["learning_rate"]) * dw
-    config["velocity"] = v
-    return v
+    return hp["momentum"] * v - hp["learning_rate"] * dw
 
 
 def sgd_momentum(w, dw, config=None):
@@ -81,16 +158,32 @@ def sgd_momentum(w, dw, config=None):
         v = momentum * v - learning_rate * dw
         next_w = w + v
 
-    config: ``learning_rate`` (1e-2), ``momentum`` (0.9), ``velocity`` (zeros like w).
-
     torch.optim.SGD(lr, momentum) keeps a buffer without the learning rate,
     ``b = momentum * b + dw; w -= lr * b``. With a constant learning rate the two are the
     same rule, ``v = -lr * b``; they differ only when the learning rate changes between
     steps (here the velocity remembers the old rates, in torch the buffer does not).
+
+    Parameters
+    ----------
+    w : array_like
+        The parameters (any shape); never changed in place.
+    dw : array_like
+        The gradient of the loss with respect to ``w``, of ``w``'s shape.
+    config : dict, optional
+        ``learning_rate``: finite, >= 0 (default 1e-2); ``momentum``: in [0, 1)
+        (default 0.9); ``velocity``: state of ``w``'s shape (zeros on first use).
+
+    Returns
+    -------
+    next_w : ndarray
+        A new array of ``w``'s shape and float dtype.
+    config : dict
+        The ``config`` given (a new dict when None), with defaults and new state stored;
+        left unchanged when the rule raises.
     """
-    w, dw, config = _prepare(w, dw, config)
-    v = _momentum_velocity(w, dw, config)
-    return _same_dtype(w + v, w), config
+    w, dw, config, hp = _prepare("sgd_momentum", w, dw, config)
+    v = _momentum_velocity(w, dw, config, hp)
+    return _same_dtype(w + v, w), _commit("sgd_momentum", config, velocity=v)
 
 
 def nesterov(w, dw, config=None):
@@ -100,16 +193,33 @@ def nesterov(w, dw, config=None):
         next_w = w + momentum * v - learning_rate * dw
 
     (the same step as the look-ahead form ``next_w = w - momentum * v_old + (1 + momentum) * v``).
-    config: ``learning_rate`` (1e-2), ``momentum`` (0.9), ``velocity`` (zeros like w).
 
     torch.optim.SGD(lr, momentum, nesterov=True): ``b = momentum * b + dw;
     w -= lr * (dw + momentum * b)``; with a constant learning rate ``v = -lr * b`` and the
     trajectories agree.
+
+    Parameters
+    ----------
+    w : array_like
+        The parameters (any shape); never changed in place.
+    dw : array_like
+        The gradient of the loss with respect to ``w``, of ``w``'s shape.
+    config : dict, optional
+        ``learning_rate``: finite, >= 0 (default 1e-2); ``momentum``: in [0, 1)
+        (default 0.9); ``velocity``: state of ``w``'s shape (zeros on first use).
+
+    Returns
+    -------
+    next_w : ndarray
+        A new array of ``w``'s shape and float dtype.
+    config : dict
+        The ``config`` given (a new dict when None), with defaults and new state stored;
+        left unchanged when the rule raises.
     """
-    w, dw, config = _prepare(w, dw, config)
-    v = _momentum_velocity(w, dw, config)
-    next_w = w + float(config["momentum"]) * v - float(config["learning_rate"]) * dw
-    return _same_dtype(next_w, w), config
+    w, dw, config, hp = _prepare("nesterov", w, dw, config)
+    v = _momentum_velocity(w, dw, config, hp)
+    next_w = w + hp["momentum"] * v - hp["learning_rate"] * dw
+    return _same_dtype(next_w, w), _commit("nesterov", config, velocity=v)
 
 
 def rmsprop(w, dw, config=None):
@@ -118,21 +228,33 @@ def rmsprop(w, dw, config=None):
         cache = decay_rate * cache + (1 - decay_rate) * dw**2
         next_w = w - learning_rate * dw / (sqrt(cache) + epsilon)
 
-    config: ``learning_rate`` (1e-2), ``decay_rate`` (0.99), ``epsilon`` (1e-8),
-    ``cache`` (zeros like w).
-
     torch.optim.RMSprop(lr=learning_rate, alpha=decay_rate, eps=epsilon) (no momentum,
     not centred) is the same rule with epsilon outside the square root, as here.
+
+    Parameters
+    ----------
+    w : array_like
+        The parameters (any shape); never changed in place.
+    dw : array_like
+        The gradient of the loss with respect to ``w``, of ``w``'s shape.
+    config : dict, optional
+        ``learning_rate``: finite, >= 0 (default 1e-2); ``decay_rate``: in [0, 1)
+        (default 0.99); ``epsilon``: finite, > 0 (default 1e-8); ``cache``: state of
+        ``w``'s shape (zeros on first use).
+
+    Returns
+    -------
+    next_w : ndarray
+        A new array of ``w``'s shape and float dtype.
+    config : dict
+        The ``config`` given (a new dict when None), with defaults and new state stored;
+        left unchanged when the rule raises.
     """
-    w, dw, config = _prepare(w, dw, config)
-    config.setdefault("learning_rate", 1e-2)
-    config.setdefault("decay_rate", 0.99)
-    config.setdefault("epsilon", 1e-8)
-    d = float(config["decay_rate"])
+    w, dw, config, hp = _prepare("rmsprop", w, dw, config)
+    d = hp["decay_rate"]
     cache = d * _state(config, "cache", w) + (1 - d) * dw ** 2
-    config["cache"] = cache
-    step = float(config["learning_rate"]) * dw / (np.sqrt(cache) + float(config["epsilon"]))
-    return _same_dtype(w - step, w), config
+    step = hp["learning_rate"] * dw / (np.sqrt(cache) + hp["epsilon"])
+    return _same_dtype(w - step, w), _commit("rmsprop", config, cache=cache)
 
 
 def adagrad(w, dw, config=None):
@@ -141,21 +263,45 @@ def adagrad(w, dw, config=None):
         cache = cache + dw**2
         next_w = w - learning_rate * dw / (sqrt(cache) + epsilon)
 
-    config: ``learning_rate`` (1e-2), ``epsilon`` (1e-8), ``initial_accumulator_value``
-    (0.0, the value ``cache`` starts from), ``cache``.
-
     torch.optim.Adagrad(lr=learning_rate, eps=epsilon, initial_accumulator_value=...,
     lr_decay=0) is the same rule, epsilon also outside the square root; only torch's
     default eps differs (1e-10).
+
+    Parameters
+    ----------
+    w : array_like
+        The parameters (any shape); never changed in place.
+    dw : array_like
+        The gradient of the loss with respect to ``w``, of ``w``'s shape.
+    config : dict, optional
+        ``learning_rate``: finite, >= 0 (default 1e-2); ``epsilon``: finite, > 0
+        (default 1e-8); ``initial_accumulator_value``: finite, >= 0, where ``cache``
+        starts (default 0.0); ``cache``: state of ``w``'s shape.
+
+    Returns
+    -------
+    next_w : ndarray
+        A new array of ``w``'s shape and float dtype.
+    config : dict
+        The ``config`` given (a new dict when None), with defaults and new state stored;
+        left unchanged when the rule raises.
     """
-    w, dw, config = _prepare(w, dw, config)
-    config.setdefault("learning_rate", 1e-2)
-    config.setdefault("epsilon", 1e-8)
-    config.setdefault("initial_accumulator_value", 0.0)
-    cache = _state(config, "cache", w, config["initial_accumulator_value"]) + dw ** 2
-    config["cache"] = cache
-    step = float(config["learning_rate"]) * dw / (np.sqrt(cache) + float(config["epsilon"]))
-    return _same_dtype(w - step, w), config
+    w, dw, config, hp = _prepare("adagrad", w, dw, config)
+    cache = _state(config, "cache", w, hp["initial_accumulator_value"]) + dw ** 2
+    step = hp["learning_rate"] * dw / (np.sqrt(cache) + hp["epsilon"])
+    return _same_dtype(w - step, w), _commit("adagrad", config, cache=cache)
+
+
+def _adam_step(w, dw, config, hp):
+    """One Adam step from checked arguments -> (next_w, new state dict)."""
+    b1, b2 = hp["beta1"], hp["beta2"]
+    t = check_nonnegative_int(config.get("t", 0), "config['t']") + 1
+    m = b1 * _state(config, "m", w) + (1 - b1) * dw
+    v = b2 * _state(config, "v", w) + (1 - b2) * dw ** 2
+    m_hat = m / (1 - b1 ** t)
+    v_hat = v / (1 - b2 ** t)
+    step = hp["learning_rate"] * m_hat / (np.sqrt(v_hat) + hp["epsilon"])
+    return _same_dtype(w - step, w), {"t": t, "m": m, "v": v}
 
 
 def adam(w, dw, config=None):
@@ -167,27 +313,34 @@ def adam(w, dw, config=None):
         mhat = m / (1 - beta1**t),  vhat = v / (1 - beta2**t)
         next_w = w - learning_rate * mhat / (sqrt(vhat) + epsilon)
 
-    config: ``learning_rate`` (1e-3), ``beta1`` (0.9), ``beta2`` (0.999), ``epsilon``
-    (1e-8), ``m``, ``v`` (zeros like w), ``t`` (0; incremented before it is used).
+    ``t`` is incremented before it is used.
 
     torch.optim.Adam(lr, betas=(beta1, beta2), eps=epsilon) is the same rule: it adds eps
     to ``sqrt(v) / sqrt(1 - beta2**t)``, which is ``sqrt(vhat)``.
+
+    Parameters
+    ----------
+    w : array_like
+        The parameters (any shape); never changed in place.
+    dw : array_like
+        The gradient of the loss with respect to ``w``, of ``w``'s shape.
+    config : dict, optional
+        ``learning_rate``: finite, >= 0 (default 1e-3); ``beta1``: in [0, 1) (default
+        0.9); ``beta2``: in [0, 1) (default 0.999); ``epsilon``: finite, > 0 (default
+        1e-8); ``m``, ``v``: state of ``w``'s shape (zeros on first use); ``t``: the
+        number of steps taken, an integer >= 0 (default 0).
+
+    Returns
+    -------
+    next_w : ndarray
+        A new array of ``w``'s shape and float dtype.
+    config : dict
+        The ``config`` given (a new dict when None), with defaults and new state stored;
+        left unchanged when the rule raises.
     """
-    w, dw, config = _prepare(w, dw, config)
-    config.setdefault("learning_rate", 1e-3)
-    config.setdefault("beta1", 0.9)
-    config.setdefault("beta2", 0.999)
-    config.setdefault("epsilon", 1e-8)
-    config.setdefault("t", 0)
-    b1, b2 = float(config["beta1"]), float(config["beta2"])
-    t = int(config["t"]) + 1
-    m = b1 * _state(config, "m", w) + (1 - b1) * dw
-    v = b2 * _state(config, "v", w) + (1 - b2) * dw ** 2
-    config["t"], config["m"], config["v"] = t, m, v
-    m_hat = m / (1 - b1 ** t)
-    v_hat = v / (1 - b2 ** t)
-    step = float(config["learning_rate"]) * m_hat / (np.sqrt(v_hat) + float(config["epsilon"]))
-    return _same_dtype(w - step, w), config
+    w, dw, config, hp = _prepare("adam", w, dw, config)
+    next_w, state = _adam_step(w, dw, config, hp)
+    return next_w, _commit("adam", config, **state)
 
 
 def adamw(w, dw, config=None):
@@ -196,15 +349,29 @@ def adamw(w, dw, config=None):
         w' = w * (1 - learning_rate * weight_decay)
         next_w = adam(w', dw)        (the gradient dw does not include the decay)
 
-    config: the Adam keys and defaults plus ``weight_decay`` (1e-2).
-
     torch.optim.AdamW(lr, betas, eps, weight_decay) is the same rule: the decay is scaled
     by the learning rate (the paper scales it by the schedule multiplier only; with a
     schedule on learning_rate the two agree when weight_decay is divided by the base
     learning rate).
+
+    Parameters
+    ----------
+    w : array_like
+        The parameters (any shape); never changed in place.
+    dw : array_like
+        The gradient of the loss with respect to ``w``, of ``w``'s shape.
+    config : dict, optional
+        The keys of :func:`adam`, plus ``weight_decay``: finite, >= 0 (default 1e-2).
+
+    Returns
+    -------
+    next_w : ndarray
+        A new array of ``w``'s shape and float dtype.
+    config : dict
+        The ``config`` given (a new dict when None), with defaults and new state stored;
+        left unchanged when the rule raises.
     """
-    w, dw, config = _prepare(w, dw, config)
-    config.setdefault("learning_rate", 1e-3)
-    config.setdefault("weight_decay", 1e-2)
-    decayed = w * (1 - float(config["learning_rate"]) * float(config["weight_decay"]))
-    return adam(decayed, dw, config)
+    w, dw, config, hp = _prepare("adamw", w, dw, config)
+    decayed = w * (1 - hp["learning_rate"] * hp["weight_decay"])
+    next_w, state = _adam_step(decayed, dw, config, hp)
+    return next_w, _commit("adamw", config, **state)
