@@ -8,18 +8,19 @@ Layouts read:
 * ``cifar-10-batches-bin``: ``data_batch_1.bin`` .. ``data_batch_5.bin``,
   ``test_batch.bin``; records of 1 label byte followed by the same 3072 pixel bytes.
 
-The pickles are read by an unpickler that only builds plain containers and NumPy arrays:
-any other global a file asks for (``os.system``, ``builtins.eval``, ...) is refused with a
-``ValueError`` before anything runs.
+The pickles are never unpickled: :mod:`glassnet.datasets.plain_pickle` decodes them into
+plain data (any global other than NumPy's array pieces, such as ``os.system``, is refused
+with a ``ValueError``), and the arrays are built here from raw bytes whose length must
+match the declared shape and one of a few plain dtypes. Every protocol (0 to 5) is read.
 """
 import os
-import pickle
-import struct
 
 import numpy as np
 
 from glassnet._validate import check_nonnegative_int, check_positive_int
+from glassnet.datasets import plain_pickle
 from glassnet.datasets.locate import find_folder
+from glassnet.datasets.plain_pickle import RawArray
 from glassnet.datasets.preprocess import append_bias, flatten, mean_image
 
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer",
@@ -36,63 +37,43 @@ HOW_TO_GET = ("call glassnet.datasets.download('cifar10') (the 163 MiB python-ve
               "cifar-10-python.tar.gz into one of these folders")
 
 
-# --- restricted unpickling --------------------------------------------------------------
+# --- pickled batches, decoded without unpickling ----------------------------------------
 
-def _encode_latin1(text, encoding):
-    """What Python 3 protocol-2 pickles call to rebuild ``bytes`` (``_codecs.encode``)."""
-    if encoding != "latin1" or not isinstance(text, str):
-        raise ValueError(f"refusing _codecs.encode({type(text).__name__}, {encoding!r}) in "
-                         f"a CIFAR-10 batch: only latin1 text-to-bytes is allowed")
-    return text.encode("latin1")
-
-
-def _plain_dtype(*args):
-    """``numpy.dtype`` as called by a pickle, refusing object dtypes."""
-    dtype = np.dtype(*args)
-    if dtype.hasobject:
-        raise ValueError("refusing a CIFAR-10 batch that holds an object array")
-    return dtype
-
-
-_RECONSTRUCT = np.empty(0).__reduce__()[0]  # numpy's array-rebuilding function
-_ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
-    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): _plain_dtype,
-    ("_codecs", "encode"): _encode_latin1,
-}
-
-
-class _BatchUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only the globals a CIFAR-10 batch needs."""
-
-    def find_class(self, module, name):
-        allowed = _ALLOWED_GLOBALS.get((module, name))
-        if allowed is None:
-            raise ValueError(
-                f"refusing to unpickle {module}.{name}: a CIFAR-10 batch only holds plain "
-                f"containers and NumPy arrays, so this file is not one (it may try to run "
-                f"code); glassnet never executes code from a data file")
-        return allowed
-
-    def persistent_load(self, pid):
-        raise ValueError("refusing a pickle with persistent ids: not a CIFAR-10 batch")
+MAX_BATCH_BYTES = 1 << 30
+"""The largest pickled batch file read (an official batch is about 31 MB)."""
 
 
 def _text_key(key):
     return key.decode("latin1") if isinstance(key, bytes) else key
 
 
+def _batch_labels(labels, filename):
+    """int64 labels from a decoded list of ints or an integer :class:`RawArray`."""
+    if isinstance(labels, RawArray):
+        if labels.dtype.kind not in "iu" or len(labels.shape) != 1:
+            raise ValueError(f"CIFAR-10 batch {filename!r}: labels must be a 1-d integer "
+                             f"array; got {labels.dtype} of shape {labels.shape}")
+        return labels.to_numpy()
+    if not isinstance(labels, (list, tuple)) or not all(type(v) is int for v in labels):
+        raise ValueError(f"CIFAR-10 batch {filename!r}: labels must be a list of integers; "
+                         f"got a {type(labels).__name__} holding other values")
+    bad = [i for i, v in enumerate(labels) if not 0 <= v <= 9]
+    if bad:
+        raise ValueError(f"CIFAR-10 batch {filename!r}: labels must be in [0, 9]; "
+                         f"{len(bad)} are not, the first at position {bad[0]}")
+    return np.array(labels, dtype=np.int64)
+
+
 def _read_python_batch(filename):
-    """uint8 images ``(N, 3, 32, 32)`` and int64 labels ``(N,)`` from a pickled batch."""
+    """uint8 images ``(N, 3, 32, 32)`` and int64 labels ``(N,)`` from a pickled batch.
+
+    The pickle is decoded by :mod:`glassnet.datasets.plain_pickle`: nothing in the file is
+    called, and the pixel array is built here from its checked raw bytes.
+    """
     try:
-        with open(filename, "rb") as f:
-            batch = _BatchUnpickler(f, encoding="bytes").load()
-    except (EOFError, pickle.UnpicklingError, UnicodeDecodeError, TypeError,
-            IndexError, struct.error) as exc:
-        raise ValueError(f"cannot read CIFAR-10 batch {filename!r}: it is truncated or not "
-                         f"a pickled batch ({type(exc).__name__}: {exc})") from exc
+        batch = plain_pickle.load(filename, MAX_BATCH_BYTES)
+    except ValueError as exc:
+        raise ValueError(f"cannot read CIFAR-10 batch {filename!r}: {exc}") from exc
     if not isinstance(batch, dict):
         raise ValueError(f"CIFAR-10 batch {filename!r} must hold a dict; "
                          f"got {type(batch).__name__}")
@@ -100,18 +81,24 @@ def _read_python_batch(filename):
     for key in ("data", "labels"):
         if key not in batch:
             raise ValueError(f"CIFAR-10 batch {filename!r} has no {key!r} entry; "
-                             f"got keys {sorted(batch)}")
-    data, labels = batch["data"], np.asarray(batch["labels"])
-    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
+                             f"got keys {sorted(map(str, batch))}")
+    data = batch["data"]
+    if not isinstance(data, RawArray) or data.dtype != np.uint8 or len(data.shape) != 2 \
             or data.shape[1] != NUM_PIXELS:
         raise ValueError(f"CIFAR-10 batch {filename!r}: 'data' must be a uint8 array "
                          f"(N, {NUM_PIXELS}); got {type(data).__name__} "
                          f"{getattr(data, 'dtype', '')} {getattr(data, 'shape', '')}")
-    return data.reshape((-1,) + IMAGE_SHAPE), _check_labels(labels, len(data), filename)
+    labels = _batch_labels(batch["labels"], filename)
+    images = data.to_numpy().reshape((-1,) + IMAGE_SHAPE)
+    return images, _check_labels(labels, len(images), filename)
 
 
 def _read_binary_batch(filename):
     """uint8 images ``(N, 3, 32, 32)`` and int64 labels ``(N,)`` from a ``.bin`` batch."""
+    size = os.path.getsize(filename)
+    if size > MAX_BATCH_BYTES:
+        raise ValueError(f"CIFAR-10 binary batch {filename!r} is {size} bytes, more than the "
+                         f"{MAX_BATCH_BYTES} allowed")
     raw = np.fromfile(filename, dtype=np.uint8)
     record = 1 + NUM_PIXELS
     if raw.size == 0 or raw.size % record:
