@@ -8,6 +8,8 @@ exercises write ``lambda _: layer(x, gamma, beta)[0]``.
 """
 import numpy as np
 
+from glassnet._validate import check_positive_int, check_positive_number
+
 
 def rel_error(x, y):
     """max |x - y| / max(1e-8, |x| + |y|), elementwise, then the largest."""
@@ -21,6 +23,12 @@ def _check_float_array(x, name):
         raise TypeError(f"{name} must be a float ndarray that can be perturbed in place; "
                         f"got {type(x).__name__}"
                         + (f" of dtype {x.dtype}" if isinstance(x, np.ndarray) else ""))
+
+
+def _check_step(h):
+    """The finite-difference step: a finite number > 0 (h = 0 divides by zero, a negative
+    or NaN h gives a meaningless gradient)."""
+    return check_positive_number(h, "h")
 
 
 def _values_around(f, x, ix, h):
@@ -38,8 +46,21 @@ def _values_around(f, x, ix, h):
 
 
 def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
-    """Gradient of a scalar function ``f(x)`` at ``x``; returns an array shaped like x."""
+    """Gradient of a scalar function ``f(x)`` at ``x``; returns an array shaped like x.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> float``; may ignore its argument and close over ``x`` (perturbed in place).
+    x : ndarray of float
+        The point; each entry is moved by +-h and restored.
+    verbose : bool
+        Print each coordinate and its derivative.
+    h : float
+        The step, finite and > 0 (default 1e-5).
+    """
     _check_float_array(x, "x")
+    h = _check_step(h)
     grad = np.zeros_like(x)
     for ix in np.ndindex(x.shape):
         fxph, fxmh = _values_around(f, x, ix, h)
@@ -50,8 +71,21 @@ def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
 
 
 def eval_numerical_gradient_array(f, x, df, h=1e-5):
-    """Gradient of ``sum(f(x) * df)`` for an array-valued ``f``; shaped like x."""
+    """Gradient of ``sum(f(x) * df)`` for an array-valued ``f``; shaped like x.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> ndarray``; may ignore its argument and close over ``x``.
+    x : ndarray of float
+        The point, perturbed in place one entry at a time and restored.
+    df : array_like
+        The upstream gradient, of ``f(x)``'s shape.
+    h : float
+        The step, finite and > 0 (default 1e-5).
+    """
     _check_float_array(x, "x")
+    h = _check_step(h)
     grad = np.zeros_like(x)
     for ix in np.ndindex(x.shape):
         pos, neg = _values_around(f, x, ix, h)
@@ -64,8 +98,9 @@ def eval_numerical_gradient_blobs(f, inputs, output, h=1e-5):
 
     ``f(*inputs)`` fills ``output.vals`` (an object with ``vals`` and ``diffs`` arrays,
     the upstream gradient in ``output.diffs``); returns one gradient per input, each
-    the gradient of ``sum(output.vals * output.diffs)``.
+    the gradient of ``sum(output.vals * output.diffs)``. ``h`` must be finite and > 0.
     """
+    h = _check_step(h)
     def output_of(_):
         f(*inputs)
         return output.vals
@@ -86,8 +121,30 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None):
     Coordinates are drawn with ``randint`` per axis from ``RandomState(seed)`` when a seed
     is given, else from NumPy's global generator. Prints one line per coordinate and
     returns the list of relative errors.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> float``, perturbed in place as in :func:`eval_numerical_gradient`.
+    x : ndarray of float
+        The point; must have at least one entry.
+    analytic_grad : array_like
+        The gradient to check, of ``x``'s shape.
+    num_checks : int
+        How many coordinates to sample, >= 1 (default 10).
+    h : float
+        The step, finite and > 0 (default 1e-5).
+    seed : int, optional
+        Seeds a private generator for the coordinates.
     """
     _check_float_array(x, "x")
+    num_checks = check_positive_int(num_checks, "num_checks")
+    h = _check_step(h)
+    if x.size == 0:
+        raise ValueError(f"x must have at least one entry to sample; got shape {x.shape}")
+    if np.shape(analytic_grad) != x.shape:
+        raise ValueError(f"analytic_grad must have the shape of x {x.shape}; "
+                         f"got shape {np.shape(analytic_grad)}")
     rng = np.random if seed is None else np.random.RandomState(seed)
     errors = []
     for _ in range(num_checks):
