@@ -7,11 +7,10 @@ import io
 import json
 import os
 import tempfile
-import zipfile
 
 import numpy as np
 
-META_KEY = "__glassnet_meta__"
+from glassnet._npz import META_KEY, read_npz
 
 
 def _new_file_mode(path):
@@ -64,33 +63,47 @@ def save_npz(path, arrays, meta):
     atomic_write_bytes(path, buf.getvalue())
 
 
-def load_npz(path, kind):
+def load_npz(path, kind, accept=None, unknown="refuse", max_bytes=None, check_header=None):
     """Load ``(arrays, meta)`` written by :func:`save_npz`, never unpickling anything.
 
-    ``kind`` names what the file should hold (used in error messages). A missing,
-    truncated, foreign or pickled file raises ``ValueError`` with the reason.
+    Every size the file claims is checked before memory is allocated for it (see
+    :mod:`glassnet._npz`); members the caller does not accept are never decompressed.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    kind : str
+        What the file should hold ('model', 'checkpoint'), used in error messages.
+    accept : None, callable or iterable of str, optional
+        Which array names (without ``.npy``) are wanted: None takes every member; a callable
+        ``accept(name) -> bool``; or strings, each an exact name or, ending in ``'/'``, a
+        prefix (``("param/", "meta_version")``). The metadata member is always read.
+    unknown : {'refuse', 'skip'}
+        What to do with a member ``accept`` rejects: raise ``ValueError`` naming it, or
+        leave it unread.
+    max_bytes : int, optional
+        The most bytes the accepted arrays may hold together. Default: 8 times the file's
+        size plus 1 MiB (glassnet writes uncompressed members, so its own files hold at
+        most their size).
+    check_header : callable, optional
+        ``check_header(name, shape, dtype)`` is called for each accepted array before it is
+        allocated and may raise ``ValueError`` (e.g. a shape the model does not have).
+
+    Returns
+    -------
+    arrays : dict of str to ndarray
+    meta : dict
+        The JSON metadata.
+
+    A missing file raises ``FileNotFoundError``; a truncated, foreign, oversized or pickled
+    file, or one that is not a zip archive at all (JSON, PNG, ...), raises ``ValueError``
+    with the reason.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no {kind} file at {path!r}")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            if META_KEY not in archive.files:
-                raise ValueError(f"{path!r} is not a glassnet {kind} file "
-                                 f"(it has no {META_KEY} entry)")
-            meta = json.loads(archive[META_KEY].tobytes().decode("utf-8"))
-            arrays = {k: archive[k] for k in archive.files if k != META_KEY}
-    except (zipfile.BadZipFile, EOFError, OSError, UnicodeDecodeError,
-            json.JSONDecodeError, KeyError) as exc:
-        raise ValueError(f"cannot read {kind} file {path!r}: it is truncated or not a "
-                         f"glassnet .npz archive ({type(exc).__name__}: {exc})") from exc
-    except ValueError as exc:
-        if "allow_pickle" in str(exc) or "pickle" in str(exc).lower():
-            raise ValueError(f"refusing {kind} file {path!r}: it holds pickled objects, "
-                             f"which glassnet never loads") from exc
-        if "not a glassnet" in str(exc):
-            raise
-        raise ValueError(f"cannot read {kind} file {path!r}: {exc}") from exc
-    if not isinstance(meta, dict):
-        raise ValueError(f"{path!r} is not a glassnet {kind} file (bad metadata)")
-    return arrays, meta
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        return read_npz(f, size, repr(path), kind, accept=accept, unknown=unknown,
+                        max_bytes=max_bytes, check_header=check_header)
