@@ -90,8 +90,28 @@ def test_convnet_head_gradients(normalization, keep):
     model = ConvNet(input_dim=(1, 4, 4), conv_blocks=[{"filters": 2}], hidden_dims=[6, 5],
                     num_classes=3, normalization=normalization, dropout_keep_ratio=keep,
                     reg=0.1, dtype=np.float64, seed=1)
+    if keep != 1:
+        model.dropout_param["seed"] = 1   # the classic fixed mask, for a gradient check
     errors = model_grad_errors(model, X, y)
     assert max(errors.values()) < 1e-5, errors
+
+
+def test_convnet_seed_fixes_weights_not_dropout_masks():
+    """seed= means initial weights only: two training calls draw two different masks."""
+    rng = np.random.RandomState(2)
+    X, y = rng.randn(6, 1, 4, 4), rng.randint(3, size=6)
+    kwargs = dict(input_dim=(1, 4, 4), conv_blocks=[{"filters": 2}], hidden_dims=[16],
+                  num_classes=3, dropout_keep_ratio=0.5, dtype=np.float64, seed=4)
+    a, b = ConvNet(**kwargs), ConvNet(**kwargs)
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k])
+    a.rng = np.random.RandomState(0)
+    assert a.loss(X, y)[0] != a.loss(X, y)[0]
+    # the same generator state gives the same mask, and the global generator is untouched
+    before = np.random.get_state()[1].copy()
+    a.rng, b.rng = np.random.RandomState(5), np.random.RandomState(5)
+    assert a.loss(X, y)[0] == b.loss(X, y)[0]
+    np.testing.assert_array_equal(np.random.get_state()[1], before)
 
 
 def test_convnet_defaults_and_parameter_names():
@@ -196,7 +216,7 @@ def test_wrong_image_shape_is_a_clear_error():
     ({"conv_blocks": {"filters": 8}}, TypeError, "list of dicts"),
     ({"conv_blocks": ["conv"]}, TypeError, r"conv_blocks\[0\]"),
     ({"input_dim": (3, 32)}, ValueError, "input_dim"),
-    ({"weight_scale": "xavier"}, TypeError, "weight_scale"),
+    ({"weight_scale": "xavier"}, ValueError, "weight_scale"),
     ({"normalization": "groupnorm"}, ValueError, "normalization"),
     ({"dtype": "int64"}, ValueError, "dtype"),
 ])

@@ -182,7 +182,7 @@ def test_loss_bad_inputs(fn):
         fn(W, X, y + 0.5, 0.0)
     with pytest.raises(ValueError, match="reg must be a finite number >= 0; got -1"):
         fn(W, X, y, -1.0)
-    with pytest.raises(TypeError, match="reg must be a number"):
+    with pytest.raises(TypeError, match="reg must be a finite number"):
         fn(W, X, y, "0.1")
 
 

@@ -8,8 +8,19 @@ A model file is one NumPy ``.npz`` archive holding
 - a JSON header: the format name and version, the model's class name and the
   arguments its constructor needs to rebuild it (``model.get_config()``).
 
-``load_model(path)`` rebuilds the exact model: the same scores bit for bit.
+``load_model(path)`` rebuilds the exact model, the same scores bit for bit, with
+``cls.from_config(config, params, state)``: the architecture is planned from the config
+without allocating, the stored arrays are checked against it, and no random number is
+drawn.
+
+Randomness (see ARCHITECTURE.md): a constructor draws its initial weights ``W*`` in
+parameter order, from NumPy's global generator unless the model's own seed argument says
+otherwise; biases and ``beta*`` start at zero, ``gamma*`` at one. A model's stochastic
+layers (dropout) draw from ``model.rng`` when it is a generator (a seeded Solver hands
+its model stream over for the length of ``train()``), else from the global generator.
 """
+import math
+
 import numpy as np
 
 from glassnet._io import load_npz, save_npz
@@ -40,13 +51,60 @@ def _find_class(name):
     return matches[0] if len(matches) == 1 else None
 
 
+def initial_params(shapes, draw_weight, dtype):
+    """The initial parameters of a layout ``shapes`` (name -> shape, in parameter order):
+    ``W* = draw_weight(shape)`` drawn in that order, ``b*`` and ``beta*`` zeros, ``gamma*``
+    ones; all cast to ``dtype``."""
+    params = {}
+    for name, shape in shapes.items():
+        if name.startswith("W"):
+            value = draw_weight(shape)
+        elif name.startswith("gamma"):
+            value = np.ones(shape)
+        else:
+            value = np.zeros(shape)
+        params[name] = value.astype(dtype, copy=False)
+    return params
+
+
+def check_params(params, shapes, dtype, where):
+    """Stored parameter arrays against a model's layout: the same names, shapes and a real
+    float or integer dtype -> {name: array cast to dtype}, in the layout's order. Nothing
+    is allocated before every array has been checked."""
+    if not isinstance(params, dict) or set(params) != set(shapes):
+        got = sorted(params) if isinstance(params, dict) else type(params).__name__
+        raise ValueError(f"{where}: the parameters must be {sorted(shapes)}; got {got}")
+    for name, shape in shapes.items():
+        value = params[name]
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":
+            kind = getattr(value, "dtype", type(value).__name__)
+            raise ValueError(f"{where}: parameter {name} must be a real array; got {kind}")
+        if value.shape != tuple(shape):
+            raise ValueError(f"{where}: parameter {name} must have shape {tuple(shape)}; "
+                             f"got {value.shape}")
+    return {name: np.array(params[name], dtype=dtype) for name in shapes}
+
+
 class Model:
     """Base class of glassnet models.
 
-    Subclasses set ``self.params`` and ``self._config`` (a JSON-serialisable dict of the
-    keyword arguments that rebuild the model with ``cls(**config)``), and override
-    ``get_state``/``set_state`` when they hold non-parameter arrays.
+    A subclass's constructor validates its arguments and plans the architecture in
+    ``_build(**config)`` (attributes, ``self._shapes``: name -> shape, ``self._config``:
+    the JSON-serialisable keyword arguments that rebuild it), then draws its initial
+    parameters. It overrides ``get_state``/``set_state`` when it holds non-parameter
+    arrays.
+
+    Attributes
+    ----------
+    params : dict of str -> ndarray
+        The trainable parameters.
+    rng : numpy.random.RandomState or Generator or None
+        Where stochastic layers (dropout) draw from; None (the default) means NumPy's
+        global generator, the classic rule.
     """
+
+    rng = None
+    dtype = np.float64
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -56,6 +114,38 @@ class Model:
     def get_config(self):
         """Constructor keyword arguments (JSON values) that rebuild this model."""
         return dict(self._config)
+
+    def param_shapes(self):
+        """{name: shape} of every parameter, in parameter order."""
+        return dict(self._shapes)
+
+    @classmethod
+    def from_config(cls, config, params, state=None):
+        """Rebuild a model from ``get_config()``'s dict and stored arrays, drawing nothing.
+
+        Parameters
+        ----------
+        config : dict
+            Constructor keyword arguments, as :meth:`get_config` returns them.
+        params : dict of str -> ndarray
+            Exactly the model's parameters, with its shapes (checked before anything large
+            is allocated); cast to the model's dtype.
+        state : dict of str -> ndarray, optional
+            The arrays :meth:`get_state` returned (batchnorm running statistics).
+        """
+        if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
+            raise ValueError(f"a {cls.__name__} config must be a dict of keyword arguments; "
+                             f"got {config!r:.200}")
+        model = cls.__new__(cls)
+        try:
+            model._build(**config)
+        except TypeError as exc:
+            raise ValueError(f"cannot rebuild a {cls.__name__} from config {config!r:.300}: "
+                             f"{exc}") from None
+        model.params = check_params(params, model.param_shapes(), model.dtype,
+                                    f"a {cls.__name__}")
+        model.set_state(dict(state or {}))
+        return model
 
     def get_state(self):
         """Non-parameter arrays needed to reproduce the model, as {name: array}."""
@@ -107,23 +197,10 @@ def load_model(path):
     if cls is None:
         raise ValueError(f"{path!r} holds an unknown model class {name!r}; "
                          f"known: {sorted(_MODEL_CLASSES)}")
-    # Building the model draws initial weights that are overwritten at once: keep the
-    # caller's global generator where it was, so loading a model changes no random stream.
-    rng_state = np.random.get_state()
-    try:
-        model = cls(**meta.get("config", {}))
-    finally:
-        np.random.set_state(rng_state)
+    config = meta.get("config", {})
     params = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
     state = {k[len("state/"):]: v for k, v in arrays.items() if k.startswith("state/")}
-    expected = set(model.params)
-    if expected and set(params) != expected:
-        raise ValueError(f"{path!r} is inconsistent: parameters {sorted(params)} do not match "
-                         f"the {name}'s {sorted(expected)}")
-    for k, v in params.items():
-        if k in model.params and np.shape(model.params[k]) != v.shape:
-            raise ValueError(f"{path!r} is inconsistent: parameter {k} has shape {v.shape}, "
-                             f"the model expects {np.shape(model.params[k])}")
-    model.params = dict(params) if not expected else {k: params[k] for k in model.params}
-    model.set_state(state)
-    return model
+    try:
+        return cls.from_config(config, params, state)
+    except ValueError as exc:
+        raise ValueError(f"{path!r} is not a valid {name} file: {exc}") from None

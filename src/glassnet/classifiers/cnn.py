@@ -17,12 +17,16 @@ import math
 import numpy as np
 
 from glassnet import _validate
-from glassnet.classifiers.fc_net import (NORMALIZATIONS, _LayeredModel,
+from glassnet.classifiers._stack import (NORMALIZATIONS, _LayeredModel,
                                          affine_stack_backward, affine_stack_forward,
-                                         check_dtype, check_hidden_dims,
+                                         affine_stack_shapes, check_dtype, check_hidden_dims,
                                          check_nonnegative_number, check_positive_number,
-                                         check_seed, init_affine_stack, running_stats,
-                                         set_running_stats)
+                                         check_seed, init_running_stats, running_stats,
+                                         set_running_stats, with_rng)
+from glassnet.classifiers.base import initial_params
+from glassnet.classifiers.fc_net import check_weight_scale, he_scale, weight_drawer  # noqa: F401
+from glassnet.layers.conv import conv_output_size
+from glassnet.layers.pooling import pool_output_size
 from glassnet.fast_layers import (conv_backward_fast, conv_forward_fast,  # noqa: F401
                                   max_pool_backward_fast, max_pool_forward_fast)
 from glassnet.layers import *  # noqa: F401,F403 - re-exported for notebooks
@@ -72,22 +76,11 @@ def as_images(X, input_dim, dtype):
     return X.astype(dtype, copy=False)
 
 
-def conv_output_size(size, kernel, stride, pad, what):
-    """1 + (size + 2 pad - kernel) / stride, which must divide evenly and be >= 1."""
-    span = size + 2 * pad - kernel
-    if span < 0 or span % stride:
-        raise ValueError(f"{what}: a {kernel}x{kernel} convolution with stride {stride} and "
-                         f"pad {pad} does not tile an input of size {size} "
-                         f"((size + 2*pad - kernel) must be >= 0 and divisible by stride)")
-    return 1 + span // stride
-
-
-def pool_output_size(size, pool, what):
-    """1 + (size - pool) // pool for a pool x pool max pool with stride pool."""
-    if size < pool:
-        raise ValueError(f"{what}: a {pool}x{pool} max pool needs an input of at least "
-                         f"{pool} pixels; got {size}")
-    return 1 + (size - pool) // pool
+def pooled_size(size, kernel, stride, pad, pool, where):
+    """Output size of a conv (kernel, stride, pad) then, when ``pool``, a pool x pool max
+    pool with stride pool, along one axis; THE size rules of glassnet.layers."""
+    size = conv_output_size(size, kernel, stride, pad, where=where)
+    return size if pool is None else pool_output_size(size, pool, pool, where=where)
 
 
 def check_block(block, index):
@@ -131,6 +124,13 @@ class ThreeLayerConvNet(_LayeredModel):
 
     def __init__(self, input_dim=(3, 32, 32), num_filters=32, filter_size=7, hidden_dim=100,
                  num_classes=10, weight_scale=1e-3, reg=0.0, dtype=np.float32):
+        self._build(input_dim, num_filters, filter_size, hidden_dim, num_classes,
+                    weight_scale, reg, dtype)
+        self.params = initial_params(self._shapes, weight_drawer(self._config["weight_scale"],
+                                                                 None), self.dtype)
+
+    def _build(self, input_dim=(3, 32, 32), num_filters=32, filter_size=7, hidden_dim=100,
+               num_classes=10, weight_scale=1e-3, reg=0.0, dtype="float32"):
         self.input_dim = check_input_dim(input_dim)
         num_filters = _validate.check_positive_int(num_filters, "num_filters")
         filter_size = _validate.check_positive_int(filter_size, "filter_size")
@@ -144,16 +144,11 @@ class ThreeLayerConvNet(_LayeredModel):
         C, H, W = self.input_dim
         self.conv_param = {"stride": 1, "pad": (filter_size - 1) // 2}
         self.pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
-        pad = self.conv_param["pad"]
-        pooled = [pool_output_size(conv_output_size(s, filter_size, 1, pad, "input_dim"), 2,
-                                   "input_dim") for s in (H, W)]
-        self.params = {"W1": weight_scale * np.random.randn(num_filters, C, filter_size,
-                                                            filter_size),
-                       "b1": np.zeros(num_filters)}
-        init_affine_stack(self.params, [num_filters * pooled[0] * pooled[1], hidden_dim,
-                                        num_classes], 2, None,
-                          lambda d_in, d_out: weight_scale * np.random.randn(d_in, d_out))
-        self.params = {k: v.astype(self.dtype) for k, v in self.params.items()}
+        pooled = [pooled_size(s, filter_size, 1, self.conv_param["pad"], 2, "input_dim")
+                  for s in (H, W)]
+        self._shapes = {"W1": (num_filters, C, filter_size, filter_size), "b1": (num_filters,)}
+        affine_stack_shapes(self._shapes, [num_filters * pooled[0] * pooled[1], hidden_dim,
+                                           num_classes], 2, None)
         self._config = {"input_dim": list(self.input_dim), "num_filters": num_filters,
                         "filter_size": filter_size, "hidden_dim": hidden_dim,
                         "num_classes": num_classes, "weight_scale": weight_scale,
@@ -178,13 +173,6 @@ class ThreeLayerConvNet(_LayeredModel):
         return self._finish_loss(scores, y, "softmax", backward)
 
 
-def he_scale(shape):
-    """The He initialisation scale sqrt(2 / fan_in) of a weight array: fan_in is D for an
-    affine weight (D, M) and C * HH * WW for a conv weight (F, C, HH, WW)."""
-    fan_in = math.prod(shape[1:]) if len(shape) == 4 else shape[0]
-    return math.sqrt(2.0 / fan_in)
-
-
 class ConvNet(_LayeredModel):
     """A configurable convolutional network.
 
@@ -194,16 +182,43 @@ class ConvNet(_LayeredModel):
     for groupnorm), then {affine - [normalization] - relu - [dropout]} for each of
     ``hidden_dims``, then affine - softmax.
 
-    weight_scale: 'he' draws each weight as randn * sqrt(2 / fan_in) (fan_in = C * k * k
-    for a conv layer, d_in for an affine one); a number draws randn * weight_scale.
-    Weights are drawn in layer order from ``np.random.RandomState(seed)``, or from
-    NumPy's global generator when seed is None; a seed also fixes the dropout mask (the
-    same on every call, as in FullyConnectedNet). All parameters are cast to ``dtype``.
+    Parameters
+    ----------
+    input_dim : (C, H, W), default (3, 32, 32)
+    conv_blocks : list of dict
+        One dict per block; keys filters=32, kernel=3, stride=1, pad=1,
+        norm=None|'batchnorm'|'groupnorm', pool=2 (None: no pool), groups (groupnorm).
+    hidden_dims : list of int, default (100,)
+    num_classes : int, default 10
+    dropout_keep_ratio : float in (0, 1], default 1.0
+        Keep probability of the hidden layers' dropout; masks come from ``self.rng`` when
+        it is a generator (a seeded Solver sets it), else from NumPy's global generator.
+    normalization : None, 'batchnorm' or 'layernorm'
+        Of the hidden affine layers.
+    weight_scale : 'he' or float, default 'he'
+        'he' draws each weight as randn * sqrt(2 / fan_in) (fan_in = C * k * k for a conv
+        layer, d_in for an affine one); a number draws randn * weight_scale.
+    reg : float, default 0.0
+        L2 strength: loss += 0.5 * reg * sum(W ** 2) over every weight.
+    dtype : float dtype, default np.float32
+    seed : int, optional
+        Seeds the initial weights only: they are drawn in layer order from
+        ``np.random.RandomState(seed)``, or from NumPy's global generator when None.
     """
 
     def __init__(self, input_dim=(3, 32, 32), conv_blocks=(dict(BLOCK_DEFAULTS),),
                  hidden_dims=(100,), num_classes=10, dropout_keep_ratio=1.0,
                  normalization=None, weight_scale="he", reg=0.0, dtype=np.float32, seed=None):
+        self._build(input_dim, conv_blocks, hidden_dims, num_classes, dropout_keep_ratio,
+                    normalization, weight_scale, reg, dtype, seed)
+        seed = self._config["seed"]
+        rng = None if seed is None else np.random.RandomState(seed)
+        self.params = initial_params(self._shapes, weight_drawer(self._config["weight_scale"],
+                                                                 rng), self.dtype)
+
+    def _build(self, input_dim=(3, 32, 32), conv_blocks=(dict(BLOCK_DEFAULTS),),
+               hidden_dims=(100,), num_classes=10, dropout_keep_ratio=1.0,
+               normalization=None, weight_scale="he", reg=0.0, dtype="float32", seed=None):
         self.input_dim = check_input_dim(input_dim)
         if isinstance(conv_blocks, dict) or not hasattr(conv_blocks, "__iter__"):
             raise TypeError(f"conv_blocks must be a list of dicts, one per block; got "
@@ -213,56 +228,41 @@ class ConvNet(_LayeredModel):
         self.num_classes = _validate.check_positive_int(num_classes, "num_classes")
         dropout_keep_ratio = _validate.check_probability(dropout_keep_ratio, "dropout_keep_ratio")
         self.normalization = _validate.check_choice(normalization, "normalization", NORMALIZATIONS)
-        if weight_scale != "he":
-            weight_scale = check_positive_number(weight_scale, "weight_scale (or 'he')")
+        weight_scale = check_weight_scale(weight_scale)
         self.reg = check_nonnegative_number(reg, "reg")
         dtype_name = check_dtype(dtype)
         self.dtype = np.dtype(dtype_name).type
         seed = check_seed(seed)
 
-        randn = np.random.randn if seed is None else np.random.RandomState(seed).randn
-
-        def draw_weight(*shape):
-            scale = he_scale(shape) if weight_scale == "he" else weight_scale
-            return scale * randn(*shape)
-
-        self.params = {}
+        self._shapes = {}
         self.norm_params = {}
         channels, height, width = self.input_dim
         for k, block in enumerate(self.conv_blocks):
             i, F = k + 1, block["filters"]
-            what = f"conv_blocks[{k}] on input ({channels}, {height}, {width})"
-            height, width = (conv_output_size(s, block["kernel"], block["stride"],
-                                              block["pad"], what) for s in (height, width))
-            if block["pool"] is not None:
-                height, width = (pool_output_size(s, block["pool"], what)
-                                 for s in (height, width))
-            self.params[f"W{i}"] = draw_weight(F, channels, block["kernel"], block["kernel"])
-            self.params[f"b{i}"] = np.zeros(F)
+            where = f"conv_blocks[{k}] on input ({channels}, {height}, {width})"
+            height, width = (pooled_size(s, block["kernel"], block["stride"], block["pad"],
+                                         block["pool"], where) for s in (height, width))
+            self._shapes[f"W{i}"] = (F, channels, block["kernel"], block["kernel"])
+            self._shapes[f"b{i}"] = (F,)
             if block["norm"] == "batchnorm":
-                self.params[f"gamma{i}"], self.params[f"beta{i}"] = np.ones(F), np.zeros(F)
+                self._shapes[f"gamma{i}"] = self._shapes[f"beta{i}"] = (F,)
                 self.norm_params[i] = {"mode": "train"}
             elif block["norm"] == "groupnorm":
-                self.params[f"gamma{i}"] = np.ones((1, F, 1, 1))
-                self.params[f"beta{i}"] = np.zeros((1, F, 1, 1))
+                self._shapes[f"gamma{i}"] = self._shapes[f"beta{i}"] = (1, F, 1, 1)
                 self.norm_params[i] = {}
             channels = F
         self.first_affine = len(self.conv_blocks) + 1
         self.num_affine = len(hidden_dims) + 1
-        init_affine_stack(self.params, [channels * height * width, *hidden_dims,
-                                        self.num_classes],
-                          self.first_affine, self.normalization, draw_weight)
-        self.params = {k: v.astype(self.dtype) for k, v in self.params.items()}
+        affine_stack_shapes(self._shapes, [channels * height * width, *hidden_dims,
+                                           self.num_classes],
+                            self.first_affine, self.normalization)
         if self.normalization is not None:
             for i in range(self.first_affine, self.first_affine + self.num_affine - 1):
                 self.norm_params[i] = {"mode": "train"} if self.normalization == "batchnorm" else {}
+        init_running_stats(self.norm_params, self._shapes, self._batchnorm_layers(), self.dtype)
 
         self.use_dropout = dropout_keep_ratio != 1
-        self.dropout_param = {}
-        if self.use_dropout:
-            self.dropout_param = {"mode": "train", "p": dropout_keep_ratio}
-            if seed is not None:
-                self.dropout_param["seed"] = seed
+        self.dropout_param = {"mode": "train", "p": dropout_keep_ratio} if self.use_dropout else {}
         self._config = {"input_dim": list(self.input_dim),
                         "conv_blocks": [dict(b) for b in self.conv_blocks],
                         "hidden_dims": hidden_dims, "num_classes": self.num_classes,
@@ -299,7 +299,7 @@ class ConvNet(_LayeredModel):
         dropout_param = None
         if self.use_dropout:
             self.dropout_param["mode"] = mode
-            dropout_param = self.dropout_param
+            dropout_param = with_rng(self.dropout_param, self.rng)
 
         block_caches = []
         for k, block in enumerate(self.conv_blocks):
@@ -331,11 +331,13 @@ class ConvNet(_LayeredModel):
         """Batchnorm running statistics: running_mean<i>, running_var<i> for layer i."""
         return running_stats(self.norm_params)
 
+    def _batchnorm_layers(self):
+        return {i for i in self.norm_params if f"gamma{i}" in self._shapes
+                and self._is_batchnorm(i)}
+
     def set_state(self, state):
-        batchnorm_layers = {i for i in self.norm_params if f"gamma{i}" in self.params
-                            and self._is_batchnorm(i)}
         set_running_stats(self.norm_params, state, self.params, type(self).__name__,
-                          batchnorm_layers)
+                          self._batchnorm_layers())
 
     def _is_batchnorm(self, i):
         if i < self.first_affine:

@@ -50,6 +50,30 @@ class LinearClassifier(Model):
             raise ValueError(f"params of a {type(self).__name__} may hold only 'W'; got {unknown}")
         self.W = params.get("W")
 
+    def param_shapes(self):
+        return {} if self.W is None else {"W": self.W.shape}
+
+    @classmethod
+    def from_config(cls, config, params, state=None):
+        """Rebuild from a stored file's arrays: W a real 2-D array (D, C), or nothing
+        (an untrained classifier); no config and no state."""
+        if config or state:
+            raise ValueError(f"a {cls.__name__} has no config or state; got "
+                             f"{sorted(config or {})} {sorted(state or {})}")
+        model = cls()
+        W = params.get("W") if isinstance(params, dict) else None
+        if W is not None:
+            if not isinstance(W, np.ndarray) or W.dtype.kind not in "fiu" or W.ndim != 2 \
+                    or 0 in W.shape:
+                raise ValueError(f"a {cls.__name__}'s W must be a real, non-empty 2-D array "
+                                 f"(D, C); got {getattr(W, 'dtype', type(W).__name__)} of "
+                                 f"shape {getattr(W, 'shape', None)}")
+            W = np.array(W, dtype=np.result_type(W.dtype, np.float32))
+        model.params = {} if W is None else {"W": W}
+        if set(params) - {"W"}:
+            raise ValueError(f"a {cls.__name__} holds only W; got {sorted(params)}")
+        return model
+
     def train(self, X, y, learning_rate=1e-3, reg=1e-5, num_iters=100, batch_size=200,
               verbose=False, seed=None, on_nonfinite="warn"):
         """Minibatch SGD on the loss; returns the list of per-iteration minibatch losses.

@@ -11,7 +11,8 @@ import numbers
 
 import numpy as np
 
-from glassnet._validate import as_float_array, check_labels, check_ndim
+from glassnet._validate import (as_float_array, check_labels, check_ndim,
+                                check_nonnegative_number)
 from glassnet.layers import svm_loss
 
 __all__ = ["svm_loss_naive", "svm_loss_vectorized", "check_linear_inputs", "check_reg",
@@ -33,15 +34,6 @@ def check_linear_inputs(W, X, y):
                          f"{W.shape}; got X of shape {X.shape}")
     y = check_labels(y, X.shape[0], W.shape[1])
     return W, X, y
-
-
-def check_nonnegative_number(value, name):
-    """Require a finite real number >= 0 (bools are refused); returns it."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number >= 0; got {value!r}")
-    if not (np.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
-    return value
 
 
 def check_reg(reg):

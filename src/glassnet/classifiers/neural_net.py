@@ -16,9 +16,10 @@ import numpy as np
 from glassnet._divergence import ON_NONFINITE, check_step
 from glassnet._validate import (check_choice, check_labels, check_nonnegative_int,
                                 check_positive_int)
-from glassnet.classifiers.base import Model
+from glassnet.classifiers.base import Model, initial_params
 from glassnet.classifiers.linear_classifier import check_features
-from glassnet.classifiers.linear_svm import check_nonnegative_number, check_reg
+from glassnet._validate import check_nonnegative_number
+from glassnet.classifiers.linear_svm import check_reg
 from glassnet.layers import (affine_backward, affine_forward, mse_loss, relu_backward,
                              relu_forward, softmax_loss)
 
@@ -44,6 +45,14 @@ class TwoLayerNet(Model):
 
     def __init__(self, input_size, hidden_size, output_size, std=1e-4, loss="softmax",
                  seed=None):
+        self._build(input_size, hidden_size, output_size, std, loss, seed)
+        seed = self._config["seed"]
+        rng = np.random if seed is None else np.random.RandomState(seed)
+        self.params = initial_params(self._shapes, lambda shape: std * rng.randn(*shape),
+                                     self.dtype)
+
+    def _build(self, input_size, hidden_size, output_size, std=1e-4, loss="softmax",
+               seed=None):
         input_size = check_positive_int(input_size, "input_size")
         hidden_size = check_positive_int(hidden_size, "hidden_size")
         output_size = check_positive_int(output_size, "output_size")
@@ -51,18 +60,13 @@ class TwoLayerNet(Model):
         check_choice(loss, "loss", tuple(DATA_LOSSES))
         if seed is not None:
             seed = check_nonnegative_int(seed, "seed")
-        rng = np.random if seed is None else np.random.RandomState(seed)
         self.loss_function = loss
         self.diverged = False
         self._config = {"input_size": input_size, "hidden_size": hidden_size,
                         "output_size": output_size, "std": float(std), "loss": loss,
                         "seed": seed}
-        self.params = {
-            "W1": std * rng.randn(hidden_size, input_size),
-            "b1": np.zeros(hidden_size),
-            "W2": std * rng.randn(output_size, hidden_size),
-            "b2": np.zeros(output_size),
-        }
+        self._shapes = {"W1": (hidden_size, input_size), "b1": (hidden_size,),
+                        "W2": (output_size, hidden_size), "b2": (output_size,)}
 
     def loss(self, X, y=None, reg=0.0):
         """Scores, or loss and gradients.

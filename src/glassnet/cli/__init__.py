@@ -19,7 +19,6 @@ that do not fit, unreadable config, existing run folder, a diverging run) are pr
 1 for such errors, 2 for a malformed command line, 130 after Ctrl-C.
 """
 import argparse
-import contextlib
 import datetime
 import json
 import math
@@ -357,31 +356,10 @@ def finish_config(settings, read_model=True):
 
 # --------------------------------------------------------------------------- models
 
-@contextlib.contextmanager
-def _seeded_global_rng(seed):
-    """Seed NumPy's global generator for a block, then give the caller's state back.
-
-    Model constructors draw their initial weights from the global generator (the classic
-    rule notebooks rely on; ``init_weights`` then redraws them): seeding it for the block
-    keeps a run reproducible from --seed without changing the random state of whoever
-    called :func:`main`.
-    """
-    saved = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        yield
-    finally:
-        np.random.set_state(saved)
-
-
 def build_model(settings, input_shape, num_classes):
     """The model the settings describe, for images of ``input_shape`` (C, H, W), with
-    He-scaled initial weights drawn from RandomState(seed). The constructors' own draws
-    from the global generator happen under a seeded, then restored, global state."""
-    with _seeded_global_rng(settings["seed"]):
-        model = _construct_model(settings, input_shape, num_classes)
-    init_weights(model, settings["seed"])
-    return model
+    He-scaled initial weights drawn in parameter order from RandomState(seed)."""
+    return _construct_model(settings, input_shape, num_classes)
 
 
 def _construct_model(settings, input_shape, num_classes):
@@ -394,7 +372,8 @@ def _construct_model(settings, input_shape, num_classes):
         model = FullyConnectedNet(settings["hidden"], input_dim=int(np.prod(input_shape)),
                                   num_classes=num_classes, dropout_keep_ratio=keep,
                                   normalization=norm, reg=reg, dtype=np.float32,
-                                  loss="svm" if kind == "svm" else "softmax")
+                                  loss="svm" if kind == "svm" else "softmax",
+                                  weight_scale="he", init_rng=settings["seed"])
     else:
         from glassnet.classifiers.cnn import ConvNet
         conv = dict(settings.get("convnet") or {})
@@ -412,19 +391,8 @@ def _construct_model(settings, input_shape, num_classes):
                   "dropout_keep_ratio": keep, "weight_scale": "he", **conv}
         model = ConvNet(input_dim=tuple(int(s) for s in input_shape), conv_blocks=blocks,
                         hidden_dims=hidden, num_classes=num_classes, reg=reg,
-                        dtype=np.float32, **kwargs)
+                        dtype=np.float32, seed=settings["seed"], **kwargs)
     return model
-
-
-def init_weights(model, seed):
-    """Redraw every weight array W* as randn * he_scale (sqrt(2 / fan_in)) from
-    RandomState(seed), in parameter order W1, W2, ..."""
-    from glassnet.classifiers.cnn import he_scale
-    rng = np.random.RandomState(seed)
-    for name in sorted(model.params, key=lambda k: (len(k), k)):
-        w = model.params[name]
-        if name.startswith("W") and w.ndim in (2, 4):
-            model.params[name] = (rng.randn(*w.shape) * he_scale(w.shape)).astype(w.dtype)
 
 
 def model_input_shape(model):
