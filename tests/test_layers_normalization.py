@@ -658,3 +658,113 @@ def test_backward_refuses_an_upstream_gradient_of_the_wrong_shape(rng):
     _, c = spatial_groupnorm_forward(rng.randn(2, 4, 3, 3), G4, B4, 2, {})
     with pytest.raises(ValueError, match=r"dout must have shape \(2, 4, 3, 3\)"):
         spatial_groupnorm_backward(np.ones((2, 4, 9)), c)
+
+
+# ---- a call that raises changes nothing (defect 7: empty batches) ------------------------
+
+def _snapshot(param):
+    return {k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v)
+            for k, v in param.items()}
+
+
+def _assert_unchanged(param, snapshot):
+    assert set(param) == set(snapshot)
+    for k, v in snapshot.items():
+        if isinstance(v, np.ndarray):
+            assert param[k] is not None and np.array_equal(param[k], v), k
+        else:
+            assert param[k] == v, k
+
+
+def _bn_param(rng, channels):
+    return {"mode": "train", "momentum": 0.8, "running_mean": rng.randn(channels),
+            "running_var": rng.rand(channels) + 0.5}
+
+
+@pytest.mark.parametrize("forward, x, match", [
+    (batchnorm_forward, np.zeros((0, 3)), r"x must hold at least one example in train mode .*"
+                                          r"got shape \(0, 3\)"),
+    (spatial_batchnorm_forward, np.zeros((0, 3, 2, 2)),
+     r"x must hold at least one pixel \(N\*H\*W > 0\) in train mode .*got shape \(0, 3, 2, 2\)"),
+    (spatial_batchnorm_forward, np.zeros((2, 3, 0, 4)), r"got shape \(2, 3, 0, 4\)"),
+])
+def test_empty_batch_in_train_mode_raises_before_the_running_stats_change(rng, forward, x,
+                                                                           match):
+    bn_param = _bn_param(rng, 3)
+    before = _snapshot(bn_param)
+    with pytest.raises(ValueError, match=match):
+        forward(x, np.ones(3), np.zeros(3), bn_param)
+    _assert_unchanged(bn_param, before)
+    # ... so the layer still predicts with finite statistics afterwards.
+    bn_param["mode"] = "test"
+    out, _ = forward(np.ones((1,) + x.shape[1:2] + (2, 2)[:x.ndim - 2]), np.ones(3),
+                     np.zeros(3), bn_param)
+    assert np.all(np.isfinite(out))
+
+
+@pytest.mark.parametrize("forward, x", [
+    (batchnorm_forward, np.zeros((0, 3))), (spatial_batchnorm_forward, np.zeros((0, 3, 2, 2)))])
+def test_empty_batch_in_test_mode_is_an_empty_result(rng, forward, x):
+    bn_param = dict(_bn_param(rng, 3), mode="test")
+    out, cache = forward(x, np.ones(3), np.zeros(3), bn_param)
+    assert out.shape == x.shape
+    backward = batchnorm_backward if x.ndim == 2 else spatial_batchnorm_backward
+    dx, dgamma, dbeta = backward(np.zeros(x.shape), cache)
+    assert dx.shape == x.shape and np.all(dgamma == 0) and np.all(dbeta == 0)
+
+
+def test_layernorm_and_groupnorm_refuse_empty_statistics_but_take_empty_batches():
+    with pytest.raises(ValueError, match=r"x must have at least one feature per example .*"
+                                         r"got shape \(2, 0\)"):
+        layernorm_forward(np.zeros((2, 0)), np.ones(0), np.zeros(0), {})
+    out, _ = layernorm_forward(np.zeros((0, 3)), np.ones(3), np.zeros(3), {})
+    assert out.shape == (0, 3)
+    for shape in [(1, 4, 0, 2), (1, 0, 2, 2)]:
+        with pytest.raises(ValueError, match=r"x must have at least one channel and one pixel"):
+            spatial_groupnorm_forward(np.zeros(shape), np.ones(shape[1]), np.zeros(shape[1]),
+                                      1, {})
+    out, cache = spatial_groupnorm_forward(np.zeros((0, 4, 2, 2)), np.ones(4), np.zeros(4),
+                                           2, {})
+    assert out.shape == (0, 4, 2, 2)
+    dx, dgamma, _ = spatial_groupnorm_backward(np.zeros((0, 4, 2, 2)), cache)
+    assert dx.shape == (0, 4, 2, 2) and dgamma.shape == (4,)
+
+
+BAD_BN_CALLS = [
+    # (change to the arguments, error)
+    (lambda a: dict(a, gamma=np.ones(4)), ValueError),
+    (lambda a: dict(a, beta=np.ones((1, 3))), ValueError),
+    (lambda a: dict(a, x=np.full(a["x"].shape, 1j)), TypeError),
+    (lambda a: dict(a, p=dict(a["p"], mode="predict")), ValueError),
+    (lambda a: dict(a, p=dict(a["p"], eps=-1.0)), ValueError),
+    (lambda a: dict(a, p=dict(a["p"], eps="small")), TypeError),
+    (lambda a: dict(a, p=dict(a["p"], momentum=1.5)), ValueError),
+    (lambda a: dict(a, p=dict(a["p"], running_var=np.ones(5))), ValueError),
+    (lambda a: dict(a, p=dict(a["p"], running_mean=np.array(["a"] * 3))), TypeError),
+]
+
+
+@pytest.mark.parametrize("spatial", [False, True])
+@pytest.mark.parametrize("change, error", BAD_BN_CALLS)
+def test_every_refused_batchnorm_call_leaves_bn_param_unchanged(rng, spatial, change, error):
+    shape = (4, 3, 2, 2) if spatial else (4, 3)
+    forward = spatial_batchnorm_forward if spatial else batchnorm_forward
+    args = change({"x": rng.randn(*shape), "gamma": np.ones(3), "beta": np.zeros(3),
+                   "p": _bn_param(rng, 3)})
+    before = _snapshot(args["p"])
+    with pytest.raises(error):
+        forward(args["x"], args["gamma"], args["beta"], args["p"])
+    _assert_unchanged(args["p"], before)
+
+
+@pytest.mark.parametrize("forward, args", [
+    (layernorm_forward, lambda r: (r.randn(2, 3), np.ones(3), np.zeros(3))),
+    (lambda x, g, b, p: spatial_groupnorm_forward(x, g, b, 2, p),
+     lambda r: (r.randn(2, 4, 2, 2), np.ones(4), np.zeros(4))),
+])
+def test_layernorm_and_groupnorm_never_write_their_param_dict(rng, forward, args):
+    param = {"eps": 1e-3, "mode": "train"}
+    forward(*args(rng), param)
+    assert param == {"eps": 1e-3, "mode": "train"}
+    with pytest.raises(ValueError):
+        forward(*args(rng), {"eps": float("nan")})

@@ -13,8 +13,8 @@ They differ only in which entries share a mean and variance:
     spatial batchnorm  (N, C, H, W)  statistics per channel, over N, H and W
     spatial groupnorm  (N, C, H, W)  statistics per example and group of C/G channels
 
-One private pair, ``_standardize`` / ``_standardize_backward``, does the statistics for all
-of them; the spatial batchnorm reuses the 2-d batchnorm through a transpose.
+One core, ``glassnet.layers.standardize``, does the statistics for all of them; the
+spatial batchnorm reuses the 2-d batchnorm through a transpose.
 
 Parameter dicts: ``bn_param = {'mode': 'train'|'test' (required), 'eps': 1e-5,
 'momentum': 0.9, 'running_mean', 'running_var'}``; ``ln_param`` and ``gn_param`` read only
@@ -31,6 +31,8 @@ import numpy as np
 from glassnet._validate import (as_float_array, check_choice, check_dict, check_ndim,
                                 check_positive_int, check_probability, check_shape,
                                 check_upstream, require_key, result_dtype)
+from glassnet.layers.standardize import (Standardized, standardize, standardize_backward,
+                                         standardize_backward_graph, standardize_with)
 
 __all__ = [
     "batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt",
@@ -42,101 +44,6 @@ __all__ = [
 DEFAULT_EPS = 1e-5
 DEFAULT_MOMENTUM = 0.9
 BN_MODES = ("train", "test")
-
-
-# --------------------------------------------------------------------------------------
-# The shared core: standardise along one axis
-# --------------------------------------------------------------------------------------
-
-class _Standardized(NamedTuple):
-    """What the backward pass of a standardisation needs.
-
-    x_centered: x - mean; std: sqrt(var + eps) (keepdims, broadcasts against x);
-    x_hat: x_centered / std; axis: the axis the statistics were taken over;
-    batch_stats: False when mean and std were constants (batchnorm test mode).
-    """
-    x_centered: np.ndarray
-    std: np.ndarray
-    x_hat: np.ndarray
-    axis: int
-    batch_stats: bool
-
-
-def _standardize(x, axis, eps):
-    """x_hat = (x - mean) / sqrt(var + eps), mean and biased var taken over ``axis``.
-
-    Returns x_hat, mean, var (both squeezed along ``axis``) and the cache.
-    """
-    mean = x.mean(axis=axis, keepdims=True)
-    x_centered = x - mean
-    var = np.mean(x_centered ** 2, axis=axis, keepdims=True)
-    std = np.sqrt(var + eps)
-    x_hat = x_centered / std
-    cache = _Standardized(x_centered, std, x_hat, axis, batch_stats=True)
-    return x_hat, mean.squeeze(axis), var.squeeze(axis), cache
-
-
-def _standardize_with(x, mean, var, eps, axis):
-    """x_hat = (x - mean) / sqrt(var + eps) with given (constant) statistics."""
-    x_centered = x - mean
-    std = np.sqrt(var + eps)
-    x_hat = x_centered / std
-    return x_hat, _Standardized(x_centered, std, x_hat, axis, batch_stats=False)
-
-
-def _standardize_backward(dx_hat, s):
-    """Gradient through x_hat = (x - mean) / std, the closed form.
-
-    With n entries per statistic and averages <.> over the standardised axis:
-
-        dx = (dx_hat - <dx_hat> - x_hat * <dx_hat * x_hat>) / std
-
-    When mean and std were constants the chain stops at dx = dx_hat / std.
-    """
-    if not s.batch_stats:
-        return dx_hat / s.std
-    mean_dx_hat = dx_hat.mean(axis=s.axis, keepdims=True)
-    mean_dx_hat_x_hat = (dx_hat * s.x_hat).mean(axis=s.axis, keepdims=True)
-    return (dx_hat - mean_dx_hat - s.x_hat * mean_dx_hat_x_hat) / s.std
-
-
-def _standardize_backward_graph(dx_hat, s):
-    """Gradient through x_hat = (x - mean) / std, node by node.
-
-    The forward graph, read top to bottom (n entries per statistic):
-
-        mean      = sum(x) / n
-        xc        = x - mean
-        sq        = xc ** 2
-        var       = sum(sq) / n
-        std       = sqrt(var + eps)
-        inv_std   = 1 / std
-        x_hat     = xc * inv_std
-
-    and the backward pass below walks it bottom to top, one local derivative per line.
-    """
-    if not s.batch_stats:
-        return dx_hat / s.std
-    axis, xc, std = s.axis, s.x_centered, s.std
-    n = xc.shape[axis]
-    inv_std = 1.0 / std
-    # x_hat = xc * inv_std: xc feeds x_hat directly and (through sq) the variance
-    dxc = dx_hat * inv_std
-    dinv_std = np.sum(dx_hat * xc, axis=axis, keepdims=True)
-    # inv_std = 1 / std
-    dstd = -dinv_std / std ** 2
-    # std = sqrt(var + eps)
-    dvar = dstd * 0.5 / std
-    # var = sum(sq) / n
-    dsq = np.broadcast_to(dvar / n, xc.shape)
-    # sq = xc ** 2
-    dxc = dxc + 2.0 * xc * dsq
-    # xc = x - mean: x feeds xc directly and (through the mean) every entry of xc
-    dx = dxc
-    dmean = -np.sum(dxc, axis=axis, keepdims=True)
-    # mean = sum(x) / n
-    dx = dx + dmean / n
-    return dx
 
 
 # --------------------------------------------------------------------------------------
@@ -179,7 +86,7 @@ def _running_stat(bn_param, key, num_features, dtype):
 
 class _BatchNormCache(NamedTuple):
     gamma: np.ndarray
-    stats: _Standardized
+    stats: Standardized
 
 
 def batchnorm_forward(x, gamma, beta, bn_param):
@@ -198,8 +105,19 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     Running statistics start as zeros of the layer's dtype when ``bn_param`` lacks them.
     Defaults: eps=1e-5, momentum=0.9.
     """
-    x, gamma, beta = _float_inputs(x, gamma, beta)
+    x = as_float_array(x, "x")
     check_ndim(x, "x", 2, "(N, D)")
+    return _batchnorm_rows(x, gamma, beta, bn_param, x.shape)
+
+
+def _batchnorm_rows(x, gamma, beta, bn_param, input_shape):
+    """Batchnorm of the rows of x: (M, D); ``input_shape`` is what the caller was given
+    (x itself, or the (N, C, H, W) images behind the rows), for the messages.
+
+    Every argument is checked before ``bn_param`` is written, so a call that raises
+    leaves the running statistics as they were.
+    """
+    x, gamma, beta = _float_inputs(x, gamma, beta)
     num_features = x.shape[1]
     check_shape(gamma, "gamma", (num_features,))
     check_shape(beta, "beta", (num_features,))
@@ -210,13 +128,17 @@ def batchnorm_forward(x, gamma, beta, bn_param):
                                  "bn_param['momentum']", allow_zero=True)
     running_mean = _running_stat(bn_param, "running_mean", num_features, x.dtype)
     running_var = _running_stat(bn_param, "running_var", num_features, x.dtype)
+    if mode == "train" and x.shape[0] == 0:
+        what = "example" if len(input_shape) == 2 else "pixel (N*H*W > 0)"
+        raise ValueError(f"x must hold at least one {what} in train mode (the batch mean and "
+                         f"variance of an empty batch are undefined); got shape {input_shape}")
 
     if mode == "train":
-        x_hat, mean, var, stats = _standardize(x, axis=0, eps=eps)
+        x_hat, mean, var, stats = standardize(x, axis=0, eps=eps)
         running_mean = momentum * running_mean + (1 - momentum) * mean
         running_var = momentum * running_var + (1 - momentum) * var
     else:
-        x_hat, stats = _standardize_with(x, running_mean.astype(x.dtype, copy=False),
+        x_hat, stats = standardize_with(x, running_mean.astype(x.dtype, copy=False),
                                          running_var.astype(x.dtype, copy=False), eps, axis=0)
     bn_param["running_mean"] = running_mean
     bn_param["running_var"] = running_var
@@ -245,7 +167,7 @@ def batchnorm_backward(dout, cache):
     Works for caches from both modes (test mode: dx = dx_hat / sqrt(running_var + eps)).
     """
     dx_hat, dgamma, dbeta = _batchnorm_param_grads(dout, cache)
-    dx = _standardize_backward_graph(dx_hat, cache.stats)
+    dx = standardize_backward_graph(dx_hat, cache.stats)
     return dx, dgamma, dbeta
 
 
@@ -259,7 +181,7 @@ def batchnorm_backward_alt(dout, cache):
     (the same as ``batchnorm_backward`` up to rounding, and faster).
     """
     dx_hat, dgamma, dbeta = _batchnorm_param_grads(dout, cache)
-    dx = _standardize_backward(dx_hat, cache.stats)
+    dx = standardize_backward(dx_hat, cache.stats)
     return dx, dgamma, dbeta
 
 
@@ -283,7 +205,10 @@ def layernorm_forward(x, gamma, beta, ln_param):
     check_shape(beta, "beta", (x.shape[1],))
     check_dict(ln_param, "ln_param")
     eps = _read_eps(ln_param, "ln_param")
-    x_hat, _, _, stats = _standardize(x, axis=1, eps=eps)
+    if x.shape[1] == 0:
+        raise ValueError(f"x must have at least one feature per example (the mean and variance "
+                         f"of zero features are undefined); got shape {x.shape}")
+    x_hat, _, _, stats = standardize(x, axis=1, eps=eps)
     out = gamma * x_hat + beta
     return out, (gamma, stats)
 
@@ -300,7 +225,7 @@ def layernorm_backward(dout, cache):
     dout = check_upstream(dout, stats.x_hat.shape, stats.x_hat.dtype)
     dgamma = np.sum(dout * stats.x_hat, axis=0)
     dbeta = np.sum(dout, axis=0)
-    dx = _standardize_backward(dout * gamma, stats)
+    dx = standardize_backward(dout * gamma, stats)
     return dx, dgamma, dbeta
 
 
@@ -333,7 +258,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     num_channels = x.shape[1]
     check_shape(np.asarray(gamma), "gamma", (num_channels,))
     check_shape(np.asarray(beta), "beta", (num_channels,))
-    out_rows, cache = batchnorm_forward(_channels_last(x), gamma, beta, bn_param)
+    out_rows, cache = _batchnorm_rows(_channels_last(x), gamma, beta, bn_param, x.shape)
     return _channels_first(out_rows, x.shape), (x.shape, cache)
 
 
@@ -355,7 +280,7 @@ def spatial_batchnorm_backward(dout, cache):
 class _GroupNormCache(NamedTuple):
     gamma: np.ndarray
     x_hat: np.ndarray           # (N, C, H, W)
-    stats: _Standardized        # over rows of shape (N * G, C/G * H * W)
+    stats: Standardized        # over rows of shape (N * G, C/G * H * W)
 
 
 def _channel_param(arr, name, num_channels):
@@ -390,8 +315,11 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     beta4 = _channel_param(beta, "beta", c)
     check_dict(gn_param, "gn_param")
     eps = _read_eps(gn_param, "gn_param")
+    if c * h * w == 0:
+        raise ValueError(f"x must have at least one channel and one pixel (the mean and "
+                         f"variance of an empty group are undefined); got shape {x.shape}")
 
-    group_hat, _, _, stats = _standardize(x.reshape(n * G, -1), axis=1, eps=eps)
+    group_hat, _, _, stats = standardize(x.reshape(n * G, (c // G) * h * w), axis=1, eps=eps)
     x_hat = group_hat.reshape(x.shape)
     out = gamma4 * x_hat + beta4
     return out, (param_shape, _GroupNormCache(gamma4, x_hat, stats))
@@ -410,5 +338,5 @@ def spatial_groupnorm_backward(dout, cache):
     dgamma = np.sum(dout * gn.x_hat, axis=(0, 2, 3), keepdims=True).reshape(param_shape)
     dbeta = np.sum(dout, axis=(0, 2, 3), keepdims=True).reshape(param_shape)
     dx_hat = (dout * gn.gamma).reshape(gn.stats.x_hat.shape)
-    dx = _standardize_backward(dx_hat, gn.stats).reshape(dout.shape)
+    dx = standardize_backward(dx_hat, gn.stats).reshape(dout.shape)
     return dx, dgamma, dbeta
