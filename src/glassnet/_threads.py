@@ -1,0 +1,70 @@
+"""A small thread pool for the fast layers' elementwise work.
+
+NumPy's ufuncs and reductions release the GIL, so splitting a batch into a few slices and
+running the same NumPy calls on each slice from different threads uses several cores,
+where one NumPy call uses one. The fast batchnorm and ReLU passes go through
+``map_slices``.
+
+The number of threads is ``GLASSNET_NUM_THREADS`` when set (a positive integer; 1 turns
+threading off), else ``os.cpu_count()``, read at each call. The pool itself is the one
+piece of module-level state: created on first use, grown when more threads are asked
+for, and shared by every caller (``concurrent.futures`` pools are thread-safe).
+"""
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+__all__ = ["num_threads", "map_slices"]
+
+# Below this many elements per slice, starting threads costs more than it saves.
+MIN_ELEMENTS_PER_THREAD = 2**16
+
+_pool = None            # lazily created ThreadPoolExecutor, see the module notes
+_pool_size = 0
+_pool_lock = threading.Lock()
+
+
+def num_threads():
+    """GLASSNET_NUM_THREADS if set to a positive integer, else os.cpu_count()."""
+    value = os.environ.get("GLASSNET_NUM_THREADS", "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"GLASSNET_NUM_THREADS must be a positive integer; got {value!r}")
+        return int(value)
+    return os.cpu_count() or 1
+
+
+def _executor(workers):
+    global _pool, _pool_size
+    with _pool_lock:
+        if _pool is None or _pool_size < workers:
+            old = _pool
+            _pool, _pool_size = ThreadPoolExecutor(workers, "glassnet"), workers
+            if old is not None:
+                old.shutdown(wait=False)
+        return _pool
+
+
+def map_slices(fn, length, elements_per_item):
+    """Run ``fn(slice)`` over contiguous slices covering ``range(length)`` and return
+    the list of results, in order.
+
+    Parameters
+    ----------
+    fn : callable
+        Called with one ``slice`` of the leading axis; must only write to its own slice.
+    length : int
+        The length of the axis being split (e.g. the batch size N).
+    elements_per_item : int
+        Elements one index of the axis stands for; slices hold at least
+        ``MIN_ELEMENTS_PER_THREAD`` elements, so small work stays on the calling thread.
+    """
+    parts = min(num_threads(), length,
+                max(1, length * max(1, elements_per_item) // MIN_ELEMENTS_PER_THREAD))
+    if parts <= 1:
+        return [fn(slice(0, length))]
+    bounds = [length * k // parts for k in range(parts + 1)]
+    slices = [slice(bounds[k], bounds[k + 1]) for k in range(parts)]
+    if threading.current_thread().name.startswith("glassnet"):
+        return [fn(s) for s in slices]  # already on a pool thread: no nested waiting
+    return list(_executor(parts).map(fn, slices))
