@@ -16,7 +16,8 @@ What comes back:
 * test splits: the official ones; digits has none, so every 6th image of each class
   (304 images, see :func:`glassnet.datasets.digits.test_split_mask`) is the test
   split. A ``.mat`` file's ``test_data`` has no labels: the dict then has ``X_test``
-  and **no** ``y_test`` key.
+  and **no** ``y_test`` key; a ``.mat`` file without ``test_data`` (it is optional) gives
+  a dict with **neither** ``X_test`` nor ``y_test``: callers test ``"X_test" in data``.
 
 No extra full-size copies are made: each split is converted into one array of ``dtype``
 (CIFAR-10 batch by batch), scaled in place, and the seeded validation split swaps rows in
@@ -119,8 +120,8 @@ def _load_cifar10(path, dtype):
     return X_train, y_train, X_test, y_test
 
 
-def _load_idx_images(folder, split, dtype):
-    images, labels = idx.load_idx_split(folder, split)
+def _load_idx_images(folder, split, dtype, num_classes):
+    images, labels = idx.load_idx_split(folder, split, num_classes)
     if images.dtype != np.uint8:
         raise ValueError(f"{split} images in {folder!r} must be uint8; got {images.dtype}")
     return scale_to_unit(images[:, None], 255, dtype), labels
@@ -129,8 +130,9 @@ def _load_idx_images(folder, split, dtype):
 def _load_idx(name):
     def load(path, dtype):
         folder = find_folder(name, idx.has_idx_files, path, idx.EXPECTED, HOW_TO_GET[name])
-        X_train, y_train = _load_idx_images(folder, "train", dtype)
-        X_test, y_test = _load_idx_images(folder, "test", dtype)
+        num_classes = len(_INFO[name]["class_names"])
+        X_train, y_train = _load_idx_images(folder, "train", dtype, num_classes)
+        X_test, y_test = _load_idx_images(folder, "test", dtype, num_classes)
         return X_train, y_train, X_test, y_test
     return load
 
@@ -167,7 +169,8 @@ def load_dataset(name, path=None, num_validation=None, dtype=np.float32, flatten
     dtype: a float dtype for the images/features. flatten: return X as (N, D).
     seed: None takes the last training rows as validation; an int a seeded random choice.
 
-    Returns dict X_train, y_train, X_val, y_val, X_test, y_test (no y_test for .mat).
+    Returns dict X_train, y_train, X_val, y_val, X_test, y_test (for .mat: no y_test, and
+    no X_test either when the file has no test_data).
     """
     kind, path = _parse_name(name, path)
     if np.dtype(dtype).kind != "f":

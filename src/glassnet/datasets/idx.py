@@ -10,6 +10,7 @@ A data set folder holds four files, each plain or ending in ``.gz``:
 ``t10k-labels-idx1-ubyte``.
 """
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -26,11 +27,14 @@ EXPECTED = ("the IDX files train-images-idx3-ubyte, train-labels-idx1-ubyte, "
 _CHUNK = 1 << 20
 
 
-def _open(filename):
-    """Open a plain or gzip-compressed file for binary reading (gzip found by its magic)."""
+DEFAULT_MAX_BYTES = 512 << 20
+"""The most data bytes :func:`read_idx` reads by default (MNIST's largest file holds 47 MB)."""
+MAX_RANK = 16
+
+
+def _is_gzip(filename):
     with open(filename, "rb") as f:
-        magic = f.read(2)
-    return gzip.open(filename, "rb") if magic == b"\x1f\x8b" else open(filename, "rb")
+        return f.read(2) == b"\x1f\x8b"
 
 
 def _read_exactly(f, size, filename, what):
@@ -42,50 +46,70 @@ def _read_exactly(f, size, filename, what):
 
 
 def _read_header(f, filename):
-    """Parse the magic number and dimensions; return (big-endian dtype, dims)."""
+    """Parse the magic number and dimensions; return (big-endian dtype, dims, header bytes)."""
     zero1, zero2, code, ndim = _read_exactly(f, 4, filename, "magic number")
-    if zero1 != 0 or zero2 != 0 or code not in IDX_TYPES:
+    if zero1 != 0 or zero2 != 0 or code not in IDX_TYPES or ndim > MAX_RANK:
         raise ValueError(f"{filename!r} is not an IDX file: its magic number is "
                          f"{bytes([zero1, zero2, code, ndim]).hex()}, expected 0000 followed by "
-                         f"a type code in {sorted(hex(c) for c in IDX_TYPES)} and a rank")
+                         f"a type code in {sorted(hex(c) for c in IDX_TYPES)} and a rank of at "
+                         f"most {MAX_RANK}")
     dims = struct.unpack(f">{ndim}I", _read_exactly(f, 4 * ndim, filename, "dimensions"))
-    return np.dtype(IDX_TYPES[code]), dims
+    return np.dtype(IDX_TYPES[code]), dims, 4 + 4 * ndim
 
 
-def _read_payload_into(f, out, filename):
-    """Fill ``out`` from ``f`` chunk by chunk (no second full-size buffer)."""
-    view = memoryview(out).cast("B")
-    filled = 0
-    while filled < len(view):
-        n = f.readinto(view[filled:filled + _CHUNK])
-        if not n:
+def _read_payload(f, nbytes, filename, dims):
+    """Exactly ``nbytes`` from ``f`` in chunks (memory grows only with data that exist),
+    then nothing more."""
+    payload = bytearray()
+    while len(payload) < nbytes:
+        chunk = f.read(min(_CHUNK, nbytes - len(payload)))
+        if not chunk:
             raise ValueError(f"IDX file {filename!r} is truncated: its header promises "
-                             f"shape {out.shape} ({len(view)} bytes of data) but only "
-                             f"{filled} bytes follow")
-        filled += n
+                             f"shape {dims} ({nbytes} bytes of data) but only "
+                             f"{len(payload)} bytes follow")
+        payload += chunk
     if f.read(1):
         raise ValueError(f"IDX file {filename!r} has extra bytes after the "
-                         f"{len(view)} bytes its header {out.shape} describes")
+                         f"{nbytes} bytes its header {dims} describes")
+    return payload
 
 
-def read_idx(filename):
+def read_idx(filename, max_bytes=DEFAULT_MAX_BYTES):
     """Read one IDX file (plain or gzipped) into an array of its shape, native byte order.
 
-    Raises ValueError for a bad magic number, a truncated file (header, data or gzip
-    stream) or trailing bytes.
+    Parameters
+    ----------
+    filename : str or os.PathLike
+        The file; gzip compression is recognised by its magic bytes.
+    max_bytes : int
+        The most data bytes read: a header promising more is refused before anything is
+        allocated, and a gzip stream is decompressed chunk by chunk, never past what the
+        header promised.
+
+    A dimension of 0 gives an empty array. Raises ValueError for a bad magic number, a
+    truncated file (header, data or gzip stream), trailing bytes or data over
+    ``max_bytes``.
     """
     filename = os.fspath(filename)
+    gz = _is_gzip(filename)
     try:
-        with _open(filename) as f:
-            dtype, dims = _read_header(f, filename)
-            out = np.empty(dims, dtype=dtype.newbyteorder("="))
-            _read_payload_into(f, out, filename)
+        with (gzip.open if gz else open)(filename, "rb") as f:
+            dtype, dims, header_bytes = _read_header(f, filename)
+            nbytes = math.prod(dims) * dtype.itemsize
+            if not gz and nbytes != os.path.getsize(filename) - header_bytes:
+                found = os.path.getsize(filename) - header_bytes
+                problem = "is truncated" if found < nbytes else "has extra bytes"
+                raise ValueError(f"IDX file {filename!r} {problem}: its header promises shape "
+                                 f"{dims} ({nbytes} bytes of data) and {found} bytes follow")
+            if nbytes > max_bytes:
+                raise ValueError(f"IDX file {filename!r} promises shape {dims} ({nbytes} "
+                                 f"bytes), more than max_bytes={max_bytes}")
+            payload = _read_payload(f, nbytes, filename, dims)
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise ValueError(f"IDX file {filename!r} is truncated or its gzip stream is "
                          f"corrupt ({type(exc).__name__}: {exc})") from exc
-    if dtype.itemsize > 1:  # the bytes were big-endian: reinterpret, then convert
-        out = out.view(dtype).astype(dtype.newbyteorder("="))
-    return out
+    out = np.frombuffer(payload, dtype=dtype).reshape(dims)
+    return out.astype(dtype.newbyteorder("=")) if dtype.itemsize > 1 else out
 
 
 def idx_file(folder, stem):
@@ -102,9 +126,13 @@ def has_idx_files(folder):
     return all(idx_file(folder, stem) for pair in SPLIT_FILES.values() for stem in pair)
 
 
-def load_idx_split(folder, split):
+def load_idx_split(folder, split, num_classes=None):
     """Images ``(N, H, W)`` as stored (uint8 for MNIST) and int64 labels ``(N,)`` of one
-    split ('train' or 'test') from an MNIST-style folder."""
+    split ('train' or 'test') from an MNIST-style folder.
+
+    Raises ValueError for an empty split or image, labels that are not integers, and (when
+    ``num_classes`` is given) labels outside ``0 .. num_classes - 1``.
+    """
     images_stem, labels_stem = SPLIT_FILES[split]
     images = read_idx(idx_file(folder, images_stem))
     labels = read_idx(idx_file(folder, labels_stem))
@@ -114,4 +142,12 @@ def load_idx_split(folder, split):
     if images.shape[0] != labels.shape[0]:
         raise ValueError(f"{split} IDX files in {folder!r} disagree: {images.shape[0]} "
                          f"images but {labels.shape[0]} labels")
+    if images.size == 0:
+        raise ValueError(f"{split} IDX images in {folder!r} are empty: shape {images.shape}")
+    if labels.dtype.kind not in "iu":
+        raise ValueError(f"{split} IDX labels in {folder!r} must be integers; got "
+                         f"{labels.dtype}")
+    if num_classes is not None and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"{split} IDX labels in {folder!r} must be in 0..{num_classes - 1}; "
+                         f"got values from {labels.min()} to {labels.max()}")
     return images, labels.astype(np.int64)

@@ -5,8 +5,10 @@ A data set named ``name`` is looked for, in this order:
 1. an explicit ``path`` argument: that folder itself, then ``path/<name>`` (nothing else is
    searched when a path is given, so a wrong path is reported, never silently replaced);
 2. ``$GLASSNET_DATA/<name>`` when the environment variable ``GLASSNET_DATA`` is set;
-3. the per-user cache ``$XDG_CACHE_HOME/glassnet/<name>`` (``~/.cache/glassnet/<name>``
-   when ``XDG_CACHE_HOME`` is unset), where :func:`glassnet.datasets.download` puts files;
+3. the per-user cache folder of the platform, ``platformdirs.user_cache_dir("glassnet")``:
+   on Linux ``$XDG_CACHE_HOME/glassnet`` (``~/.cache/glassnet`` when ``XDG_CACHE_HOME`` is
+   unset), on macOS ``~/Library/Caches/glassnet``, on Windows
+   ``%LOCALAPPDATA%\glassnet\Cache``; :func:`glassnet.datasets.download` puts files there;
 4. system folders, for each ``base`` in ``$XDG_DATA_DIRS`` (default
    ``/usr/local/share:/usr/share``): ``base/datasets/<name>`` (where Debian's
    ``dataset-fashion-mnist`` package installs its IDX files) and ``base/dataset-<name>``.
@@ -17,14 +19,16 @@ or raises ``FileNotFoundError`` listing every place looked and how to get the da
 """
 import os
 
+import platformdirs
+
 DATA_ENV = "GLASSNET_DATA"
 DEFAULT_DATA_DIRS = "/usr/local/share:/usr/share"
 
 
 def cache_dir():
-    """The per-user cache folder: ``$XDG_CACHE_HOME/glassnet`` or ``~/.cache/glassnet``."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "glassnet")
+    """The per-user cache folder of this platform (see the module docstring), read anew on
+    each call so a changed ``XDG_CACHE_HOME`` is honoured."""
+    return platformdirs.user_cache_dir("glassnet", appauthor=False)
 
 
 def system_dirs(name):

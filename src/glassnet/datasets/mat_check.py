@@ -1,0 +1,159 @@
+"""A structural check of MATLAB v5 ``.mat`` files, run before SciPy reads them.
+
+SciPy trusts the sizes a ``.mat`` file declares: a compressed variable is inflated whole, a
+data element of a declared byte count is read into a buffer of that size, and a cell or
+struct array gets an object array of ``prod(dims)`` entries before its elements are read.
+:func:`check_mat_file` walks the file's element tree first and refuses it, with a
+``ValueError``, unless
+
+* the file is a v5 file (128-byte header; v4 and v7.3/HDF5 files are refused by name);
+* every element's declared byte count fits inside its parent (or the file);
+* compressed variables inflate, chunk by chunk, to at most ``max_bytes`` in all;
+* a cell, struct or object array declares no more elements than its body can hold
+  (each needs at least an 8-byte tag), and nesting is at most :data:`MAX_DEPTH` deep.
+
+After it, everything SciPy allocates is bounded by a small multiple of ``max_bytes``.
+
+The v5 layout: a 128-byte header (text, subsystem offset, version ``0x0100``, endian mark
+``IM`` little / ``MI`` big), then tagged data elements. A tag is ``(type, nbytes)`` as two
+uint32, or, when the upper half of the first word is not zero, a "small" element packing
+``nbytes`` (<= 4) and type into it with the data in the next 4 bytes. Elements are padded to
+8 bytes. Variables are ``miMATRIX`` (14) or ``miCOMPRESSED`` (15, zlib holding one
+``miMATRIX``); a matrix holds array flags (class in the low byte), dims, name, then its data.
+"""
+import math
+import struct
+import zlib
+
+MI_INT32, MI_MATRIX, MI_COMPRESSED = 5, 14, 15
+CELL, STRUCT, OBJECT, OPAQUE = 1, 2, 3, 17
+MAX_DEPTH = 32
+_CHUNK = 1 << 20
+
+
+def _version_problem(data):
+    """None for a v5 file, else why it is not one."""
+    if len(data) == 0:
+        return "it is empty"
+    if len(data) < 128:
+        return f"it is truncated ({len(data)} bytes, shorter than the 128-byte header)"
+    if 0 in data[:4]:
+        return "it is a MATLAB v4 file, which glassnet does not read (save it with -v7)"
+    mark = bytes(data[126:128])
+    if mark not in (b"IM", b"MI"):
+        return "it has no MATLAB v5 header"
+    major = data[125] if mark == b"IM" else data[124]
+    if major == 2:
+        return ("it is a MATLAB v7.3 (HDF5) file, which glassnet does not read; save it with "
+                "`save -v7` in MATLAB")
+    if major != 1:
+        return f"it has an unknown MATLAB version {major}"
+    return None
+
+
+class _Walker:
+    """Walks elements of one byte order, inflating compressed variables within a budget."""
+
+    def __init__(self, order, budget):
+        self.order, self.budget = order, budget
+
+    def tag(self, data, pos, end, pad=True):
+        """``(type, nbytes, data_start, next_pos)`` of the element at ``pos``; elements are
+        padded to 8 bytes except top-level variables."""
+        if end - pos < 8:
+            raise ValueError(f"an element tag at byte {pos} is cut off")
+        first, second = struct.unpack_from(self.order + "2I", data, pos)
+        if first >> 16:  # small data element: data in the tag's second word
+            nbytes, kind = first >> 16, first & 0xFFFF
+            if nbytes > 4:
+                raise ValueError(f"a small element at byte {pos} claims {nbytes} bytes")
+            return kind, nbytes, pos + 4, pos + 8
+        if second > end - pos - 8:
+            raise ValueError(f"an element at byte {pos} claims {second} bytes; only "
+                             f"{end - pos - 8} are left")
+        padding = -second % 8 if pad else 0
+        return first, second, pos + 8, min(end, pos + 8 + second + padding)
+
+    def inflate(self, data):
+        decompressor, pieces, rest = zlib.decompressobj(), [], data
+        while True:
+            try:
+                piece = decompressor.decompress(rest, _CHUNK)
+            except zlib.error as exc:
+                raise ValueError(f"a compressed variable is corrupt ({exc})") from exc
+            self.budget -= len(piece)
+            if self.budget < 0:
+                raise ValueError("its compressed variables inflate to more than the bytes "
+                                 "allowed (max_bytes)")
+            pieces.append(piece)
+            rest = decompressor.unconsumed_tail
+            if decompressor.eof or (not piece and not rest):
+                return b"".join(pieces)
+
+    def variables(self, data, pos):
+        while pos < len(data):
+            kind, nbytes, start, pos = self.tag(data, pos, len(data), pad=False)
+            if kind == MI_COMPRESSED:
+                inner = self.inflate(data[start:start + nbytes])
+                kind, size, body, _ = self.tag(inner, 0, len(inner))
+                if kind != MI_MATRIX:
+                    raise ValueError(f"a compressed variable holds element type {kind}, "
+                                     f"not a matrix")
+                self.matrix(inner, body, body + size, 1)
+            elif kind == MI_MATRIX:
+                self.matrix(data, start, start + nbytes, 1)
+            else:
+                raise ValueError(f"a top-level element has type {kind}, not a variable")
+
+    def matrix(self, data, pos, end, depth):
+        """Check one miMATRIX body ``data[pos:end]`` and its children."""
+        if depth > MAX_DEPTH:
+            raise ValueError(f"variables are nested more than {MAX_DEPTH} deep")
+        if pos == end:
+            return  # an empty matrix
+        _, nbytes, start, pos = self.tag(data, pos, end)
+        if nbytes < 4:
+            raise ValueError("a matrix has no array flags")
+        array_class = struct.unpack_from(self.order + "I", data, start)[0] & 0xFF
+        if array_class == OPAQUE:
+            raise ValueError("it holds an opaque MATLAB object (a function handle or class "
+                             "instance), not data")
+        kind, nbytes, start, pos = self.tag(data, pos, end)
+        if kind != MI_INT32 or nbytes % 4:
+            raise ValueError("a matrix has no int32 dimensions")
+        count = math.prod(struct.unpack_from(f"{self.order}{nbytes // 4}i", data, start))
+        if count < 0:
+            raise ValueError("a matrix has a negative dimension")
+        _, _, _, pos = self.tag(data, pos, end)  # the name
+        fields = 1
+        if array_class == OBJECT:
+            _, _, _, pos = self.tag(data, pos, end)  # the class name
+        if array_class in (STRUCT, OBJECT):
+            fields, pos = self.field_count(data, pos, end)
+        if array_class in (CELL, STRUCT, OBJECT) and count * fields * 8 > end - pos:
+            raise ValueError(f"a cell or struct array declares {count * fields} elements in "
+                             f"{end - pos} bytes")
+        while pos < end:
+            kind, nbytes, start, pos = self.tag(data, pos, end)
+            if kind == MI_MATRIX:
+                self.matrix(data, start, start + nbytes, depth + 1)
+
+    def field_count(self, data, pos, end):
+        kind, nbytes, start, pos = self.tag(data, pos, end)
+        if kind != MI_INT32 or nbytes != 4:
+            raise ValueError("a struct has no field-name length")
+        length = struct.unpack_from(self.order + "i", data, start)[0]
+        _, names_bytes, _, pos = self.tag(data, pos, end)
+        if length <= 0 or names_bytes % length:
+            raise ValueError("a struct's field names are malformed")
+        return names_bytes // length, pos
+
+
+def check_mat_file(data, max_bytes):
+    """Raise ValueError unless ``data`` (the bytes of a ``.mat`` file) is a well-formed v5
+    file whose variables inflate to at most ``max_bytes``; see the module docstring."""
+    problem = _version_problem(data)
+    if problem:
+        raise ValueError(problem)
+    order = "<" if bytes(data[126:128]) == b"IM" else ">"
+    _Walker(order, max_bytes).variables(memoryview(data), 128)
