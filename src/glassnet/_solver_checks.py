@@ -100,3 +100,14 @@ def check_lr_decay(value):
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"lr_decay must be a finite number > 0; got {value!r}")
     return float(value)
+
+
+def find_base_lr(update_rule, optim_config):
+    """The learning rate an lr_schedule scales: optim_config's, else the rule's default."""
+    if "learning_rate" in optim_config:
+        return float(optim_config["learning_rate"])
+    _, defaults = update_rule(np.zeros(1), np.zeros(1), {})
+    if "learning_rate" not in defaults:
+        raise ValueError("an lr_schedule needs a learning rate: give "
+                         "optim_config={'learning_rate': ...}")
+    return float(defaults["learning_rate"])

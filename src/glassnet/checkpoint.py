@@ -26,6 +26,8 @@ from glassnet._checkpoint_fields import (KINDS, RandomStreamState, field as _fie
                                         in_range as _in_range, read_config as _read_config,
                                         split_config)
 from glassnet._io import load_npz, save_npz
+from glassnet.checkpoint_files import (epoch_checkpoint_path, latest_checkpoint_path,
+                                       remove_stale_temp_files)
 from glassnet.history import TrainingHistory
 
 __all__ = ["CheckpointState", "RandomStreamState", "find_latest_checkpoint",
@@ -43,16 +45,9 @@ SETTING_KINDS = {   # constructor argument -> (kind, may be null); ranges: the S
     "early_stopping_patience": ("int", True), "on_nonfinite": ("str", False),
     "checkpoint_every": ("int", False), "progress": ("bool", True),
 }
+ARRAY_NAMES = ("param/", "state/", "best/", "history/", "train_acc_history", "val_acc_history",
+               "optim_config/", "optim/", "rng/keys", "model_rng/keys")
 USES = ("update_rule_callable", "lr_schedule", "augment")
-_TEMP_NAME = re.compile(r"\.tmp-[a-z0-9_]{8}\.part\Z")   # tempfile.mkstemp in glassnet._io
-
-
-def epoch_checkpoint_path(prefix, epoch):
-    return f"{os.fspath(prefix)}_epoch_{epoch}.npz"
-
-
-def latest_checkpoint_path(prefix):
-    return f"{os.fspath(prefix)}_latest.npz"
 
 
 def _migrate_1_to_2(meta, where):
@@ -155,7 +150,7 @@ class CheckpointState:
     def load(cls, path):
         """Read and check a checkpoint file (any version, migrated to the current one)."""
         where = f"checkpoint {os.fspath(path)!r}"
-        arrays, meta = load_npz(path, "checkpoint")
+        arrays, meta = load_npz(path, "checkpoint", accept=ARRAY_NAMES)
         if meta.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"{os.fspath(path)!r} is not a glassnet checkpoint "
                              f"(format {meta.get('format')!r})")
@@ -256,6 +251,31 @@ class CheckpointState:
             checkpoint_stem=_check_stem(_field(meta, "checkpoint_stem", where, "str",
                                                nullable=True), where))
 
+    def solver_settings(self, path, overrides):
+        """The Solver keywords that continue this run from file ``path``: the saved
+        settings, then ``overrides``; returns ``(settings, optim_config override)``.
+
+        The callables a run used must be in ``overrides``. ``checkpoint_name``, unless
+        overridden, is the saved stem in the folder of ``path``: the file names the run,
+        never the folder it writes to.
+        """
+        for name, key in (("update_rule", "update_rule_callable"),
+                          ("lr_schedule", "lr_schedule"), ("augment", "augment")):
+            if self.uses[key] and name not in overrides:
+                raise ValueError(f"the run in {os.fspath(path)!r} used a callable {name}, "
+                                 f"which checkpoints cannot hold: pass {name}=... to resume")
+        overrides = dict(overrides)
+        config_override = overrides.pop("optim_config", None) or {}
+        settings = dict(self.settings)
+        settings["optim_config"] = dict(settings["optim_config"], **config_override)
+        if settings["update_rule"] is None:
+            del settings["update_rule"]
+        if self.checkpoint_stem is not None:
+            folder = os.path.dirname(os.fspath(path))
+            settings["checkpoint_name"] = os.path.join(folder, self.checkpoint_stem)
+        settings.update(overrides)
+        return settings, config_override
+
     # ---- the model -------------------------------------------------------------------
 
     def check_model(self, model, where):
@@ -299,29 +319,6 @@ class CheckpointState:
             if old_state is not None:
                 model.set_state(old_state)
             raise
-
-
-def remove_stale_temp_files(folder, older_than):
-    """Remove the temporary files a killed writer left in ``folder``: only regular files
-    named as glassnet's atomic writes name them (``.tmp-XXXXXXXX.part``) whose last change
-    is before ``older_than`` (a ``time.time()`` value: the writer's start), so a write in
-    progress, or any file of the user's, is never touched. Returns the names removed."""
-    removed = []
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return removed
-    for entry in entries:
-        if not _TEMP_NAME.match(entry.name):
-            continue
-        try:
-            if entry.is_file(follow_symlinks=False) and \
-                    entry.stat(follow_symlinks=False).st_mtime < older_than:
-                os.unlink(entry.path)
-                removed.append(entry.name)
-        except OSError:
-            continue
-    return removed
 
 
 def _progress_of(path):

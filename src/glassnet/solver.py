@@ -3,11 +3,10 @@ that resume bit for bit. Its parts live beside it: :mod:`glassnet.checkpoint` (t
 state), :mod:`glassnet.history` (history and CSV), :mod:`glassnet.schedules`,
 :mod:`glassnet.callbacks` (the progress bar is one).
 
-    solver = Solver(model, data, update_rule='adam', optim_config={'learning_rate': 1e-3},
-                    num_epochs=10, batch_size=100, seed=0, checkpoint_name='run/ck')
-    solver.train()                      # model.params now holds the best-validation weights
-    solver = Solver.resume('run/ck_latest.npz', model, data)   # ... after an interruption
-    solver.train()
+    solver = Solver(model, data, update_rule='adam', num_epochs=10, seed=0,
+                    checkpoint_name='run/ck')
+    solver.train()              # model.params now holds the best-validation weights
+    Solver.resume('run/ck_latest.npz', model, data).train()   # after an interruption
 
 One iteration, ``t = 0, 1, ..., num_epochs * iterations_per_epoch - 1``
 (``iterations_per_epoch = max(N_train // batch_size, 1)``):
@@ -48,21 +47,18 @@ import warnings
 
 import numpy as np
 
-from glassnet import _solver_checks as checks
+from glassnet import _solver_checks as checks, _solver_state as solver_state
 from glassnet._divergence import ON_NONFINITE, check_step
 from glassnet._validate import (check_choice, check_dict, check_nonnegative_int,
                                 check_positive_int)
 from glassnet.callbacks import (FunctionCallbacks, call, check_callbacks, progress_bar_for)
 from glassnet.checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointState,
-                                 RandomStreamState, epoch_checkpoint_path,
-                                 latest_checkpoint_path)
+                                 epoch_checkpoint_path, latest_checkpoint_path)
 from glassnet.history import HISTORY_COLUMNS, TrainingHistory
 from glassnet.schedules import cosine_schedule, step_schedule, warmup_schedule
 
 __all__ = ["Solver", "step_schedule", "cosine_schedule", "warmup_schedule"]
 _ = (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, HISTORY_COLUMNS)   # importable from here too
-_UNDONE = ("epoch", "iteration", "best_val_acc", "best_params", "_epochs_since_best",
-           "diverged", "stop_reason", "_first_loss")
 
 
 def _history_view(name, doc):
@@ -199,17 +195,8 @@ class Solver:
         self._clock_start = None
         self._rng = None if self.seed is None else np.random.RandomState(self.seed)
         self._model_rng = None if self.seed is None else np.random.RandomState([self.seed, 1])
-        self._base_lr = None if self.lr_schedule is None else self._find_base_lr()
-
-    def _find_base_lr(self):
-        """The learning rate an lr_schedule scales: optim_config's, else the rule's default."""
-        if "learning_rate" in self.optim_config:
-            return float(self.optim_config["learning_rate"])
-        _, defaults = self.update_rule(np.zeros(1), np.zeros(1), {})
-        if "learning_rate" not in defaults:
-            raise ValueError("an lr_schedule needs a learning rate: give "
-                             "optim_config={'learning_rate': ...}")
-        return float(defaults["learning_rate"])
+        self._base_lr = (None if self.lr_schedule is None
+                         else checks.find_base_lr(self.update_rule, self.optim_config))
 
     @property
     def iterations_per_epoch(self):
@@ -262,42 +249,14 @@ class Solver:
 
     def _transaction(self, callbacks):
         """One iteration, undone completely if anything in it raises."""
-        before = self._snapshot()
+        undo = solver_state.IterationUndo(self)
         try:
             self._iteration(callbacks)
         except BaseException as exc:
-            self._undo(before)
+            undo.undo()
             if getattr(exc, "glassnet_divergence", False):   # on_nonfinite='raise'
                 self.diverged, self.stop_reason = True, str(exc)
             raise
-
-    def _snapshot(self):
-        model = self.model
-        return (None if self._rng is None else self._rng.get_state(),
-                None if self._model_rng is None else self._model_rng.get_state(),
-                model.get_state() if hasattr(model, "get_state") else None,
-                model.params, dict(model.params),
-                self.optim_configs, {p: dict(c) for p, c in self.optim_configs.items()},
-                self._history.lengths(), {name: getattr(self, name) for name in _UNDONE})
-
-    def _undo(self, snapshot):
-        rng, model_rng, state, params, param_values, configs, config_values, lengths, \
-            scalars = snapshot
-        if rng is not None:
-            self._rng.set_state(rng)
-            self._model_rng.set_state(model_rng)
-        if state is not None:
-            self.model.set_state(state)
-        params.clear()
-        params.update(param_values)
-        self.model.params = params
-        for p, config in configs.items():
-            config.clear()
-            config.update(config_values[p])
-        self.optim_configs = configs
-        self._history.truncate(lengths)
-        for name, value in scalars.items():
-            setattr(self, name, value)
 
     def _iteration(self, callbacks):
         t, total = self.iteration, self.num_iterations
@@ -456,33 +415,7 @@ class Solver:
 
     def checkpoint_state(self):
         """The run's state as a :class:`glassnet.checkpoint.CheckpointState`."""
-        model = self.model
-        streams = (None, None)
-        if self._rng is not None:
-            streams = (RandomStreamState.of(self._rng), RandomStreamState.of(self._model_rng))
-        settings = {
-            "update_rule": self._update_rule_name, "lr_decay": self.lr_decay,
-            "batch_size": self.batch_size, "num_epochs": self.num_epochs,
-            "num_train_samples": self.num_train_samples,
-            "num_val_samples": self.num_val_samples, "print_every": self.print_every,
-            "verbose": self.verbose, "seed": self.seed,
-            "early_stopping_patience": self.early_stopping_patience,
-            "on_nonfinite": self.on_nonfinite, "checkpoint_every": self.checkpoint_every,
-            "progress": self.progress, "optim_config": dict(self.optim_config)}
-        return CheckpointState(
-            model_class=type(model).__name__, params=dict(model.params),
-            state=model.get_state() if hasattr(model, "get_state") else {},
-            best_params=dict(self.best_params), settings=settings,
-            uses={"update_rule_callable": self._update_rule_name is None,
-                  "lr_schedule": self.lr_schedule is not None,
-                  "augment": self.augment is not None},
-            optim_configs={p: dict(c) for p, c in self.optim_configs.items()},
-            history=self._history.to_arrays(), epoch=self.epoch, iteration=self.iteration,
-            best_val_acc=float(self.best_val_acc), epochs_since_best=self._epochs_since_best,
-            diverged=self.diverged, seconds=self._elapsed(), base_lr=self._base_lr,
-            rng=streams[0], model_rng=streams[1],
-            checkpoint_stem=(None if self.checkpoint_name is None
-                             else os.path.basename(self.checkpoint_name)))
+        return solver_state.capture(self)
 
     @classmethod
     def resume(cls, path, model, data, **overrides):
@@ -501,46 +434,13 @@ class Solver:
         """
         saved = CheckpointState.load(path)
         saved.check_model(model, repr(os.fspath(path)))
-        for name, key in (("update_rule", "update_rule_callable"),
-                          ("lr_schedule", "lr_schedule"), ("augment", "augment")):
-            if saved.uses[key] and name not in overrides:
-                raise ValueError(f"the run in {os.fspath(path)!r} used a callable {name}, "
-                                 f"which checkpoints cannot hold: pass {name}=... to resume")
-        config_override = overrides.pop("optim_config", None) or {}
-        settings = dict(saved.settings)
-        settings["optim_config"] = dict(settings["optim_config"], **config_override)
-        if settings["update_rule"] is None:
-            del settings["update_rule"]
-        if saved.checkpoint_stem is not None:
-            folder = os.path.dirname(os.fspath(path))
-            settings["checkpoint_name"] = os.path.join(folder, saved.checkpoint_stem)
-        settings.update(overrides)
+        settings, config_override = saved.solver_settings(path, overrides)
         solver = cls(model, data, **settings)
         saved.apply_to_model(model)
-        solver._restore(saved, config_override)
+        solver_state.restore(solver, saved, config_override)
         if saved.rng is None or solver._rng is None:
             warnings.warn(f"the run in {os.fspath(path)!r} or its continuation draws "
                           f"minibatches from NumPy's global generator (no seed), whose state "
                           f"checkpoints do not hold: the resumed run cannot be bit-identical "
                           f"to an uninterrupted one", RuntimeWarning, stacklevel=2)
         return solver
-
-    def _restore(self, saved, config_override):
-        self.best_params = dict(saved.best_params)
-        self.optim_configs = {p: dict(saved.optim_configs[p], **config_override)
-                              for p in self.model.params}
-        self._history = TrainingHistory.from_arrays(saved.history)
-        self._first_loss = self._history.first_finite_loss()
-        self.epoch, self.iteration = saved.epoch, saved.iteration
-        self.best_val_acc = saved.best_val_acc
-        self._epochs_since_best = saved.epochs_since_best
-        self.diverged = saved.diverged
-        self._seconds_before = saved.seconds
-        if self.lr_schedule is not None:
-            if "learning_rate" in config_override:
-                self._base_lr = float(config_override["learning_rate"])
-            elif saved.base_lr is not None:
-                self._base_lr = saved.base_lr
-        if self._rng is not None and saved.rng is not None:
-            saved.rng.apply_to(self._rng)
-            saved.model_rng.apply_to(self._model_rng)
