@@ -57,7 +57,8 @@ def relu_mask_into(dx, dout, out):
     """dx = dout * [out > 0], written into ``dx`` (same shape; dx may be dout itself).
     Non-finite upstream values where the mask is 0 give exact zeros, as np.where would."""
     active = out > 0
-    np.multiply(dout, active, out=dx)
+    with np.errstate(invalid="ignore"):  # inf * 0, repaired below
+        np.multiply(dout, active, out=dx)
     if not np.isfinite(np.sum(dx)):  # inf * 0 = NaN: put back the reference's zeros
         np.copyto(dx, 0, where=~active)
     return dx

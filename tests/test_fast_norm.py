@@ -1,0 +1,207 @@
+"""The fast spatial batchnorm (alone and fused with ReLU) agrees with the naive layers:
+float64 to 1e-12, several geometries, both modes, in blocks and threads; numerical
+gradients; PyTorch in float64; float32 kept; the same errors, raised before any change."""
+import copy
+
+import numpy as np
+import pytest
+
+import glassnet._threads as threads
+import glassnet.fast_norm as fast_norm
+from glassnet.fast_norm import (spatial_batchnorm_backward_fast, spatial_batchnorm_forward_fast,
+                                spatial_batchnorm_relu_backward_fast,
+                                spatial_batchnorm_relu_forward_fast)
+from glassnet.gradient_check import rel_error
+from glassnet.layers import (relu_backward, relu_forward, spatial_batchnorm_backward,
+                             spatial_batchnorm_forward)
+from helpers import check_against_torch, check_layer
+
+SHAPES = [(2, 3, 4, 5), (5, 4, 3, 3), (1, 2, 1, 1), (3, 1, 7, 2), (8, 6, 6, 6)]
+
+
+def assert_close(fast, naive, name, tol=1e-12, entry_tol=1e-9):
+    """Agreement relative to the largest entry (sums taken in another order differ by
+    rounding, which an entry that cancels to ~0 magnifies), and entry-wise to 1e-9."""
+    assert fast.shape == naive.shape, name
+    scale = max(np.abs(naive).max(), 1e-300) if naive.size else 1.0
+    err = np.abs(fast - naive).max() / scale if naive.size else 0.0
+    assert err < tol, f"{name}: error {err:.2e} relative to the largest entry"
+    if naive.size:
+        assert rel_error(fast, naive) < entry_tol, f"{name}: entry-wise"
+
+
+def naive_pair(relu):
+    """The reference: spatial_batchnorm (then relu) from glassnet.layers."""
+    if not relu:
+        return spatial_batchnorm_forward, spatial_batchnorm_backward
+
+    def forward(x, gamma, beta, bn_param):
+        a, bn_cache = spatial_batchnorm_forward(x, gamma, beta, bn_param)
+        out, relu_cache = relu_forward(a)
+        return out, (bn_cache, relu_cache)
+
+    def backward(dout, cache):
+        return spatial_batchnorm_backward(relu_backward(dout, cache[1]), cache[0])
+
+    return forward, backward
+
+
+FAST = {False: (spatial_batchnorm_forward_fast, spatial_batchnorm_backward_fast),
+        True: (spatial_batchnorm_relu_forward_fast, spatial_batchnorm_relu_backward_fast)}
+
+
+def bn_args(rng, shape, dtype=np.float64):
+    C = shape[1]
+    x = (2 + 3 * rng.randn(*shape)).astype(dtype)
+    gamma = (1 + 0.3 * rng.randn(C)).astype(dtype)
+    beta = rng.randn(C).astype(dtype)
+    bn_param = {"mode": "train", "momentum": 0.7, "running_mean": rng.randn(C).astype(dtype),
+                "running_var": rng.rand(C).astype(dtype)}
+    return x, gamma, beta, bn_param
+
+
+def compare(rng, shape, mode, relu, dtype=np.float64, tol=1e-12, entry_tol=1e-9):
+    x, gamma, beta, bn_param = bn_args(rng, shape, dtype)
+    bn_param["mode"] = mode
+    naive_param, fast_param = copy.deepcopy(bn_param), copy.deepcopy(bn_param)
+    (nf, nb), (ff, fb) = naive_pair(relu), FAST[relu]
+    out_n, cache_n = nf(x, gamma, beta, naive_param)
+    out_f, cache_f = ff(x, gamma, beta, fast_param)
+    assert out_f.dtype == out_n.dtype == dtype
+    assert_close(out_f, out_n, "out", tol, entry_tol)
+    for key in ("running_mean", "running_var"):
+        assert_close(fast_param[key], naive_param[key], key, tol, entry_tol)
+    dout = rng.randn(*shape).astype(dtype)
+    for name, g_f, g_n in zip(("dx", "dgamma", "dbeta"), fb(dout, cache_f), nb(dout, cache_n)):
+        assert g_f.dtype == dtype, name
+        assert_close(g_f, g_n, name, tol, entry_tol)
+
+
+@pytest.mark.parametrize("relu", [False, True], ids=["bn", "bn_relu"])
+@pytest.mark.parametrize("mode", ["train", "test"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_fast_equals_naive_float64(rng, shape, mode, relu):
+    compare(rng, shape, mode, relu)
+
+
+@pytest.mark.parametrize("relu", [False, True], ids=["bn", "bn_relu"])
+def test_fast_float32_stays_float32(rng, relu):
+    compare(rng, (4, 3, 5, 5), "train", relu, np.float32, tol=1e-5, entry_tol=1e-3)
+
+
+@pytest.mark.parametrize("relu", [False, True], ids=["bn", "bn_relu"])
+def test_blocks_and_threads_give_the_same_result(monkeypatch, rng, relu):
+    """Many small blocks on three threads: the same numbers as one block on one thread."""
+    x, gamma, beta, bn_param = bn_args(rng, (7, 3, 4, 4))
+    dout = rng.randn(*x.shape)
+    forward, backward = FAST[relu]
+    monkeypatch.setenv("GLASSNET_NUM_THREADS", "1")
+    ref_out, ref_cache = forward(x, gamma, beta, copy.deepcopy(bn_param))
+    ref_grads = backward(dout, ref_cache)
+    monkeypatch.setenv("GLASSNET_NUM_THREADS", "3")
+    monkeypatch.setattr(threads, "MIN_ELEMENTS_PER_THREAD", 1)
+    monkeypatch.setattr(fast_norm, "_BLOCK_BYTES", 1)
+    out, cache = forward(x, gamma, beta, copy.deepcopy(bn_param))
+    assert_close(out, ref_out, "out", 1e-14)
+    for g, g_ref in zip(backward(dout, cache), ref_grads):
+        assert_close(g, g_ref, "grad", 1e-14)
+
+
+@pytest.mark.parametrize("relu", [False, True], ids=["bn", "bn_relu"])
+def test_numerical_gradient(relu):
+    x, gamma, beta, _ = bn_args(np.random.RandomState(3), (2, 3, 4, 4))
+    forward, backward = FAST[relu]
+    check_layer(forward, backward, [x, gamma, beta, {"mode": "train"}], [0, 1, 2], tol=1e-6, h=1e-5)
+
+
+@pytest.mark.parametrize("relu", [False, True], ids=["bn", "bn_relu"])
+def test_matches_torch_float64(relu):
+    def torch_fn(x, gamma, beta, _):
+        import torch
+        out = torch.nn.functional.batch_norm(x, None, None, gamma, beta, training=True, eps=1e-5)
+        return out.relu() if relu else out
+
+    x, gamma, beta, _ = bn_args(np.random.RandomState(4), (3, 2, 5, 4))
+    forward, backward = FAST[relu]
+    worst = check_against_torch(forward, backward, [x, gamma, beta, {"mode": "train"}],
+                                [0, 1, 2], torch_fn, tol=1e-10)
+    assert worst < 1e-10
+
+
+def test_non_contiguous_input_and_integer_input(rng):
+    x, gamma, beta, bn_param = bn_args(rng, (3, 4, 5, 6))
+    view = x.transpose(0, 1, 3, 2)
+    out_f, _ = spatial_batchnorm_forward_fast(view, gamma, beta, copy.deepcopy(bn_param))
+    out_n, _ = spatial_batchnorm_forward(view, gamma, beta, copy.deepcopy(bn_param))
+    assert_close(out_f, out_n, "non-contiguous")
+    ints = np.arange(2 * 4 * 3 * 3).reshape(2, 4, 3, 3) % 7
+    out_f, _ = spatial_batchnorm_forward_fast(ints, gamma, beta, {"mode": "train"})
+    out_n, _ = spatial_batchnorm_forward(ints, gamma, beta, {"mode": "train"})
+    assert out_f.dtype == np.float64
+    assert_close(out_f, out_n, "integers")
+
+
+def test_overwrite_x_only_when_asked(rng):
+    x, gamma, beta, bn_param = bn_args(rng, (2, 3, 4, 4))
+    kept = x.copy()
+    spatial_batchnorm_relu_forward_fast(x, gamma, beta, copy.deepcopy(bn_param))
+    np.testing.assert_array_equal(x, kept)
+    out, cache = spatial_batchnorm_relu_forward_fast(x, gamma, beta, copy.deepcopy(bn_param),
+                                                     overwrite_x=True)
+    assert np.shares_memory(cache.x_hat, x)  # x now holds x_hat, as documented
+    ref, _ = spatial_batchnorm_relu_forward_fast(kept, gamma, beta, copy.deepcopy(bn_param))
+    np.testing.assert_array_equal(out, ref)
+
+
+def test_non_finite_upstream_where_relu_is_off_gives_zero(rng):
+    x, gamma, beta, bn_param = bn_args(rng, (2, 2, 3, 3))
+    out, cache = spatial_batchnorm_relu_forward_fast(x, gamma, beta, {"mode": "test"})
+    dout = np.ones_like(out)
+    dout[out <= 0] = np.inf
+    dx, _, _ = spatial_batchnorm_relu_backward_fast(dout, cache)
+    assert np.all(np.isfinite(dx)) and np.all(dx[out <= 0] == 0)
+
+
+@pytest.mark.parametrize("bad, error, match", [
+    (lambda a: a.update(bn_param={}), ValueError, "mode"),
+    (lambda a: a.update(bn_param={"mode": "eval"}), ValueError, "bn_param\\['mode'\\]"),
+    (lambda a: a.update(gamma=np.ones(2)), ValueError, "gamma"),
+    (lambda a: a.update(x=np.ones((2, 3, 4))), ValueError, "x must be a 4-d"),
+    (lambda a: a.update(x=np.ones((2, 3, 1, 1), dtype=complex)), TypeError, "x must be"),
+    (lambda a: a.update(bn_param={"mode": "train", "eps": -1}), ValueError, "eps"),
+    (lambda a: a.update(bn_param={"mode": "train", "running_mean": np.ones(4)}), ValueError,
+     "running_mean"),
+    (lambda a: a.update(x=np.ones((0, 3, 2, 2))), ValueError, "at least one value"),
+])
+def test_bad_arguments_are_refused_and_change_nothing(bad, error, match):
+    args = {"x": np.ones((2, 3, 2, 2)), "gamma": np.ones(3), "beta": np.zeros(3),
+            "bn_param": {"mode": "train", "running_mean": np.zeros(3)}}
+    bad(args)
+    before = copy.deepcopy(args["bn_param"])
+    for forward, _ in FAST.values():
+        with pytest.raises(error, match=match):
+            forward(args["x"], args["gamma"], args["beta"], args["bn_param"])
+        assert args["bn_param"].keys() == before.keys()
+        for key, value in before.items():
+            assert np.array_equal(args["bn_param"][key], value)
+
+
+def test_backward_checks_the_upstream_gradient(rng):
+    x, gamma, beta, bn_param = bn_args(rng, (2, 3, 2, 2))
+    _, cache = spatial_batchnorm_forward_fast(x, gamma, beta, bn_param)
+    with pytest.raises(ValueError, match="dout must have shape"):
+        spatial_batchnorm_backward_fast(np.ones((2, 3, 2)), cache)
+    with pytest.raises(TypeError, match="dout"):
+        spatial_batchnorm_backward_fast(np.ones((2, 3, 2, 2), dtype=complex), cache)
+
+
+def test_empty_batch_in_test_mode_and_zero_channels(rng):
+    _, gamma, beta, _ = bn_args(rng, (1, 3, 1, 1))
+    out, cache = spatial_batchnorm_relu_forward_fast(np.ones((0, 3, 2, 2)), gamma, beta,
+                                                     {"mode": "test"})
+    dx, dgamma, dbeta = spatial_batchnorm_relu_backward_fast(np.ones((0, 3, 2, 2)), cache)
+    assert out.shape == dx.shape == (0, 3, 2, 2) and np.all(dgamma == 0) and dbeta.shape == (3,)
+    out, cache = spatial_batchnorm_forward_fast(np.ones((2, 0, 2, 2)), np.ones(0), np.ones(0),
+                                                {"mode": "train"})
+    assert out.shape == (2, 0, 2, 2)
+    assert spatial_batchnorm_backward_fast(np.ones((2, 0, 2, 2)), cache)[0].shape == (2, 0, 2, 2)
