@@ -1,0 +1,275 @@
+"""The calls a notebook or the command line makes: ``run``, ``create``, ``work``, ``load``.
+
+- :func:`run` is the one-machine sweep: create the study (a journal file in the sweep
+  folder by default), run ``n_jobs`` worker processes, show progress, and write
+  ``trials.csv``, ``best_model.npz`` and ``report.html``. ``resume=True`` continues it.
+- :func:`create` + :func:`work` are the many-machine sweep: create once (from anywhere, as
+  often as wanted), then start workers on every machine against the same storage URL.
+- :func:`load` reads any sweep back as a :class:`~glassnet.tune.result.SweepResult`.
+"""
+import datetime
+import os
+import pickle
+import time
+
+from glassnet.tune import storage as storage_mod
+from glassnet.tune.progress import Progress
+from glassnet.tune.result import SweepResult
+from glassnet.tune.space import Space
+from glassnet.tune.strategy import PRUNERS, SAMPLERS, check_choice
+from glassnet.tune.workers import BUDGET_ATTR, Job, run_workers, work as work_in_process
+
+__all__ = ["run", "create", "work", "load", "JOURNAL_NAME"]
+
+JOURNAL_NAME = "study.journal"
+SPEC_VERSION = 1
+
+
+def _check_positive_int(value, name, allow_none=True):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    return value
+
+
+def _base_config(config):
+    """A TrainConfig from a TrainConfig, a dict of its fields, or None (the defaults)."""
+    from glassnet.config import TrainConfig
+    if config is None:
+        return TrainConfig()
+    if isinstance(config, TrainConfig):
+        return config
+    if isinstance(config, dict):
+        return TrainConfig.from_dict(config)
+    raise TypeError(f"config must be a TrainConfig, a dict of its fields or None; got "
+                    f"{type(config).__name__}")
+
+
+def _check_space_fields(space, base):
+    import dataclasses
+    fields = {f.name for f in dataclasses.fields(base)}
+    unknown = [n for n in space.names if n not in fields]
+    if unknown:
+        raise ValueError(f"space names {unknown} are not training settings; choose among "
+                         f"{', '.join(sorted(fields))}")
+
+
+def _definition(space, config, factory, sampler, pruner):
+    """The sweep definition stored in the study (see glassnet.tune.storage)."""
+    space = Space(space)
+    sampler = sampler or ("grid" if space.is_grid else "tpe")
+    check_choice(sampler, "sampler", SAMPLERS)
+    check_choice(pruner, "pruner", PRUNERS)
+    if sampler == "grid":
+        space.grid_points()  # ValueError naming the ranges when it is not a grid
+    spec = {"version": SPEC_VERSION, "space": space.to_list(), "sampler": sampler,
+            "pruner": pruner}
+    if factory is None:
+        base = _base_config(config)
+        _check_space_fields(space, base)
+        spec.update(mode="config", base=base.to_dict())
+    else:
+        if not callable(factory):
+            raise TypeError(f"factory must be a function params -> model; got {factory!r}")
+        if config is not None:
+            raise ValueError("give either config (a training configuration) or factory, not both")
+        spec.update(mode="factory", base=None,
+                    factory=f"{getattr(factory, '__module__', '?')}.{getattr(factory, '__qualname__', '?')}")
+    return space, spec
+
+
+def _budget(space, spec, n_trials, timeout):
+    if spec["sampler"] == "grid":
+        size = len(space.grid_points())
+        if n_trials is not None and n_trials != size:
+            raise ValueError(f"a grid sweep runs each of its {size} combinations once; leave "
+                             f"n_trials out or give {size} (got {n_trials})")
+        return size
+    _check_positive_int(n_trials, "n_trials")
+    if n_trials is None and timeout is None:
+        raise ValueError("give n_trials (the number of trials) or a timeout in seconds")
+    return n_trials
+
+
+def _default_name(spec):
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    if spec["mode"] == "config":
+        return f"{spec['base'].get('data')}-{spec['base'].get('model')}-{stamp}"
+    return f"sweep-{stamp}"
+
+
+def _check_factory_mode(factory, data, n_jobs):
+    if data is None or not all(k in data for k in ("X_train", "y_train", "X_val", "y_val")):
+        raise ValueError("with a factory, data must be a dict with X_train, y_train, X_val, y_val")
+    if n_jobs > 1:
+        try:
+            pickle.dumps(factory)
+        except Exception as exc:
+            raise TypeError(f"with n_jobs > 1 the factory must be a function defined at the top "
+                            f"level of an importable module (worker processes import it); "
+                            f"{factory!r} cannot be sent: {exc}. Use n_jobs=1 in a notebook") from None
+
+
+def create(space, config=None, *, storage, name, n_trials=None, sampler=None, pruner="median",
+           factory=None, heartbeat=30, grace=None):
+    """Create a sweep in ``storage`` for workers to fill in (idempotent, race-safe).
+
+    Parameters
+    ----------
+    space : dict
+        ``{setting: dimension}`` (see glassnet.tune.space).
+    config : TrainConfig, dict or None
+        The fixed part of every trial's configuration (configuration mode).
+    storage : str
+        A database URL (``postgresql+psycopg://user@host/db``) or a journal file path.
+    name : str
+        The sweep's name (the Optuna study name).
+    n_trials : int or None
+        The total number of trials over all workers (a grid: every combination once).
+    sampler : {'tpe', 'random', 'grid'} or None
+        Default: 'grid' for a space of lists only, else 'tpe'.
+    pruner : {'median', 'hyperband', 'none'}
+    factory : callable or None
+        Model-factory mode (workers must then be given the same factory).
+    heartbeat, grace : int
+        Database storage: seconds between heartbeats, and without one before a trial is
+        failed and retried.
+
+    Returns
+    -------
+    (study, created): the Optuna study and whether this call made it.
+    """
+    space, spec = _definition(space, config, factory, sampler, pruner)
+    budget = _budget(space, spec, n_trials, timeout=None if n_trials else 0)
+    grid = space.grid_points() if spec["sampler"] == "grid" else None
+    study, created = storage_mod.create_study(storage, name, spec, heartbeat, grace, grid)
+    if created or study.user_attrs.get(BUDGET_ATTR) != budget:
+        study.set_user_attr(BUDGET_ATTR, budget)
+    return study, created
+
+
+def _run_jobs(job, n_jobs, progress):
+    if n_jobs == 1:
+        work_in_process(job, 0, on_trial_end=progress.poll)
+        return
+    run_workers(job, n_jobs, on_poll=progress.poll)
+
+
+def work(storage, name, *, folder=None, n_trials=None, n_jobs=1, timeout=None, seed=None,
+         factory=None, options=None, data=None, heartbeat=30, grace=None, quiet=False):
+    """Run trials of an existing sweep on this machine until its budget is spent (or this
+    call's own ``n_trials`` are done, or ``timeout`` seconds have passed). Returns a
+    :class:`SweepResult` of the whole sweep. ``folder`` (default ``sweeps/<name>``) holds
+    this machine's trial run folders."""
+    _check_positive_int(n_jobs, "n_jobs", allow_none=False)
+    _check_positive_int(n_trials, "n_trials")
+    study = storage_mod.load_study(storage, name, heartbeat, grace)
+    spec = storage_mod.read_spec(study)
+    if spec["mode"] == "factory":
+        if factory is None:
+            raise ValueError(f"sweep {name!r} was created for a model factory; pass the same "
+                             "factory, options and data to work()")
+        _check_factory_mode(factory, data, n_jobs)
+    folder = folder or os.path.join("sweeps", name)
+    per_worker = None if n_trials is None else -(-n_trials // n_jobs)
+    job = Job(storage=storage, name=name, folder=folder, heartbeat=heartbeat, grace=grace,
+              seed=seed, max_trials=per_worker,
+              deadline=None if timeout is None else time.time() + timeout,
+              factory=factory, options=options, data=data)
+    progress = Progress(study.user_attrs.get(BUDGET_ATTR), quiet)
+    try:
+        _run_jobs(job, n_jobs, progress)
+    finally:
+        progress.close()
+    return SweepResult(study, folder)
+
+
+def run(space, config=None, *, factory=None, options=None, data=None, n_trials=None,
+        sampler=None, pruner="median", n_jobs=1, storage=None, folder=None, name=None,
+        timeout=None, seed=0, resume=False, heartbeat=30, grace=None, quiet=False, report=True):
+    """Run a whole sweep on this machine and return its :class:`SweepResult`.
+
+    Parameters
+    ----------
+    space : dict
+        ``{setting: dimension}``: ``tune.LogUniform(1e-4, 1e-1)``, ``tune.Uniform(0, 0.5)``,
+        ``tune.IntRange(16, 128)``, ``tune.Choice([...])`` or a plain list (a grid axis).
+    config : TrainConfig, dict or None
+        The fixed part of each trial's configuration (data, model, epochs, ...); each trial
+        is ``config.replace(**drawn values)`` trained by ``glassnet.experiment.train_run``.
+    factory : callable or None
+        Instead of a configuration: ``factory(params) -> model``. A model with a ``train``
+        method (the classic classifiers) is trained by it, ``model.train(X_train, y_train
+        [, X_val, y_val], **options)``; any other model by ``Solver(model, data, **options)``.
+    options : dict, callable or None
+        Factory mode: the keyword arguments of that call, or ``options(params) -> dict``.
+    data : dict or None
+        Factory mode: ``X_train, y_train, X_val, y_val``.
+    n_trials : int or None
+        Total trials (a grid: every combination, the default).
+    sampler : {'tpe', 'random', 'grid'} or None
+    pruner : {'median', 'hyperband', 'none'}
+    n_jobs : int
+        Worker processes (1: in this process). Each worker uses one BLAS thread.
+    storage : str or None
+        Default: a journal file ``<folder>/study.journal``; a database URL shares the sweep.
+    folder, name : str or None
+        Default name ``<data>-<model>-<time>``; default folder ``sweeps/<name>``.
+    timeout : float or None
+        Seconds after which no new trial starts.
+    seed : int or None
+        Seeds the samplers (worker k uses a seed derived from ``seed`` and k).
+    resume : bool
+        Continue the existing sweep of this name: trials left RUNNING by dead workers on
+        this machine, or interrupted by Ctrl-C, are failed and queued again.
+    quiet : bool
+        No progress bar and no per-trial lines.
+    report : bool
+        Write trials.csv, best_model.npz and report.html into the folder at the end.
+    """
+    _check_positive_int(n_jobs, "n_jobs", allow_none=False)
+    space, spec = _definition(space, config, factory, sampler, pruner)
+    budget = _budget(space, spec, n_trials, timeout)
+    if factory is not None:
+        _check_factory_mode(factory, data, n_jobs)
+    name = name or _default_name(spec)
+    folder = folder or os.path.join("sweeps", name)
+    storage = storage or os.path.join(folder, JOURNAL_NAME)
+    if resume:
+        study = storage_mod.load_study(storage, name, heartbeat, grace)
+        stored = storage_mod.read_spec(study)
+        if stored != storage_mod._canonical(spec):
+            raise ValueError(f"cannot resume sweep {name!r} with a different space or "
+                             "configuration; give the same ones (or start a new sweep)")
+        requeued = storage_mod.requeue_dead_local_trials(
+            study, include_unmarked=not storage_mod.is_rdb_url(storage))
+        if budget is not None and study.user_attrs.get(BUDGET_ATTR) != budget:
+            study.set_user_attr(BUDGET_ATTR, budget)
+        if requeued and not quiet:
+            print(f"resuming {name}: trials {', '.join(map(str, requeued))} were left unfinished "
+                  "and are queued again", flush=True)
+    else:
+        grid = space.grid_points() if spec["sampler"] == "grid" else None
+        study, created = storage_mod.create_study(storage, name, spec, heartbeat, grace, grid)
+        if not created:
+            raise ValueError(f"sweep {name!r} already exists in {storage_mod.describe_storage(storage)}; "
+                             "resume it (resume=True, --resume) or choose another name")
+        study.set_user_attr(BUDGET_ATTR, budget)
+    job = Job(storage=storage, name=name, folder=folder, heartbeat=heartbeat, grace=grace,
+              seed=seed, deadline=None if timeout is None else time.time() + timeout,
+              factory=factory, options=options, data=data)
+    progress = Progress(budget, quiet)
+    try:
+        _run_jobs(job, n_jobs, progress)
+    finally:
+        progress.close()
+    result = SweepResult(study, folder)
+    if report:
+        result.write_report(folder)
+    return result
+
+
+def load(storage, name, folder=None):
+    """The :class:`SweepResult` of sweep ``name`` in ``storage`` (a URL or a journal file)."""
+    return SweepResult(storage_mod.load_study(storage, name), folder)

@@ -1,0 +1,249 @@
+"""The outcome of a sweep, in the shape the handouts build by hand.
+
+``SweepResult(study)`` reads a sweep's study (any storage) and gives::
+
+    result.results[(lr, reg)] == (train_acc, val_acc)   # complete trials, keyed in space order
+    result.best_val, result.best_params, result.best_trial
+    result.best_model                                   # loaded from the best trial's folder
+    result.run_folders[number]                          # each trial's run folder
+    result.test_acc                                     # the best trial's test accuracy, if known
+
+and writes the sweep folder's files: ``trials.csv`` (one row per trial), ``best_model.npz``
+(a copy of the best trial's model) and ``report.html`` (``glassnet.sweep_plots``).
+"""
+import csv
+import io
+import os
+import warnings
+
+from glassnet._io import atomic_write_bytes, atomic_write_text
+from glassnet.tune.space import Choice, IntRange, LogUniform, Space
+from glassnet.tune.storage import read_spec
+
+__all__ = ["SweepResult"]
+
+
+def _axis(dim):
+    """(kind, categories) of a dimension's plot axis; see glassnet.sweep_plots."""
+    if isinstance(dim, LogUniform) or (isinstance(dim, IntRange) and dim.is_log):
+        return ("log", None)
+    if isinstance(dim, Choice):
+        if dim.numeric:
+            values = [float(v) for v in dim.values]
+            if min(values) > 0 and max(values) / min(values) >= 20:
+                return ("log", None)
+            return ("linear", None)
+        return ("category", [str(label) for label in dim.labels])
+    return ("linear", None)
+
+
+class SweepResult:
+    """A snapshot of a sweep's trials (see the module docstring).
+
+    Parameters
+    ----------
+    study : optuna.Study
+        The sweep's study (made by ``glassnet.tune``).
+    folder : str or None
+        The local sweep folder (for writing files); trial folders are read from the trials.
+    """
+
+    def __init__(self, study, folder=None):
+        from optuna.trial import TrialState
+        self.study = study
+        self.folder = folder
+        self.spec = read_spec(study)
+        self.space = Space.from_dict(self.spec["space"])
+        self.trials = [t for t in study.get_trials(deepcopy=False)
+                       if not t.user_attrs.get("skipped")]
+        self.complete = [t for t in self.trials if t.state == TrialState.COMPLETE]
+
+    @property
+    def name(self):
+        return self.study.study_name
+
+    def params(self, trial):
+        """The drawn values of a trial (choices decoded: hidden sizes as lists)."""
+        return self.space.decode(trial.params)
+
+    @property
+    def results(self):
+        """{key tuple: (train_acc, val_acc)} of the complete trials (the better one when a
+        configuration ran twice)."""
+        table = {}
+        for trial in self.complete:
+            key = self.space.key(self.params(trial))
+            pair = (trial.user_attrs.get("train_acc"), trial.value)
+            if key not in table or pair[1] > table[key][1]:
+                table[key] = pair
+        return table
+
+    @property
+    def best_trial(self):
+        if not self.complete:
+            raise ValueError(f"sweep {self.name!r} has no complete trial yet")
+        return max(self.complete, key=lambda t: (t.value, -t.number))
+
+    @property
+    def best_val(self):
+        return self.best_trial.value
+
+    @property
+    def best_params(self):
+        return self.params(self.best_trial)
+
+    @property
+    def test_acc(self):
+        """Test accuracy of the best trial's model (None when the data set has no test split
+        or in model-factory mode)."""
+        return self.best_trial.user_attrs.get("test_acc")
+
+    @property
+    def run_folders(self):
+        return {t.number: t.user_attrs["run_dir"] for t in self.trials if "run_dir" in t.user_attrs}
+
+    @property
+    def best_run_folder(self):
+        return self.best_trial.user_attrs["run_dir"]
+
+    def _best_model_path(self):
+        run_dir = self.best_run_folder
+        if not os.path.isdir(run_dir):
+            raise FileNotFoundError(f"the best trial ({self.best_trial.number}) ran on host "
+                                    f"{self.best_trial.user_attrs.get('host')!r} and its folder "
+                                    f"{run_dir} is not on this machine")
+        if self.spec["mode"] == "config":
+            from glassnet.runs import RunFolder
+            return RunFolder(run_dir).model_path
+        return os.path.join(run_dir, "model.npz")
+
+    @property
+    def best_model(self):
+        """The best trial's trained model, loaded from its run folder."""
+        from glassnet import load_model
+        return load_model(self._best_model_path())
+
+    def counts(self):
+        """{state name: count}, plus 'retried' (trials queued again after their worker died)."""
+        counts = {}
+        for trial in self.trials:
+            counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
+        counts["retried"] = sum(1 for t in self.trials if "failed_trial" in t.system_attrs)
+        return counts
+
+    def records(self):
+        """Plain trial records for glassnet.sweep_plots."""
+        return [{"number": t.number, "state": t.state.name, "value": t.value,
+                 "params": dict(t.params),   # as stored: choices by their labels
+                 "curve": dict(t.intermediate_values)} for t in self.trials]
+
+    def axes(self):
+        return {name: _axis(dim) for name, dim in self.space.dimensions.items()}
+
+    def table(self):
+        """(header, rows): one row per trial, as trials.csv and the report show them."""
+        names = self.space.names
+        header = (["trial", "state", "val_acc", "train_acc", "test_acc"] + names
+                  + ["epochs", "seconds", "host", "retry_of", "run_dir", "error"])
+        rows = []
+        for t in self.trials:
+            params = t.params
+            seconds = ((t.datetime_complete - t.datetime_start).total_seconds()
+                       if t.datetime_complete and t.datetime_start else None)
+            rows.append([t.number, t.state.name, t.value if t.value is not None
+                         else t.user_attrs.get("val_acc"), t.user_attrs.get("train_acc"),
+                         t.user_attrs.get("test_acc")]
+                        + [params.get(n) for n in names]
+                        + [max(t.intermediate_values) if t.intermediate_values else None,
+                           None if seconds is None else round(seconds, 2),
+                           t.user_attrs.get("host"), t.system_attrs.get("failed_trial"),
+                           t.user_attrs.get("run_dir"), t.user_attrs.get("error")])
+        return header, rows
+
+    def write_csv(self, path):
+        header, rows = self.table()
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows([["" if c is None else c for c in row] for row in rows])
+        atomic_write_text(path, buf.getvalue())
+        return path
+
+    def importances(self):
+        """{name: importance} from optuna.importance.get_param_importances (fANOVA), or
+        None with fewer than two complete trials or a single parameter."""
+        import optuna
+        if len(self.complete) < 2 or len(self.space.names) < 2:
+            return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                return dict(optuna.importance.get_param_importances(self.study))
+            except (ValueError, RuntimeError, ZeroDivisionError):
+                return None
+
+    def plot(self, folder):
+        """Draw the sweep's pictures into ``folder``; returns {caption: path}."""
+        from glassnet import sweep_plots as sp
+        os.makedirs(folder, exist_ok=True)
+        records, axes = self.records(), self.axes()
+        images = {
+            "Optimisation history": sp.plot_history(records, os.path.join(folder, "history.png")),
+            "Validation accuracy against each parameter": sp.plot_param_effects(
+                records, axes, os.path.join(folder, "params.png")),
+        }
+        pair = sp.pick_pair(axes)
+        if pair is not None:
+            images[f"{pair[0]} x {pair[1]}"] = sp.plot_pair(records, axes, *pair,
+                                                            os.path.join(folder, "pair.png"))
+        if len(axes) >= 2:
+            images["Parallel coordinates"] = sp.plot_parallel(records, axes,
+                                                              os.path.join(folder, "parallel.png"))
+        importances = self.importances()
+        if importances:
+            images["Parameter importances"] = sp.plot_importances(
+                importances, os.path.join(folder, "importances.png"))
+        images["Learning curves of the best trials"] = sp.plot_learning_curves(
+            records, os.path.join(folder, "curves.png"))
+        return images
+
+    def summary(self):
+        """{label: value} of the sweep's outcome (the report's summary table)."""
+        counts = self.counts()
+        rows = {"sweep": self.name, "trials": len(self.trials),
+                **{f"trials {k.lower()}": v for k, v in counts.items()}}
+        if self.complete:
+            best = self.best_trial
+            rows.update({"best trial": best.number, "best validation accuracy": best.value,
+                         "train accuracy of the best": best.user_attrs.get("train_acc"),
+                         "test accuracy of the best": best.user_attrs.get("test_acc"),
+                         **{f"best {k}": v for k, v in self.best_params.items()},
+                         "best run folder": best.user_attrs.get("run_dir")})
+        rows.update({"sampler": self.spec["sampler"], "pruner": self.spec["pruner"],
+                     "space": ", ".join(f"{n}: {d!r}" for n, d in self.space.dimensions.items())})
+        return rows
+
+    def write_report(self, folder=None):
+        """trials.csv, best_model.npz and report.html (with its PNGs) in the sweep folder."""
+        from glassnet.sweep_plots import write_sweep_report
+        folder = folder or self.folder
+        if folder is None:
+            raise ValueError("write_report needs a folder (the sweep has none)")
+        self.write_csv(os.path.join(folder, "trials.csv"))
+        if self.complete:
+            try:
+                with open(self._best_model_path(), "rb") as f:
+                    atomic_write_bytes(os.path.join(folder, "best_model.npz"), f.read())
+            except FileNotFoundError:
+                pass  # the best trial ran on another machine
+        images = self.plot(os.path.join(folder, "plots"))
+        header, rows = self.table()
+        best_row = (next(i for i, r in enumerate(rows) if r[0] == self.best_trial.number)
+                    if self.complete else None)
+        return write_sweep_report(os.path.join(folder, "report.html"),
+                                  f"glassnet sweep {self.name}", self.summary(), header, rows,
+                                  images, best_row)
+
+    def __repr__(self):
+        best = f", best_val={self.best_val:.4f}" if self.complete else ""
+        return f"SweepResult({self.name!r}, {len(self.trials)} trials{best})"

@@ -1,0 +1,214 @@
+"""Workers: processes that take trials from a sweep's study until its budget is spent.
+
+A worker loads the study, then repeats: stop if the budget is used up and nothing waits
+in the queue (retries, grid points); run one trial through ``study.optimize`` (which keeps
+the heartbeat on a database storage and fails stale trials first). Any number of workers,
+in this process, in local processes or on other machines, share one study.
+
+The budget is exact: trial ``k`` counts against it unless it is a retry of a dead
+worker's trial (the retry takes the dead trial's place). A trial that finds ``budget``
+counted trials numbered below it was started in the same instant as the last one allowed;
+it is marked ``skipped`` and ends PRUNED without training. So a sweep of 30 trials trains
+exactly 30 configurations (plus retries), however many workers race for the last one.
+
+Local worker processes are started with the "spawn" method and one BLAS thread each
+(``OPENBLAS_NUM_THREADS`` = ``OMP_NUM_THREADS`` = ``MKL_NUM_THREADS`` =
+``GLASSNET_NUM_THREADS`` = 1, set before NumPy is imported in the child): N workers on N
+cores, not N x N threads. A worker process that dies (killed, out of memory) has its
+running trial failed and re-queued by the parent, and a new worker takes its place.
+"""
+import contextlib
+import dataclasses
+import multiprocessing
+import os
+import time
+import traceback
+from typing import Any, Callable, Optional
+
+from glassnet.tune import storage as storage_mod
+from glassnet.tune.space import Space
+from glassnet.tune.strategy import make_pruner, make_sampler, worker_seed
+
+__all__ = ["Job", "BUDGET_ATTR", "work", "run_workers", "counted_trials"]
+
+BUDGET_ATTR = "glassnet_budget"
+SINGLE_THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                     "GLASSNET_NUM_THREADS")
+POLL_SECONDS = 0.5
+MAX_RESTARTS = 8
+
+
+@dataclasses.dataclass
+class Job:
+    """Everything a worker needs (picklable, so it can be sent to a spawned process).
+
+    storage, name: the study. folder: where trial run folders are written. max_trials:
+    this worker's own limit (None: until the sweep's budget is spent). deadline:
+    ``time.time()`` after which no trial starts. factory, options, data: the model-factory
+    mode (None in configuration mode).
+    """
+    storage: str
+    name: str
+    folder: str
+    heartbeat: int = 30
+    grace: Optional[int] = None
+    seed: Optional[int] = None
+    max_trials: Optional[int] = None
+    deadline: Optional[float] = None
+    factory: Optional[Callable] = None
+    options: Any = None
+    data: Optional[dict] = None
+
+
+def counted_trials(trials):
+    """Trials that count against the budget: all but retries and skipped ones."""
+    return [t for t in trials if "failed_trial" not in t.system_attrs
+            and not t.user_attrs.get("skipped")]
+
+
+def _budget_spent(study, budget):
+    from optuna.trial import TrialState
+    trials = study.get_trials(deepcopy=False)
+    if any(t.state == TrialState.WAITING for t in trials):
+        return False
+    return budget is not None and len(counted_trials(trials)) >= budget
+
+
+def _is_surplus(study, trial, budget):
+    """True for a trial started beyond the budget (see the module docstring)."""
+    if budget is None:
+        return False
+    trials = study.get_trials(deepcopy=False)
+    me = next(t for t in trials if t.number == trial.number)
+    if "failed_trial" in me.system_attrs:   # a retry takes its dead original's place
+        return False
+    return len(counted_trials([t for t in trials if t.number < trial.number])) >= budget
+
+
+def _make_objective(study, job, spec):
+    import optuna
+    from glassnet.tune.trial import run_config_trial, run_factory_trial
+    space = Space.from_dict(spec["space"])
+    if spec["mode"] == "config":
+        from glassnet.config import TrainConfig
+        base = TrainConfig.from_dict(spec["base"])
+
+    def objective(trial):
+        budget = study.user_attrs.get(BUDGET_ATTR)
+        if _is_surplus(study, trial, budget):
+            trial.set_user_attr("skipped", "the sweep's trial budget was already used")
+            raise optuna.TrialPruned("skipped: budget already used")
+        try:
+            if spec["mode"] == "config":
+                return run_config_trial(trial, space, base, job.folder)
+            return run_factory_trial(trial, space, job.factory, job.options, job.data, job.folder)
+        except optuna.TrialPruned:
+            raise
+        except KeyboardInterrupt:
+            trial.set_user_attr("interrupted", True)   # re-queued by a resume
+            raise
+        except Exception as exc:
+            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
+            trial.set_user_attr("traceback", traceback.format_exc()[-4000:])
+            raise
+    return objective
+
+
+def work(job, index=0, on_trial_end=None):
+    """Run trials of ``job``'s sweep in this process until its budget is spent, this
+    worker's ``max_trials`` are done or the deadline passes. Returns the number of trials
+    this worker ran. ``on_trial_end(study)`` is called after each one."""
+    import optuna
+    probe = storage_mod.load_study(job.storage, job.name, job.heartbeat, job.grace)
+    spec = storage_mod.read_spec(probe)
+    study = storage_mod.load_study(job.storage, job.name, job.heartbeat, job.grace,
+                                   sampler=make_sampler(spec["sampler"], worker_seed(job.seed, index)),
+                                   pruner=make_pruner(spec["pruner"]))
+    objective = _make_objective(study, job, spec)
+    done = 0
+    while True:
+        if job.max_trials is not None and done >= job.max_trials:
+            break
+        if job.deadline is not None and time.time() >= job.deadline:
+            break
+        if _budget_spent(study, study.user_attrs.get(BUDGET_ATTR)):
+            break
+        study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False)
+        done += 1
+        if on_trial_end is not None:
+            on_trial_end(study)
+    return done
+
+
+def _worker_main(job, index):
+    """Entry point of a spawned worker process (quiet: the parent prints progress)."""
+    import optuna
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    work(job, index)
+
+
+@contextlib.contextmanager
+def _single_thread_env():
+    """Set the BLAS thread variables to 1 while children are spawned (they inherit the
+    environment before importing NumPy), then restore this process's values."""
+    saved = {k: os.environ.get(k) for k in SINGLE_THREAD_ENV}
+    os.environ.update({k: "1" for k in SINGLE_THREAD_ENV})
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _start(ctx, job, index):
+    process = ctx.Process(target=_worker_main, args=(job, index), daemon=False,
+                          name=f"glassnet-sweep-worker-{index}")
+    with _single_thread_env():
+        process.start()
+    return process
+
+
+def run_workers(job, n_jobs, on_poll=None):
+    """Run ``n_jobs`` worker processes on ``job`` and wait for them; ``on_poll(study)`` is
+    called every half second and at the end. A worker that dies with a trial RUNNING has
+    that trial failed and re-queued and is replaced (up to MAX_RESTARTS times). Ctrl-C
+    stops the workers, re-queues their trials and re-raises KeyboardInterrupt."""
+    ctx = multiprocessing.get_context("spawn")
+    study = storage_mod.load_study(job.storage, job.name, job.heartbeat, job.grace)
+    processes = {i: _start(ctx, job, i) for i in range(n_jobs)}
+    next_index, restarts = n_jobs, 0
+    try:
+        while processes:
+            time.sleep(POLL_SECONDS)
+            for index, process in list(processes.items()):
+                if process.is_alive():
+                    continue
+                process.join()
+                del processes[index]
+                if process.exitcode != 0:
+                    storage_mod.requeue_dead_local_trials(study)
+                    if restarts < MAX_RESTARTS and not _finished(study, job):
+                        restarts += 1
+                        processes[next_index] = _start(ctx, job, next_index)
+                        next_index += 1
+            if on_poll is not None:
+                on_poll(study)
+    except BaseException:
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            process.join()
+        storage_mod.requeue_dead_local_trials(study)
+        raise
+    if on_poll is not None:
+        on_poll(study)
+    return study
+
+
+def _finished(study, job):
+    if job.deadline is not None and time.time() >= job.deadline:
+        return True
+    return _budget_spent(study, study.user_attrs.get(BUDGET_ATTR))
