@@ -60,6 +60,24 @@ class TinySoftmax:
         return loss, {"W": Xc.T @ dscores, "b": dscores.sum(axis=0)}
 
 
+class TinyDropout(TinySoftmax):
+    """TinySoftmax with inverted dropout on its input in training, the masks drawn as
+    glassnet's models draw them: from ``self.rng`` (None: NumPy's global generator)."""
+
+    def __init__(self, keep=0.7, **kwargs):
+        super().__init__(**kwargs)
+        self.keep = keep
+        self.rng = None
+
+    def _uniform(self, shape):
+        return np.random.rand(*shape) if self.rng is None else self.rng.random(shape)
+
+    def loss(self, X, y=None):
+        if y is not None:
+            X = X * (self._uniform(X.shape) < self.keep) / self.keep
+        return super().loss(X, y)
+
+
 def make_data(num_train=50, num_val=30, input_dim=8, num_classes=3, seed=1, spread=1.0):
     """Gaussian blobs, one per class (learnable but not trivially separable)."""
     rng = np.random.RandomState(seed)
@@ -91,6 +109,8 @@ def make_problem(kind):
                   print_every=0, verbose=False, seed=11)
     if kind == "tiny":
         model = TinySoftmax()
+    elif kind == "tiny_dropout":
+        model = TinyDropout()
     elif kind == "fcn_dropout":   # masks drawn from the global generator, no model seed
         model = make_fcn(dropout_keep_ratio=0.7)
     else:
@@ -472,7 +492,7 @@ def test_nonfinite_raise():
 
 # ---- seeds, checkpoints and resume -------------------------------------------------------
 
-@pytest.mark.parametrize("kind", ["tiny", "fcn_dropout"])
+@pytest.mark.parametrize("kind", ["tiny", "tiny_dropout", "fcn_dropout"])
 def test_seeded_runs_are_reproducible_and_leave_the_global_rng_alone(kind):
     runs = []
     for _ in range(2):
@@ -491,7 +511,7 @@ def test_seeded_runs_are_reproducible_and_leave_the_global_rng_alone(kind):
     assert other.loss_history != runs[0]["loss_history"]
 
 
-@pytest.mark.parametrize("kind", ["tiny", "fcn_batchnorm", "fcn_dropout"])
+@pytest.mark.parametrize("kind", ["tiny", "fcn_batchnorm", "fcn_dropout", "tiny_dropout"])
 def test_resume_is_bit_identical(tmp_path, kind):
     model, data, kwargs = make_problem(kind)
     at_epoch_end = {}
@@ -647,3 +667,253 @@ def test_progress_bar_keeps_the_printed_lines(capsys):
     final = captured.err.replace("\r", "\n").strip().splitlines()[-1]
     val = f"{solver.val_acc_history[-1]:.3f}"
     assert "epoch=2/2" in final and f"val={val}" in final and "loss=" in final, final
+
+
+# ---- the model's stream (model.rng) ------------------------------------------------------
+
+def test_seeded_training_lends_the_model_stream_and_puts_the_old_one_back():
+    model = TinyDropout()
+    own = np.random.RandomState(99)
+    model.rng = own
+    seen = []
+    np.random.seed(5)
+    before = np.random.get_state()
+    solver = tiny_solver(seed=3, on_iteration=lambda s: seen.append(s.model.rng))
+    solver.model = model   # (tiny_solver builds a TinySoftmax; use the dropout one)
+    solver._reset()
+    solver.train()
+    after = np.random.get_state()
+    np.testing.assert_array_equal(before[1], after[1])
+    assert before[2:] == after[2:]
+    assert seen and all(rng is solver._model_rng for rng in seen)
+    assert model.rng is own and own.get_state()[2] == np.random.RandomState(99).get_state()[2]
+    # Without a seed nothing is lent: the model draws from the global generator.
+    unseeded = Solver(TinyDropout(), make_data(), batch_size=10, num_epochs=1, verbose=False,
+                      on_iteration=lambda s: seen.append(s.model.rng))
+    seen.clear()
+    unseeded.train()
+    assert seen == [None] * 5
+
+
+class FormerGlobalSwap:
+    """A model proxy drawing the way the Solver used to make a seeded model draw: NumPy's
+    global generator, swapped for the stream RandomState([seed, 1]) around each training
+    call of model.loss (test code only; the library never does this)."""
+
+    def __init__(self, model, seed):
+        self.model, self.stream = model, np.random.RandomState([seed, 1])
+
+    params = property(lambda self: self.model.params,
+                      lambda self, value: setattr(self.model, "params", value))
+
+    def loss(self, X, y=None):
+        if y is None:
+            return self.model.loss(X)
+        saved = np.random.get_state()
+        np.random.set_state(self.stream.get_state())
+        try:
+            return self.model.loss(X, y)
+        finally:
+            self.stream.set_state(np.random.get_state())
+            np.random.set_state(saved)
+
+
+@pytest.mark.parametrize("kind", ["tiny_dropout", "fcn_dropout"])
+def test_the_model_stream_gives_the_numbers_seeded_runs_always_gave(kind):
+    model, data, kwargs = make_problem(kind)
+    solver = Solver(model, data, **kwargs)
+    solver.train()
+    old_model, _, _ = make_problem(kind)
+    old_model.rng = None
+    former = Solver(FormerGlobalSwap(old_model, kwargs["seed"]), data, **kwargs)
+    former.train()
+    assert solver.loss_history == former.loss_history
+    assert_bit_identical(solver.model.params, old_model.params, "params")
+
+
+# ---- bad data ------------------------------------------------------------------------------
+
+def test_labels_and_arrays_are_checked_against_the_model():
+    data = make_data()   # 3 classes
+    cases = [
+        (dict(data, y_val=np.where(data["y_val"] == 2, 3, data["y_val"])), ValueError,
+         r"data\['y_val'\] must hold labels in \[0, 2\] \(the model scores 3 classes\); "
+         r"got values from 0 to 3"),
+        (dict(data, y_train=data["y_train"] - 1), ValueError,
+         r"data\['y_train'\] must hold labels in \[0, 2\].*from -1"),
+        (dict(data, y_val=data["y_val"] + 0.5), TypeError,
+         r"data\['y_val'\] must hold integer class labels; got dtype float64 with non-integer"),
+        (dict(data, y_val=data["y_val"].astype(str)), TypeError,
+         r"data\['y_val'\] must hold integer class labels"),
+        (dict(data, X_train=data["X_train"].tolist()), TypeError,
+         r"data\['X_train'\] must be a NumPy array with one row per example; got list"),
+        (dict(data, y_train=list(data["y_train"])), TypeError,
+         r"data\['y_train'\] must be a NumPy array of integer class labels; got list"),
+        (dict(data, X_val=data["X_val"].astype(complex)), TypeError,
+         r"data\['X_val'\] must be an array of real numbers"),
+    ]
+    for bad, error, message in cases:
+        with pytest.raises(error, match=message):
+            Solver(TinySoftmax(), bad, verbose=False)
+    # Whole-number float labels are labels; the model's num_classes is used when it has one.
+    Solver(TinySoftmax(), dict(data, y_val=data["y_val"].astype(float)), verbose=False)
+    model = TinySoftmax()
+    model.num_classes = 2
+    with pytest.raises(ValueError, match=r"labels in \[0, 1\] \(the model scores 2 classes\)"):
+        Solver(model, data, verbose=False)
+
+
+# ---- a loss that explodes while staying finite ----------------------------------------------
+
+def test_an_exploding_finite_loss_is_divergence():
+    from glassnet._divergence import EXPLOSION_FACTOR, explosion_threshold
+    assert explosion_threshold(2.3) == EXPLOSION_FACTOR * 2.3 == 2300
+    assert explosion_threshold(1e-6) == 1000 and explosion_threshold(None) == math.inf
+    kwargs = dict(update_rule="adam", optim_config={"learning_rate": 1e9}, num_epochs=4,
+                  seed=0)
+    solver = tiny_solver(on_nonfinite="stop", **kwargs)
+    solver.train()
+    losses = solver.loss_history
+    assert all(math.isfinite(v) for v in losses) and losses[-1] > 1000 * losses[0]
+    assert len(losses) < 20 and solver.diverged
+    assert re.search(r"diverged at iteration \d+ / 20: loss \S+ \(more than 1000 times the "
+                     r"first loss \S+: the loss explodes\)", solver.stop_reason)
+    with pytest.warns(RuntimeWarning, match="the loss explodes") as caught:
+        warned = tiny_solver(**kwargs)
+        warned.train()
+    assert len([w for w in caught if "diverged" in str(w.message)]) == 1
+    assert warned.diverged and len(warned.loss_history) == 20
+    # A run that learns normally is not called diverged.
+    calm = tiny_solver(update_rule="adam", optim_config={"learning_rate": 1e-2}, seed=0)
+    calm.train()
+    assert not calm.diverged
+
+
+# ---- callbacks ---------------------------------------------------------------------------
+
+def test_callback_objects():
+    calls = []
+
+    class Recorder:
+        def on_train_begin(self, solver):
+            calls.append(("begin", solver.iteration))
+
+        def on_epoch_end(self, solver):
+            calls.append(("epoch", solver.epoch))
+
+        def on_iteration(self, solver):
+            calls.append(("it", solver.iteration))
+
+        def on_train_end(self, solver):
+            calls.append(("end", solver.iteration))
+
+    class OnlyEpochs:
+        def on_epoch_end(self, solver):
+            calls.append(("only", solver.epoch))
+            if solver.epoch == 2:
+                solver.stop("two epochs are enough")
+
+    solver = tiny_solver(num_epochs=3, callbacks=[Recorder(), OnlyEpochs()],
+                         on_epoch_end=lambda s: calls.append(("function", s.epoch)))
+    solver.train()
+    per_epoch = solver.iterations_per_epoch
+    assert calls[0] == ("begin", 0) and calls[-1] == ("end", 2 * per_epoch)
+    assert calls[1:per_epoch] == [("it", i) for i in range(1, per_epoch)]
+    assert calls[per_epoch:per_epoch + 4] == [("function", 1), ("epoch", 1), ("only", 1),
+                                              ("it", per_epoch)]
+    assert solver.stop_reason == "two epochs are enough" and solver.epoch == 2
+    with pytest.raises(TypeError, match=r"callbacks\[1\] must have at least one of the "
+                                        r"methods on_train_begin"):
+        tiny_solver(callbacks=[Recorder(), print])
+    with pytest.raises(TypeError, match="callbacks must be a list"):
+        tiny_solver(callbacks=Recorder())
+
+
+# ---- every iteration is a transaction --------------------------------------------------------
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, raised by the test at a chosen point."""
+
+
+def interrupt_on_call(function, k):
+    """``function`` that raises Interrupted on its k-th call (after running it)."""
+    count = [0]
+
+    def wrapped(*args, **kwargs):
+        result = function(*args, **kwargs)
+        count[0] += 1
+        if count[0] == k:
+            raise Interrupted
+        return result
+    return wrapped
+
+
+def inject_model(where, k, model):
+    """Make the k-th training (or scoring) call of model.loss raise Interrupted."""
+    inner = type(model).loss
+    calls = [0]
+
+    def loss(X, y=None):
+        if where == "training loss":   # after the model updated its state and drew its mask
+            out = inner(model, X, y)
+            calls[0] += y is not None
+            if y is not None and calls[0] == k:
+                raise Interrupted
+            return out
+        calls[0] += y is None          # accuracy check: after the subsample was drawn
+        if y is None and calls[0] == k:
+            raise Interrupted
+        return inner(model, X, y)
+    model.loss = loss
+
+
+def inject(where, k, kwargs, monkeypatch):
+    """Make the k-th call at ``where`` raise Interrupted; return the solver keywords."""
+    kwargs = dict(kwargs)
+    if where == "update rule":         # after some parameters were updated
+        kwargs["update_rule"] = interrupt_on_call(optim.adam, k)
+    elif where == "checkpoint write":  # between the epoch file and _latest
+        import glassnet.checkpoint
+        monkeypatch.setattr(glassnet.checkpoint, "save_npz",
+                            interrupt_on_call(glassnet.checkpoint.save_npz, k))
+    elif where == "on_epoch_end":
+        kwargs["on_epoch_end"] = interrupt_on_call(lambda s: None, k)
+    elif where == "on_iteration":
+        kwargs["on_iteration"] = interrupt_on_call(lambda s: None, k)
+    return kwargs
+
+
+@pytest.mark.parametrize("where,k", [
+    ("training loss", 1), ("training loss", 5), ("training loss", 13),
+    ("accuracy check", 1), ("accuracy check", 4), ("update rule", 1), ("update rule", 7),
+    ("checkpoint write", 2), ("checkpoint write", 3), ("on_epoch_end", 2),
+    ("on_iteration", 5), ("on_iteration", 9)])
+def test_an_interrupted_iteration_is_undone_and_resume_is_bit_identical(tmp_path, monkeypatch,
+                                                                       where, k):
+    model, data, kwargs = make_problem("tiny_dropout")
+    straight = Solver(model, data, **kwargs)
+    straight.train()
+
+    model, data, kwargs = make_problem("tiny_dropout")
+    completed = []
+    run_kwargs = inject(where, k, dict(kwargs, checkpoint_name=str(tmp_path / "ck")),
+                        monkeypatch)
+    solver = Solver(model, data, **run_kwargs)
+    if where in ("training loss", "accuracy check"):
+        inject_model(where, k, model)
+    solver.callbacks.append(type("Snap", (), {"on_iteration": lambda self, s: completed.append(
+        solver_state(s))})())
+    with pytest.raises(Interrupted):
+        solver.train()
+    monkeypatch.undo()
+    # Exactly the state after the last completed iteration (or the start).
+    if completed:
+        assert_bit_identical(solver_state(solver), completed[-1])
+    else:
+        assert solver.iteration == 0 and solver.loss_history == []
+    solver.save_checkpoint(tmp_path / "interrupted.npz")
+    fresh, _, _ = make_problem("tiny_dropout")
+    extra = {"update_rule": optim.adam} if where == "update rule" else {}
+    resumed = Solver.resume(tmp_path / "interrupted.npz", fresh, data, **extra)
+    resumed.train()
+    assert_bit_identical(solver_state(resumed), solver_state(straight))
