@@ -105,5 +105,5 @@ def load_npz(path, kind, accept=None, unknown="refuse", max_bytes=None, check_he
         raise FileNotFoundError(f"no {kind} file at {path!r}")
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
-        return read_npz(f, size, repr(path), kind, accept=accept, unknown=unknown,
+        return read_npz(f, size, f"{kind} file {path!r}", kind, accept=accept, unknown=unknown,
                         max_bytes=max_bytes, check_header=check_header)

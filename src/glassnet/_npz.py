@@ -58,18 +58,18 @@ def _what_it_looks_like(start):
     return "empty" if not start else "unknown content"
 
 
-def _check_is_zip(f, size, where, kind):
+def _check_is_zip(f, size, where):
     start = f.read(8)
     if not start.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         looks = _what_it_looks_like(start)
-        raise NpzError(f"cannot read {kind} file {where}: it is not an npz archive (it "
+        raise NpzError(f"cannot read {where}: it is not an npz archive (it "
                        f"{'is empty' if looks == 'empty' else 'looks like ' + looks})")
     tail_len = min(size, _EOCD.size + 0xFFFF)
     f.seek(size - tail_len)
     tail = f.read(tail_len)
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or len(tail) - at < _EOCD.size:
-        raise NpzError(f"cannot read {kind} file {where}: it is truncated or not an npz "
+        raise NpzError(f"cannot read {where}: it is truncated or not an npz "
                        f"archive (no zip directory at its end)")
     _, _, _, _, entries, dir_bytes, _, _ = _EOCD.unpack_from(tail, at)
     eocd_offset = size - tail_len + at
@@ -157,13 +157,13 @@ def _check_header(header, where, name):
         raise NpzError(f"refusing {where}: member {name!r} holds pickled objects, which "
                        f"glassnet never loads")
     if not isinstance(descr, str) or not _DESCR.fullmatch(descr):
-        raise NpzError(f"{where}: member {name!r} has dtype {descr!r}; only plain bool, "
+        raise NpzError(f"{where}: member {name!r} has dtype {str(descr)[:80]}; only plain bool, "
                        f"integer, float and complex arrays are read")
     if not isinstance(fortran, bool):
         raise NpzError(f"{where}: member {name!r} has fortran_order {fortran!r}, not a bool")
     if not isinstance(shape, tuple) or not all(type(d) is int and 0 <= d < 1 << 62
                                                for d in shape):
-        raise NpzError(f"{where}: member {name!r} has shape {type(shape).__name__}; expected "
+        raise NpzError(f"{where}: member {name!r} has shape {str(shape)[:80]}; expected "
                        f"a tuple of non-negative ints")
     return np.dtype(descr), shape, fortran
 
@@ -200,27 +200,28 @@ def _read_meta(archive, info, where, kind):
                        f"{MAX_META_BYTES} are read")
     raw = _read_member(archive, info, META_KEY, MAX_META_BYTES, None, where)
     if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise NpzError(f"{where} is not a glassnet {kind} file (bad metadata)")
+        raise NpzError(f"{where}: it is not a glassnet {kind} file (bad metadata)")
     try:
         meta = json.loads(raw.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise NpzError(f"{where} is not a glassnet {kind} file (its metadata is not JSON: "
+        raise NpzError(f"{where}: it is not a glassnet {kind} file (its metadata is not JSON: "
                        f"{type(exc).__name__})") from exc
     if not isinstance(meta, dict):
-        raise NpzError(f"{where} is not a glassnet {kind} file (bad metadata)")
+        raise NpzError(f"{where}: it is not a glassnet {kind} file (bad metadata)")
     return meta
 
 
 def read_npz(f, size, where, kind, accept=None, unknown="refuse", max_bytes=None,
              check_header=None):
-    """``(arrays, meta)`` of an open binary file ``f`` of ``size`` bytes; see the module
-    docstring and :func:`glassnet._io.load_npz` for the arguments."""
+    """``(arrays, meta)`` of an open binary file ``f`` of ``size`` bytes, named ``where`` in
+    messages (``"model file 'x.npz'"``); see the module docstring and
+    :func:`glassnet._io.load_npz` for the other arguments."""
     if unknown not in ("refuse", "skip"):
         raise ValueError(f"unknown must be 'refuse' or 'skip'; got {unknown!r}")
     wanted = _acceptor(accept)
     budget = 8 * size + (1 << 20) if max_bytes is None else int(max_bytes)
     try:
-        _check_is_zip(f, size, where, kind)
+        _check_is_zip(f, size, where)
         with zipfile.ZipFile(f) as archive:
             infos = archive.infolist()
             if len(infos) > MAX_MEMBERS:
@@ -232,7 +233,7 @@ def read_npz(f, size, where, kind, accept=None, unknown="refuse", max_bytes=None
                     raise NpzError(f"{where} holds member {name!r} twice")
                 members[name] = info
             if META_KEY not in members:
-                raise NpzError(f"{where} is not a glassnet {kind} file "
+                raise NpzError(f"{where}: it is not a glassnet {kind} file "
                                f"(it has no {META_KEY} entry)")
             chosen = []
             for name, info in members.items():
@@ -263,6 +264,6 @@ def read_npz(f, size, where, kind, accept=None, unknown="refuse", max_bytes=None
                 arrays[name] = _read_member(archive, info, name, budget, check_header, where)
                 budget -= arrays[name].nbytes
     except _READ_ERRORS as exc:
-        raise NpzError(f"cannot read {kind} file {where}: it is truncated or not a glassnet "
+        raise NpzError(f"cannot read {where}: it is truncated or not a glassnet "
                        f".npz archive ({type(exc).__name__}: {exc})") from exc
     return arrays, meta

@@ -8,7 +8,7 @@ A data set named ``name`` is looked for, in this order:
 3. the per-user cache folder of the platform, ``platformdirs.user_cache_dir("glassnet")``:
    on Linux ``$XDG_CACHE_HOME/glassnet`` (``~/.cache/glassnet`` when ``XDG_CACHE_HOME`` is
    unset), on macOS ``~/Library/Caches/glassnet``, on Windows
-   ``%LOCALAPPDATA%\glassnet\Cache``; :func:`glassnet.datasets.download` puts files there;
+   ``%LOCALAPPDATA%\\glassnet\\Cache``; :func:`glassnet.datasets.download` puts files there;
 4. system folders, for each ``base`` in ``$XDG_DATA_DIRS`` (default
    ``/usr/local/share:/usr/share``): ``base/datasets/<name>`` (where Debian's
    ``dataset-fashion-mnist`` package installs its IDX files) and ``base/dataset-<name>``.

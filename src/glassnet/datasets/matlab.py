@@ -13,7 +13,7 @@ import numpy as np
 
 from glassnet.datasets.mat_check import check_mat_file
 
-DEFAULT_MAX_BYTES = 1 << 30
+DEFAULT_MAX_BYTES = 512 << 20
 """The most bytes a ``.mat`` file (and its compressed variables, inflated) may hold."""
 MAX_CLASSES = 100_000
 """The largest number of classes (largest label + 1) a ``.mat`` file may imply."""
@@ -32,9 +32,12 @@ def _loadmat(filename, max_bytes):
         raise ValueError(f"MATLAB file {filename!r} is {size} bytes, more than "
                          f"max_bytes={max_bytes}")
     with open(filename, "rb") as f:
-        data = f.read(max_bytes + 1)
+        data = f.read(size + 1)  # read() allocates what it is asked for
     try:
         check_mat_file(data, max_bytes)
+    except ValueError as exc:
+        raise ValueError(f"cannot read MATLAB file {filename!r}: {exc}") from exc
+    try:
         return loadmat(io.BytesIO(data))
     except NotImplementedError as exc:  # v7.3 files are HDF5
         raise ValueError(f"{filename!r} is a MATLAB v7.3 (HDF5) file, which glassnet does "
@@ -47,9 +50,10 @@ def _loadmat(filename, max_bytes):
 def _numeric(array, filename, key, min_ndim):
     if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf" \
             or array.ndim < min_ndim:
-        raise ValueError(f"MATLAB file {filename!r}: {key} must be a numeric array with at "
-                         f"least {min_ndim} dimensions; got {type(array).__name__} "
-                         f"{getattr(array, 'dtype', '')} of shape {getattr(array, 'shape', '')}")
+        shape = f"a {min_ndim}-d " if min_ndim else "a "
+        raise ValueError(f"MATLAB file {filename!r}: {key} must be {shape}numeric array; got "
+                         f"{type(array).__name__} {getattr(array, 'dtype', '')} of shape "
+                         f"{getattr(array, 'shape', '')}")
     return array
 
 

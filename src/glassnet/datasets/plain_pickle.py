@@ -535,10 +535,12 @@ def decode(data, buffers=None):
 def load(filename, max_bytes):
     """:func:`decode` the file ``filename``, refused unread when it is over ``max_bytes``."""
     size = os.path.getsize(filename)
+    if size == 0:
+        raise ValueError(f"{filename!r} is empty")
     if size > max_bytes:
         raise ValueError(f"{filename!r} is {size} bytes, more than the {max_bytes} allowed")
     with open(filename, "rb") as f:
-        data = f.read(max_bytes + 1)
+        data = f.read(size + 1)  # never ask for more: read() allocates what it is asked
     if len(data) > max_bytes:
         raise ValueError(f"{filename!r} grew past the {max_bytes} bytes allowed while read")
     return decode(data)

@@ -1,0 +1,45 @@
+"""Run one loader over a manifest of files, under an address-space limit.
+
+Usage: ``python hostile_runner.py MANIFEST LIMIT_BYTES``. The manifest is a JSON list of
+``{"loader": ..., "path": ...}``. The limit is set before NumPy is imported. For each case
+one JSON line ``{"i", "outcome", "message"}`` is printed after a ``{"start": i}`` line, so a
+crash (a signal) names the file that caused it. ``outcome`` is ``"ok"``, ``"ValueError"`` or
+the name of any other exception.
+"""
+import json
+import resource
+import sys
+
+
+def _loaders():
+    from glassnet._io import load_npz
+    from glassnet.datasets import load_CIFAR10, load_CIFAR_batch, load_dataset, load_mat
+    return {
+        "cifar_batch": load_CIFAR_batch,
+        "cifar_folder": load_CIFAR10,
+        "mnist_folder": lambda path: load_dataset("mnist", path=path, num_validation=1),
+        "mat": load_mat,
+        "mat_dataset": lambda path: load_dataset(f"mat:{path}", num_validation=1),
+        "npz": lambda path: load_npz(path, "model"),
+    }
+
+
+def main(manifest, limit):
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    loaders = _loaders()
+    with open(manifest) as f:
+        cases = json.load(f)
+    for i, case in enumerate(cases):
+        print(json.dumps({"start": i}), flush=True)
+        try:
+            loaders[case["loader"]](case["path"])
+            outcome, message = "ok", ""
+        except ValueError as exc:
+            outcome, message = "ValueError", str(exc)[:300]
+        except BaseException as exc:  # anything else is a finding: report it, go on
+            outcome, message = type(exc).__name__, str(exc)[:300]
+        print(json.dumps({"i": i, "outcome": outcome, "message": message}), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]))

@@ -1,0 +1,137 @@
+"""The hostile-file corpus: every loader, in a subprocess under an address-space limit.
+
+The files are generated here (see ``hostile.py``): the crafted CIFAR-10 pickles of the
+hostile-file report (dtype changed by BUILD, zero strides, arrays without a buffer, sizes of
+2^40 bytes, protocol 5 out of band, code-running globals), truncations at many offsets, bit
+flips, gzip, zlib and zip bombs, lying zip headers and wrong-type ``.npy`` headers. Each
+loader reads its share of the corpus in one subprocess limited to
+:data:`ADDRESS_SPACE_LIMIT` bytes of address space; every file must end in a ``ValueError``
+(or, for a bit flip that leaves a valid file, load), never another exception, a
+``MemoryError`` or a signal. The number of files tried is printed and recorded as the
+test property ``hostile_files``.
+"""
+import io
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import hostile
+from glassnet._io import save_npz
+
+ADDRESS_SPACE_LIMIT = 1 << 30
+RUNNER = os.path.join(os.path.dirname(__file__), "hostile_runner.py")
+TRAIN_PER_BATCH = 2
+
+
+def run_corpus(tmp_path, cases):
+    """Run ``cases`` (dicts with loader, path, expect, name) in one limited subprocess;
+    return the outcome of each (asserting the process itself ended cleanly)."""
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(cases))
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, RUNNER, str(manifest), str(ADDRESS_SPACE_LIMIT)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    started = [line["start"] for line in lines if "start" in line]
+    last = cases[started[-1]]["name"] if started else None
+    assert proc.returncode == 0, (f"the loader process ended with code {proc.returncode} "
+                                  f"while reading {last!r}:\n{proc.stderr[-3000:]}")
+    results = [line for line in lines if "outcome" in line]
+    assert len(results) == len(cases), f"stopped after {len(results)} of {len(cases)} files"
+    return results
+
+
+def check_outcomes(cases, results, record_property, label):
+    wrong = []
+    for case, result in zip(cases, results):
+        allowed = {"error": {"ValueError"}, "either": {"ValueError", "ok"},
+                   "ok": {"ok"}}[case["expect"]]
+        if result["outcome"] not in allowed:
+            wrong.append(f"{case['name']}: {result['outcome']}: {result['message']}")
+    record_property(f"hostile_files_{label}", len(cases))
+    print(f"\n{label}: {len(cases)} hostile files, "
+          f"{sum(r['outcome'] == 'ValueError' for r in results)} refused with ValueError")
+    assert not wrong, "\n".join(wrong[:30])
+
+
+def write_cases(folder, loader, triples):
+    os.makedirs(folder, exist_ok=True)
+    cases = []
+    for i, (name, content, expect) in enumerate(triples):
+        path = os.path.join(folder, f"{i:04d}")
+        with open(path, "wb") as f:
+            f.write(content)
+        cases.append({"loader": loader, "path": path, "expect": expect, "name": name})
+    return cases
+
+
+def cifar_folder_case(root, name, content, expect):
+    """A cifar-10-batches-py folder of valid small batches with data_batch_3 replaced."""
+    folder = os.path.join(root, name)
+    os.makedirs(folder)
+    for batch in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        with open(os.path.join(folder, batch), "wb") as f:
+            f.write(content if batch == "data_batch_3" else
+                    hostile.valid_batch(2, TRAIN_PER_BATCH, seed=len(batch)))
+    return {"loader": "cifar_folder", "path": folder, "expect": expect, "name": name}
+
+
+def test_cifar_batches(tmp_path, record_property):
+    triples = [(f"valid-protocol-{p}", hostile.valid_batch(p), "ok") for p in range(6)]
+    triples += hostile.crafted_cifar_pickles()
+    for protocol in (0, 2, 4, 5):
+        triples += hostile.mutated(f"protocol-{protocol}", hostile.valid_batch(protocol, 3),
+                                   60, 40, seed=protocol)
+    cases = write_cases(tmp_path / "batches", "cifar_batch", triples)
+    folders = [cifar_folder_case(tmp_path / "folders", name, content, expect)
+               for name, content, expect in hostile.crafted_cifar_pickles()[:25]
+               + [("valid", hostile.valid_batch(2), "ok")]]
+    cases += folders
+    check_outcomes(cases, run_corpus(tmp_path, cases), record_property, "cifar10")
+
+
+def test_mnist_folders(tmp_path, record_property):
+    arrays = hostile.mnist_arrays()
+    cases = []
+    hostile_files = [("train-images-idx3-ubyte", t) for t in hostile.hostile_train_images()]
+    hostile_files += [("train-labels-idx1-ubyte", t) for t in hostile.hostile_train_labels()]
+    hostile_files.append(("train-images-idx3-ubyte", ("valid", hostile.idx_bytes(
+        arrays["train-images-idx3-ubyte"]), "ok")))
+    for i, (stem, (name, content, expect)) in enumerate(hostile_files):
+        folder = tmp_path / f"m{i:04d}"
+        folder.mkdir()
+        for other, array in arrays.items():
+            if other != stem:
+                (folder / other).write_bytes(hostile.idx_bytes(array))
+        suffix = ".gz" if content[:2] == b"\x1f\x8b" else ""
+        (folder / (stem + suffix)).write_bytes(content)
+        cases.append({"loader": "mnist_folder", "path": str(folder), "expect": expect,
+                      "name": f"{stem}:{name}"})
+    check_outcomes(cases, run_corpus(tmp_path, cases), record_property, "idx")
+
+
+def test_mat_files(tmp_path, record_property):
+    scipy_io = pytest.importorskip("scipy.io", reason="SciPy writes the .mat test files")
+    triples = hostile.hostile_mat_files(scipy_io.savemat)
+    without_test = io.BytesIO()
+    scipy_io.savemat(without_test, {"training_data": np.ones((3, 2)),
+                                    "training_labels": np.array([0, 1, 0])})
+    cases = write_cases(tmp_path / "mat", "mat", triples)
+    cases += write_cases(tmp_path / "mat_dataset", "mat_dataset",
+                         triples[:20] + [("no-test-data", without_test.getvalue(), "ok")])
+    check_outcomes(cases, run_corpus(tmp_path, cases), record_property, "mat")
+
+
+def test_npz_files(tmp_path, record_property):
+    def save_npz_bytes(arrays, meta):
+        path = tmp_path / "valid.npz"
+        save_npz(path, arrays, meta)
+        return path.read_bytes()
+    triples = hostile.hostile_npz_files(save_npz_bytes)
+    triples.append(("valid", save_npz_bytes({"a": np.ones(2)}, {"v": 1}), "ok"))
+    cases = write_cases(tmp_path / "npz", "npz", triples)
+    check_outcomes(cases, run_corpus(tmp_path, cases), record_property, "npz")
