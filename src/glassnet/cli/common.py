@@ -1,0 +1,41 @@
+"""What every command of the command line shares: the error type, exit codes, printing."""
+import importlib
+import sys
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+INSTALL_HINT = "pip install 'glassnet[cli]'"
+# Modules of the 'cli' extra, by their import name.
+OPTIONAL_MODULES = {"matplotlib", "tqdm", "sklearn", "scipy", "tomli"}
+
+
+class CLIError(Exception):
+    """An error the user can act on: printed as ``glassnet: error: <message>``, exit 1."""
+
+
+def say(message=""):
+    """Print a line to stdout without breaking a running tqdm progress bar."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        print(message, flush=True)
+    else:
+        tqdm.write(message, file=sys.stdout)
+        sys.stdout.flush()
+
+
+def require(module, purpose):
+    """Import an optional module or raise CLIError naming the extra to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise CLIError(f"{purpose} needs the Python package '{module}', which is not "
+                       f"installed: {INSTALL_HINT}") from exc
+
+
+def format_table(header, rows):
+    """Plain-text table with left-aligned columns."""
+    cells = [list(map(str, header))] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

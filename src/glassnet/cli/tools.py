@@ -1,0 +1,84 @@
+"""``glassnet gradcheck``, ``glassnet data`` and ``glassnet bench``."""
+import os
+import sys
+
+from glassnet.cli.common import EXIT_ERROR, EXIT_OK, CLIError, format_table
+
+def add_parsers(subparsers):
+    p = subparsers.add_parser("gradcheck",
+                              help="compare every layer's analytic and numerical gradients")
+    p.add_argument("--tol", type=float, default=1e-6, help="largest accepted relative error")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_gradcheck)
+
+    subparsers.add_parser("bench", help="speed benchmarks (options are passed on, e.g. --quick)",
+                          add_help=False)
+
+    p = subparsers.add_parser("data", help="list, locate or download data sets")
+    p.add_argument("action", choices=("list", "where", "download"))
+    p.add_argument("name", nargs="?", help="data set name")
+    p.add_argument("--root", help="download into this folder [default: the per-user cache]")
+    p.set_defaults(func=cmd_data)
+
+def cmd_gradcheck(args):
+    """Every case of glassnet.gradcheck_cases (the table the tests use too)."""
+    from glassnet.gradcheck_cases import run_gradcheck_cases
+    if args.seed < 0:
+        raise CLIError(f"--seed must be >= 0; got {args.seed}")
+    rows, failed = [], 0
+    for name, i, shape, error in run_gradcheck_cases(seed=args.seed):
+        ok = error < args.tol
+        failed += not ok
+        rows.append((name, f"arg {i} ({'x'.join(map(str, shape))})", f"{error:.2e}",
+                     "ok" if ok else "FAIL"))
+    print(f"numerical vs analytic gradients, float64, centred differences (h=1e-5), "
+          f"tolerance {args.tol:g}")
+    print(format_table(("layer", "gradient of", "rel. error", ""), rows))
+    if failed:
+        print(f"\n{failed} gradient(s) above the tolerance", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"\nall {len(rows)} gradients agree")
+    return EXIT_OK
+
+def _check_data_name(name):
+    from glassnet import datasets
+    known = list(datasets.list_datasets())
+    if name not in known and not name.startswith("mat:"):
+        raise CLIError(f"unknown data set {name!r}; known data sets: {', '.join(known)} "
+                       "(or mat:<file.mat>)")
+
+def cmd_data(args):
+    from glassnet import datasets
+    if args.action == "list":
+        rows = []
+        for name in datasets.list_datasets():
+            info = datasets.dataset_info(name)
+            rows.append((name, info["num_classes"], "x".join(map(str, info["input_shape"])),
+                         info.get("num_train", ""), info.get("num_test", ""),
+                         info.get("source", "")))
+        print(format_table(("name", "classes", "image", "train", "test", "source"), rows))
+        print("\nalso: mat:<file.mat> (a MATLAB file with training_data, training_labels, "
+              "test_data)")
+        return EXIT_OK
+    if not args.name:
+        raise CLIError(f"glassnet data {args.action} needs a data set name "
+                       f"(see: glassnet data list)")
+    _check_data_name(args.name)
+    if args.action == "where":
+        print(f"{args.name} is looked for in these folders, in order (* = exists):")
+        for folder in datasets.where(args.name):
+            print(f"{'*' if os.path.exists(folder) else ' '} {folder}")
+        return EXIT_OK
+    try:
+        path = datasets.download(args.name, root=args.root)
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"cannot download {args.name!r}: {exc}") from exc
+    print(f"{args.name} is in {path}")
+    return EXIT_OK
+
+def cmd_bench(argv):
+    from glassnet import bench
+    code = bench.main(argv)
+    return EXIT_OK if code is None else int(code)
+
+__all__ = ["add_parsers", "cmd_gradcheck", "cmd_data", "cmd_bench"]

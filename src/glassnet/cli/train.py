@@ -1,0 +1,175 @@
+"""``glassnet train``: options -> TrainConfig -> experiment.train_run / resume_run -> print.
+
+Every TrainConfig field is an option (``--batch-size`` for ``batch_size``); a ``--config``
+TOML file sits between the defaults and the command line.
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+from glassnet import __version__
+from glassnet.cli.common import (EXIT_INTERRUPTED, EXIT_OK, CLIError, require, say)
+from glassnet.config import (AUGMENTS, NORMS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig,
+                             config_from_args, given_options, parse_hidden,
+                             read_settings_file)
+
+# The help text of every option; the defaults come from TrainConfig.
+OPTION_HELP = {
+    "data": "data set name (see: glassnet data list)",
+    "model": "cnn, mlp, fc, softmax, svm, or a TOML file describing a ConvNet",
+    "hidden": "hidden layer sizes, e.g. 256,128 (default by model)",
+    "norm": "normalization: " + ", ".join(NORMS) + " (default: batchnorm for cnn, none "
+            "otherwise)",
+    "dropout": "dropout DROP probability of hidden layers (0 = none)",
+    "optimizer": "update rule: " + ", ".join(OPTIMIZERS),
+    "lr": "base learning rate (default by optimizer: adam 3e-3, sgd 1e-2)",
+    "schedule": "learning-rate schedule: " + ", ".join(SCHEDULES),
+    "epochs": "number of epochs",
+    "batch_size": "minibatch size",
+    "weight_decay": "L2 regularization strength (the model's reg)",
+    "augment": "training augmentation: " + ", ".join(AUGMENTS),
+    "seed": "seed of the data split, initial weights, minibatch order and dropout masks",
+    "num_train": "use only this many training examples",
+}
+OPTION_TYPES = {"dropout": float, "lr": float, "weight_decay": float, "epochs": int,
+                "batch_size": int, "seed": int, "num_train": int}
+
+
+def _hidden_arg(text):
+    try:
+        return parse_hidden(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_train_options(parser):
+    """Add an option for every TrainConfig field, and ``--config FILE``."""
+    defaults = TrainConfig()
+    for key, text in OPTION_HELP.items():
+        flag = "--" + key.replace("_", "-")
+        default = getattr(defaults, key)
+        help_text = f"{text} [default: {default}]" if default is not None else text
+        if key == "hidden":
+            parser.add_argument(flag, type=_hidden_arg, default=None, help=help_text)
+        else:
+            parser.add_argument(flag, type=OPTION_TYPES.get(key, str), default=None,
+                                metavar=key.upper(), help=help_text)
+    parser.add_argument("--config", metavar="FILE.toml",
+                        help="TOML file with any of these settings; the command line overrides it")
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser(
+        "train", help="train a model; writes a run folder",
+        description="Train a model and write a run folder with config, history, metrics, "
+                    "model, checkpoints, plots and report.html.")
+    add_train_options(p)
+    p.add_argument("--out", metavar="DIR", help="run folder [default: runs/<data>-<model>-<time>]")
+    p.add_argument("--name", help="run folder runs/NAME")
+    p.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN from its "
+                   "latest checkpoint (--epochs may raise its length)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    p.add_argument("--quiet", action="store_true", help="print only the final run folder line")
+    p.set_defaults(func=cmd_train)
+
+
+class EpochPrinter:
+    """Prints what is trained, then one line per epoch."""
+
+    def __init__(self, config, run_folder, quiet):
+        self.config, self.run_folder, self.quiet = config, run_folder, quiet
+        self._last = None
+
+    def on_train_begin(self, solver):
+        self._last = time.perf_counter()
+        if self.quiet:
+            return
+        config, model = self.config, solver.model
+        num_params = sum(int(v.size) for v in model.params.values())
+        if solver.iteration:
+            say(f"resuming {self.run_folder.path} at epoch {solver.epoch} of {solver.num_epochs}")
+            return
+        say(f"glassnet {__version__}: training a {type(model).__name__} ({num_params:,} "
+            f"parameters) on {config.data} ({len(solver.y_train)} train / "
+            f"{len(solver.y_val)} val), {config.optimizer} lr {config.lr:g}, "
+            f"{config.schedule} schedule, {config.epochs} epochs of batch {config.batch_size}")
+        say(f"run folder: {self.run_folder.path}")
+
+    def on_epoch_end(self, solver):
+        now = time.perf_counter()
+        seconds, self._last = now - self._last, now
+        if self.quiet:
+            return
+        per_epoch = solver.iterations_per_epoch
+        recent = np.asarray(solver.loss_history[-per_epoch:], dtype=np.float64)
+        say(f"epoch {solver.epoch:>3}/{solver.num_epochs}  loss {recent.mean():.4f}  "
+            f"train {solver.train_acc_history[-1]:.4f}  val {solver.val_acc_history[-1]:.4f}  "
+            f"best {solver.best_val_acc:.4f}  lr {solver.history['learning_rate'][-1]:.2e}  "
+            f"{seconds:.1f}s")
+
+
+def _want_progress_bar(quiet):
+    """A tqdm bar when not quiet, stderr is a terminal and tqdm is installed."""
+    if quiet or not sys.stderr.isatty():
+        return False
+    try:
+        import tqdm  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _run_folder_for(args, config):
+    from glassnet.runs import RunFolder, auto_run_path
+    if args.out:
+        path = args.out
+    elif args.name:
+        path = os.path.join("runs", args.name)
+    else:
+        path = auto_run_path(config)
+    return RunFolder.create(path, overwrite=args.overwrite)
+
+
+def cmd_train(args):
+    require("matplotlib", "glassnet train (it draws the run's plots)")
+    from glassnet import experiment
+    from glassnet.runs import RunFolder
+    progress = _want_progress_bar(args.quiet)
+    start = time.perf_counter()
+    try:
+        if args.resume:
+            folder = RunFolder(args.resume)
+            changes = read_settings_file(args.config) if args.config else {}
+            changes.update(given_options(args))
+            config = folder.read_config().replace(**changes).resolved()
+            printer = EpochPrinter(config, folder, args.quiet)
+            metrics = experiment.resume_run(folder, changes, [printer], progress)
+        else:
+            config = config_from_args(args)
+            folder = _run_folder_for(args, config)
+            printer = EpochPrinter(config, folder, args.quiet)
+            metrics = experiment.train_run(config, folder, [printer], progress)
+    except experiment.RunInterrupted as exc:
+        print(f"\n{exc}\nresume with: glassnet train --resume {folder.path}", file=sys.stderr,
+              flush=True)
+        return EXIT_INTERRUPTED
+    except experiment.DivergedError as exc:
+        raise CLIError(f"{exc}\n(for example --lr {exc.lower_lr:g}, --weight-decay 0, "
+                       f"--norm batchnorm)") from None
+    except (ConfigError, ValueError, OSError) as exc:
+        raise CLIError(str(exc)) from None
+    _summary(metrics, folder, time.perf_counter() - start, args.quiet)
+    return EXIT_OK
+
+
+def _summary(metrics, folder, seconds, quiet):
+    if not quiet:
+        stop = f" ({metrics['stop_reason']})" if metrics["stop_reason"] else ""
+        say(f"done: {metrics['epochs']} epochs in {seconds:.1f} s{stop}")
+        test = (f"test acc {metrics['test_acc']:.4f}" if metrics["test_acc"] is not None
+                else "no test split")
+        say(f"best val acc {metrics['best_val_acc']:.4f} (epoch {metrics['best_epoch']}), {test}")
+    print(f"run folder: {os.path.abspath(folder.path)}  (open report.html)", flush=True)

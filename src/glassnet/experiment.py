@@ -1,0 +1,301 @@
+"""Train one configuration into one run folder: ``train_run(config, run_folder) -> metrics``.
+
+    from glassnet.config import TrainConfig
+    from glassnet.runs import RunFolder
+    from glassnet.experiment import train_run, resume_run
+
+    folder = RunFolder.create("runs/fc-digits")
+    metrics = train_run(TrainConfig(model="fc", epochs=5), folder)
+    metrics["test_acc"], folder.load_model()
+    metrics = resume_run(folder, changes={"epochs": 10})   # continue to 10 epochs
+
+``glassnet train`` and every sweep trial go through :func:`train_run`. The run flows one
+way: load the data (seeded split), build the model (``seed`` fixes its initial weights),
+drive a seeded :class:`~glassnet.solver.Solver` (minibatches and dropout masks from its
+checkpointed streams; NumPy's global generator is never read or changed), then write the
+history, metrics, model, pictures and report through the :class:`~glassnet.runs.RunFolder`.
+
+Callbacks observe or stop training: objects with any of ``on_train_begin``,
+``on_iteration``, ``on_epoch_end``, ``on_train_end`` (see glassnet.callbacks). An
+exception raised by a callback propagates out of ``train_run`` (the folder keeps its
+checkpoints). Ctrl-C writes a checkpoint and raises :class:`RunInterrupted`; a run that
+diverges raises :class:`DivergedError` and saves no model.
+"""
+import os
+import time
+
+import numpy as np
+
+from glassnet import __version__
+from glassnet.config import DEFAULT_CONV_BLOCKS, ConfigError
+from glassnet.evaluation import (class_names, first_layer_weights, model_input_shape,
+                                 model_num_classes, predict_labels)
+from glassnet.runs import RunFolderError
+
+__all__ = ["train_run", "resume_run", "load_data", "build_model", "DivergedError",
+           "RunInterrupted"]
+
+
+class DivergedError(RuntimeError):
+    """Training stopped because the loss stopped being finite or exploded; ``lower_lr``
+    is a learning rate ten times lower to try."""
+
+    def __init__(self, message, lower_lr):
+        super().__init__(message)
+        self.lower_lr = lower_lr
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training; a checkpoint was written first (``checkpoint``)."""
+
+    def __init__(self, epoch, checkpoint):
+        super().__init__(f"interrupted at epoch {epoch}; checkpoint written to {checkpoint}")
+        self.epoch, self.checkpoint = epoch, checkpoint
+
+
+# ---- data and model ------------------------------------------------------------------
+
+def load_data(config):
+    """(data, info) for a config: the data set dict (float32 images (N, C, H, W), split
+    seeded by ``config.seed``; a seeded random ``num_train`` subset when given) and its
+    info dict with ``input_shape``, ``num_classes`` and ``class_names``."""
+    from glassnet import datasets
+    name = config.data
+    if name not in datasets.list_datasets() and not name.startswith("mat:"):
+        raise ConfigError(f"unknown data set {name!r}; known data sets: "
+                          f"{', '.join(datasets.list_datasets())} (or mat:<file.mat>)")
+    data = dict(datasets.load_dataset(name, dtype=np.float32, flatten=False, seed=config.seed))
+    if config.num_train is not None:
+        n = len(data["y_train"])
+        if config.num_train > n:
+            raise ConfigError(f"num_train {config.num_train} is more than the {n} training "
+                              f"examples of {name!r}")
+        keep = np.sort(np.random.RandomState(config.seed).permutation(n)[:config.num_train])
+        data["X_train"], data["y_train"] = data["X_train"][keep], data["y_train"][keep]
+    info = dict(datasets.dataset_info(name))
+    info["input_shape"] = tuple(int(s) for s in data["X_train"].shape[1:])
+    num_classes = info.get("num_classes") or int(data["y_train"].max()) + 1
+    info["num_classes"] = int(num_classes)
+    info["class_names"] = class_names(info, info["num_classes"])
+    return data, info
+
+
+def build_model(config, data_info):
+    """The model a resolved config describes, for inputs of ``data_info['input_shape']``
+    (C, H, W) and ``data_info['num_classes']`` classes. Initial weights are He-scaled,
+    drawn in parameter order from ``RandomState(config.seed)``."""
+    input_shape, num_classes = data_info["input_shape"], data_info["num_classes"]
+    norm = None if config.norm == "none" else config.norm
+    keep = 1.0 - config.dropout
+    if config.model in ("softmax", "svm", "mlp", "fc"):
+        from glassnet.classifiers.fc_net import FullyConnectedNet
+        return FullyConnectedNet(config.hidden, input_dim=int(np.prod(input_shape)),
+                                 num_classes=num_classes, dropout_keep_ratio=keep,
+                                 normalization=norm, reg=config.weight_decay,
+                                 dtype=np.float32, weight_scale="he",
+                                 loss="svm" if config.model == "svm" else "softmax",
+                                 init_rng=config.seed)
+    from glassnet.classifiers.cnn import ConvNet
+    conv = dict(config.convnet or {})
+    blocks = conv.pop("conv_blocks", None)
+    if blocks is not None:  # TOML has no null: pool = 0 means no pooling
+        blocks = [{**b, "pool": b.get("pool") or None} if "pool" in b else dict(b)
+                  for b in blocks]
+    else:
+        blocks = [dict(b, **({"norm": norm} if norm else {})) for b in DEFAULT_CONV_BLOCKS]
+    hidden = conv.pop("hidden_dims", config.hidden)
+    options = {"normalization": "layernorm" if norm == "groupnorm" else norm,
+               "dropout_keep_ratio": keep, "weight_scale": "he", **conv}
+    return ConvNet(input_dim=input_shape, conv_blocks=blocks, hidden_dims=hidden,
+                   num_classes=num_classes, reg=config.weight_decay, dtype=np.float32,
+                   seed=config.seed, **options)
+
+
+def make_schedule(name, epochs):
+    """The Solver's lr_schedule for a schedule name (t = epochs done), or None."""
+    from glassnet.schedules import cosine_schedule, step_schedule, warmup_schedule
+    if name == "cosine":
+        return cosine_schedule(epochs, min_factor=0.01)
+    if name == "step":
+        return step_schedule([max(1, epochs // 2), max(1, (3 * epochs) // 4)], gamma=0.1)
+    if name == "warmup_cosine":
+        return warmup_schedule(1, then=cosine_schedule(epochs, min_factor=0.01))
+    return None
+
+
+def make_augment(name, image_shape):
+    """The Solver's augment callable for an augment name, or None. 'shift' pads by
+    max(1, H // 8) pixels and crops back at a random offset; 'flip' mirrors left-right."""
+    if name == "none":
+        return None
+    from glassnet.datasets.preprocess import make_augment as augment_for
+    pad = max(1, int(image_shape[1]) // 8) if "shift" in name else 0
+    return augment_for(pad=pad, flip="flip" in name)
+
+
+# ---- training ------------------------------------------------------------------------
+
+class _RunBookkeeping:
+    """The run's own callback: times epochs and prunes old epoch checkpoints."""
+
+    def __init__(self, run_folder):
+        self.run_folder = run_folder
+        self.epoch_seconds = []
+        self._last = None
+
+    def on_train_begin(self, solver):
+        self._last = time.perf_counter()
+
+    def on_epoch_end(self, solver):
+        now = time.perf_counter()
+        self.epoch_seconds.append(now - self._last)
+        self._last = now
+        self.run_folder.prune_checkpoints(solver.epoch)
+
+
+def _solver_options(config, run_folder, data_info, callbacks, progress):
+    return {"batch_size": config.batch_size, "num_epochs": config.epochs,
+            "lr_schedule": make_schedule(config.schedule, config.epochs),
+            "augment": make_augment(config.augment, data_info["input_shape"]),
+            "checkpoint_name": run_folder.checkpoint_prefix, "callbacks": list(callbacks),
+            "on_nonfinite": "stop", "progress": progress, "verbose": False,
+            "print_every": 0, "seed": config.seed}
+
+
+def train_run(config, run_folder, callbacks=(), progress=False):
+    """Train ``config`` (a TrainConfig, resolved here) into ``run_folder`` (a RunFolder,
+    already created); returns the metrics dict also written to metrics.json.
+
+    Metrics: test_acc (None without a test split), best_val_acc, best_epoch,
+    final_train_acc, final_val_acc, final_loss, epochs, iterations, stop_reason, seconds,
+    seconds_per_epoch, num_params, per_class_accuracy.
+    """
+    from glassnet.solver import Solver
+    config = config.resolved()
+    data, info = load_data(config)
+    model = build_model(config, info)
+    run_folder.write_config(config, model, __version__)
+    bookkeeping = _RunBookkeeping(run_folder)
+    options = _solver_options(config, run_folder, info, [bookkeeping, *callbacks], progress)
+    solver = Solver(model, data, update_rule=config.optimizer,
+                    optim_config={"learning_rate": config.lr}, **options)
+    return _train_and_finish(solver, data, info, config, run_folder, bookkeeping)
+
+
+def resume_run(run_folder, changes=None, callbacks=(), progress=False):
+    """Continue the run in ``run_folder`` from its latest complete checkpoint to the end.
+
+    ``changes``: fields of the run's config to change (epochs, lr, schedule, ...; not the
+    FIXED_ON_RESUME ones, which define the model and data). A changed ``lr`` replaces the
+    checkpoint's learning rates; otherwise they carry on. Returns the metrics.
+    """
+    from glassnet.solver import Solver
+    saved = run_folder.read_config()
+    changes = dict(changes or {})
+    config = saved.replace(**changes).resolved()
+    fixed = saved.fixed_changes(config)
+    if fixed:
+        raise ConfigError(f"cannot change {', '.join(fixed)} when resuming (the run used "
+                          f"{', '.join(f'{k}={getattr(saved, k)!r}' for k in fixed)}); "
+                          f"start a new run instead")
+    checkpoint = run_folder.latest_checkpoint()
+    data, info = load_data(config)
+    model = build_model(config, info)
+    run_folder.write_config(config, model, __version__)
+    bookkeeping = _RunBookkeeping(run_folder)
+    options = _solver_options(config, run_folder, info, [bookkeeping, *callbacks], progress)
+    if "lr" in changes:
+        options["optim_config"] = {"learning_rate": config.lr}
+    try:
+        solver = Solver.resume(checkpoint, model, data, **options)
+    except ValueError as exc:
+        raise RunFolderError(f"cannot resume from {checkpoint}: {exc}") from None
+    return _train_and_finish(solver, data, info, config, run_folder, bookkeeping)
+
+
+def _train_and_finish(solver, data, info, config, run_folder, bookkeeping):
+    start = time.perf_counter()
+    try:
+        solver.train()
+    except KeyboardInterrupt:
+        path = run_folder.latest_checkpoint_path
+        solver.save_checkpoint(path)
+        solver.save_history_csv(run_folder.history_path)
+        raise RunInterrupted(solver.epoch, path) from None
+    seconds = time.perf_counter() - start
+    solver.save_history_csv(run_folder.history_path)
+    if solver.diverged:
+        raise DivergedError(f"training diverged: {solver.stop_reason}\nthe model was not "
+                            f"saved; try a lower learning rate, a smaller weight decay, or "
+                            f"batchnorm; the history is in {run_folder.path}", config.lr / 10)
+    metrics = _metrics(solver, data, info, seconds, bookkeeping.epoch_seconds)
+    run_folder.write_metrics(metrics["json"])
+    solver.model.save(run_folder.model_path)
+    _draw(solver, metrics, info, config, run_folder)
+    return metrics["json"]
+
+
+def _metrics(solver, data, info, seconds, epoch_seconds):
+    """The run's metrics; a confusion matrix on the test split (the validation split when
+    the data set has no test labels)."""
+    from glassnet import plots
+    model = solver.model
+    split = "test" if "y_test" in data and "X_test" in data else "val"
+    y_pred = predict_labels(model, data[f"X_{split}"])
+    num_classes = model_num_classes(model)
+    matrix = plots.confusion_matrix(data[f"y_{split}"], y_pred, num_classes)
+    val_acc = np.asarray(solver.val_acc_history, dtype=np.float64)
+    last = (lambda values: float(values[-1]) if values else None)
+    json_metrics = {
+        "test_acc": float(np.mean(y_pred == data["y_test"])) if split == "test" else None,
+        "best_val_acc": float(solver.best_val_acc),
+        "best_epoch": int(np.argmax(val_acc)) if val_acc.size else None,
+        "final_train_acc": last(solver.train_acc_history),
+        "final_val_acc": last(solver.val_acc_history),
+        "final_loss": _finite_or_none(solver.loss_history[-1]) if solver.loss_history else None,
+        "epochs": int(solver.epoch),
+        "iterations": len(solver.loss_history),
+        "stop_reason": solver.stop_reason,
+        "seconds": round(seconds, 3),
+        "seconds_per_epoch": [round(s, 3) for s in epoch_seconds],
+        "mean_seconds_per_epoch": (round(float(np.mean(epoch_seconds)), 3)
+                                   if epoch_seconds else None),
+        "num_params": sum(int(v.size) for v in model.params.values()),
+        "per_class_accuracy": {n: _finite_or_none(a) for n, a in
+                               zip(info["class_names"], plots.per_class_accuracy(matrix))},
+        "confusion_split": split,
+    }
+    return {"json": json_metrics, "matrix": matrix}
+
+
+def _finite_or_none(value):
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _draw(solver, metrics, info, config, run_folder):
+    """The run's pictures and report.html."""
+    from glassnet import plots
+    images = {
+        "Training loss": plots.plot_loss(solver.history, run_folder.picture_path("loss")),
+        "Accuracy": plots.plot_accuracy(solver.history, run_folder.picture_path("accuracy")),
+    }
+    weights = first_layer_weights(solver.model)
+    if weights is not None:
+        shape = info["input_shape"] if weights.ndim == 2 else None
+        try:
+            images["First-layer weights"] = plots.plot_weights(
+                weights, run_folder.picture_path("weights"), input_shape=shape)
+        except ValueError:
+            pass  # weights that are not images (e.g. features that are not pixels)
+    split = metrics["json"]["confusion_split"]
+    images[f"Confusion matrix ({split})"] = plots.plot_confusion(
+        metrics["matrix"], run_folder.picture_path("confusion"), info["class_names"],
+        title=f"Confusion matrix ({split})")
+    title = f"glassnet run {os.path.basename(os.path.normpath(run_folder.path))}"
+    shown = dict(config.to_dict(), model_class=type(solver.model).__name__,
+                 glassnet_version=__version__)
+    plots.write_report(run_folder.report_path, title, shown, metrics["json"], images)
+
+
+__all__ += ["make_schedule", "make_augment"]
