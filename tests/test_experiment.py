@@ -1,0 +1,151 @@
+"""glassnet.experiment: one configuration trained into one run folder."""
+import numpy as np
+import pytest
+
+from glassnet.classifiers import load_model
+from glassnet.config import ConfigError, TrainConfig
+from glassnet.experiment import (DivergedError, RunInterrupted, build_model, load_data,
+                                 resume_run, train_run)
+from glassnet.runs import RunFolder
+
+# A small fully connected net with dropout on 400 digits: a few seconds per run.
+SMALL = TrainConfig(data="digits", model="fc", hidden=[32], dropout=0.3, epochs=3,
+                    batch_size=50, num_train=400, seed=5, lr=1e-2)
+
+pytest.importorskip("matplotlib")
+
+
+def global_state():
+    return np.random.get_state()[1].copy(), np.random.get_state()[2]
+
+
+def params_of(folder):
+    return load_model(folder.model_path).params
+
+
+def test_train_run_writes_the_layout_and_returns_metrics(tmp_path):
+    folder = RunFolder.create(tmp_path / "run")
+    np.random.seed(123)
+    before = global_state()
+    metrics = train_run(SMALL, folder)
+    after = global_state()
+    np.testing.assert_array_equal(before[0], after[0])   # the global generator is untouched
+    assert before[1] == after[1]
+    assert metrics == folder.read_metrics()
+    assert 0.45 < metrics["test_acc"] <= 1 and metrics["epochs"] == 3
+    assert metrics["iterations"] == 3 * (400 // 50)
+    assert folder.read_config() == SMALL.resolved()
+    for path in (folder.history_path, folder.report_path, folder.picture_path("loss"),
+                 folder.latest_checkpoint_path):
+        assert open(path, "rb").read(1)
+    model = folder.load_model()
+    data, _ = load_data(SMALL)
+    accuracy = np.mean(np.argmax(model.loss(data["X_test"]), axis=1) == data["y_test"])
+    assert accuracy == metrics["test_acc"]
+
+
+def test_seeded_run_with_dropout_is_reproducible(tmp_path):
+    a, b = RunFolder.create(tmp_path / "a"), RunFolder.create(tmp_path / "b")
+    assert train_run(SMALL, a)["best_val_acc"] == train_run(SMALL, b)["best_val_acc"]
+    for name, value in params_of(a).items():
+        np.testing.assert_array_equal(value, params_of(b)[name])
+
+
+class InterruptAt:
+    """A callback that presses Ctrl-C in the middle of an epoch."""
+
+    def __init__(self, iteration):
+        self.iteration = iteration
+
+    def on_iteration(self, solver):
+        if solver.iteration == self.iteration:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_run_resumes_bit_for_bit(tmp_path):
+    whole = RunFolder.create(tmp_path / "whole")
+    train_run(SMALL, whole)
+    cut = RunFolder.create(tmp_path / "cut")
+    with pytest.raises(RunInterrupted) as info:
+        train_run(SMALL, cut, callbacks=[InterruptAt(13)])
+    assert info.value.checkpoint == cut.latest_checkpoint_path
+    with pytest.raises(Exception):
+        cut.read_metrics()
+    metrics = resume_run(cut)
+    assert metrics["iterations"] == 24
+    for name, value in params_of(whole).items():
+        np.testing.assert_array_equal(value, params_of(cut)[name])
+    assert open(whole.history_path).read().count("\n") == open(cut.history_path).read().count("\n")
+
+
+def test_resume_may_lengthen_but_not_change_the_model(tmp_path):
+    folder = RunFolder.create(tmp_path / "run")
+    train_run(SMALL.replace(epochs=1), folder)
+    with pytest.raises(ConfigError, match="cannot change hidden, seed when resuming"):
+        resume_run(folder, {"seed": 1, "hidden": [8]})
+    metrics = resume_run(folder, {"epochs": 2})
+    assert metrics["epochs"] == 2
+
+
+def test_callback_exceptions_propagate(tmp_path):
+    class Stop(Exception):
+        pass
+
+    class Pruner:
+        def on_epoch_end(self, solver):
+            raise Stop(solver.epoch)
+
+    folder = RunFolder.create(tmp_path / "run")
+    with pytest.raises(Stop):
+        train_run(SMALL, folder, callbacks=[Pruner()])
+
+
+def test_divergence_saves_no_model(tmp_path):
+    folder = RunFolder.create(tmp_path / "run")
+    config = TrainConfig(data="digits", model="softmax", optimizer="sgd", lr=1e30, epochs=2,
+                         num_train=200)
+    with pytest.raises(DivergedError, match="training diverged") as info:
+        train_run(config, folder)
+    assert info.value.lower_lr == pytest.approx(1e29)
+    with pytest.raises(Exception, match="no model.npz"):
+        folder.load_model()
+
+
+def test_build_model_draws_each_weight_once_from_the_seed():
+    info = {"input_shape": (1, 8, 8), "num_classes": 10}
+    config = TrainConfig(model="fc", hidden=[16]).resolved()
+    before = global_state()
+    model = build_model(config, info)
+    np.testing.assert_array_equal(global_state()[0], before[0])
+    rng = np.random.RandomState(config.seed)
+    expected = rng.randn(64, 16) * np.sqrt(2 / 64)
+    np.testing.assert_array_equal(model.params["W1"], expected.astype(np.float32))
+    cnn = build_model(TrainConfig().resolved(), info)
+    again = build_model(TrainConfig().resolved(), info)
+    for name in cnn.params:
+        np.testing.assert_array_equal(cnn.params[name], again.params[name])
+
+
+def test_load_model_draws_nothing(tmp_path):
+    folder = RunFolder.create(tmp_path / "run")
+    train_run(SMALL.replace(epochs=1), folder)
+    np.random.seed(7)
+    before = global_state()
+    load_model(folder.model_path)
+    np.testing.assert_array_equal(global_state()[0], before[0])
+    assert global_state()[1] == before[1]
+
+
+def test_mat_file_without_test_data_trains_and_saves(tmp_path):
+    scipy_io = pytest.importorskip("scipy.io")
+    rng = np.random.RandomState(0)
+    y = rng.randint(3, size=120)
+    X = rng.randn(120, 20) + 2.0 * np.eye(3, 20)[y]
+    path = tmp_path / "toy.mat"
+    scipy_io.savemat(path, {"training_data": X, "training_labels": y[:, None]})
+    folder = RunFolder.create(tmp_path / "run")
+    config = TrainConfig(data=f"mat:{path}", model="fc", hidden=[8], epochs=2,
+                         batch_size=20)
+    metrics = train_run(config, folder)
+    assert metrics["test_acc"] is None and metrics["confusion_split"] == "val"
+    assert folder.load_model().params["W1"].shape == (20, 8)
