@@ -49,6 +49,29 @@ def test_search_order(isolated, monkeypatch):
                                 "/usr/share/datasets/cifar10", "/usr/share/dataset-cifar10"]
 
 
+def test_cache_folder_is_the_platforms(isolated, monkeypatch):
+    import platformdirs
+
+    from glassnet.datasets import cache_dir, locate
+    # Linux: platformdirs honours XDG_CACHE_HOME, as the isolated fixture sets it
+    assert cache_dir() == str(isolated / "cache" / "glassnet")
+    assert cache_dir() == platformdirs.user_cache_dir("glassnet", appauthor=False)
+    # another platform's folder (macOS, Windows) comes from platformdirs, after the
+    # environment folder and before the system folders
+    from platformdirs.macos import MacOS
+    monkeypatch.delenv("XDG_CACHE_HOME")  # recent platformdirs honour it on macOS too
+    mac = MacOS("glassnet", appauthor=False).user_cache_dir
+    monkeypatch.setattr(locate.platformdirs, "user_cache_dir",
+                        lambda appname, appauthor=None: mac)
+    monkeypatch.setenv("GLASSNET_DATA", str(isolated / "env"))
+    searched = where("mnist")
+    assert searched[:2] == [str(isolated / "env" / "mnist"), os.path.join(mac, "mnist")]
+    assert searched[2:] == [str(isolated / "system" / "datasets" / "mnist"),
+                            str(isolated / "system" / "dataset-mnist")]
+    assert mac.endswith(os.path.join("Library", "Caches", "glassnet"))
+    assert where("mnist", path="/x") == ["/x", os.path.join("/x", "mnist")]
+
+
 def test_digits(isolated):
     pytest.importorskip("sklearn", reason="the digits set ships with scikit-learn")
     from sklearn.datasets import load_digits

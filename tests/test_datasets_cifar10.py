@@ -282,3 +282,84 @@ def test_data_utils_re_exports_the_classic_names():
     assert data_utils.load_CIFAR_batch is load_CIFAR_batch
     assert data_utils.get_CIFAR10_data is get_CIFAR10_data
     assert data_utils.load_dataset is load_dataset
+
+
+# --- the pickle is decoded, never unpickled (hostile-file defects 1, 2 and 15) -----------
+
+def _real_batch(n=3, seed=5, labels_as=list):
+    rng = np.random.RandomState(seed)
+    data = rng.randint(0, 256, size=(n, 3072)).astype(np.uint8)
+    labels = rng.randint(0, 10, size=n)
+    return {b"batch_label": b"training batch 1 of 5", b"data": data,
+            b"labels": labels_as(labels), b"filenames": [b"a.png"] * n}
+
+
+@pytest.mark.parametrize("protocol", range(6))
+@pytest.mark.parametrize("labels_as", [lambda y: y.tolist(), lambda y: y.astype(np.int64),
+                                       lambda y: y.astype(np.int32),
+                                       lambda y: [np.int64(v) for v in y]],
+                         ids=["list", "int64-array", "int32-array", "numpy-scalars"])
+def test_every_pickle_protocol_loads(tmp_path, protocol, labels_as):
+    batch = _real_batch(labels_as=labels_as)
+    path = tmp_path / "data_batch_1"
+    with open(path, "wb") as f:
+        pickle.dump(batch, f, protocol=protocol)
+    X, Y = load_CIFAR_batch(str(path))
+    np.testing.assert_array_equal(X, batch[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+    np.testing.assert_array_equal(Y, np.asarray(batch[b"labels"]))
+    assert X.dtype == np.float64 and Y.dtype == np.int64
+
+
+def test_protocol_5_buffers_in_band_and_out_of_band():
+    from glassnet.datasets.plain_pickle import RawArray, decode
+    data = np.arange(3 * 3072, dtype=np.uint8).reshape(3, 3072)
+    fortran = np.asfortranarray(np.arange(6, dtype=np.int64).reshape(2, 3))
+    for value in (data, fortran, data[:, ::2]):
+        decoded = decode(pickle.dumps(value, protocol=5))
+        assert isinstance(decoded, RawArray)
+        np.testing.assert_array_equal(decoded.to_numpy(), value)
+    buffers = []
+    stream = pickle.dumps(data, protocol=5, buffer_callback=buffers.append)
+    np.testing.assert_array_equal(decode(stream, [b.raw() for b in buffers]).to_numpy(), data)
+    with pytest.raises(ValueError, match="out-of-band buffer that was not given"):
+        decode(stream)
+
+
+@pytest.mark.parametrize("protocol", range(6))
+def test_plain_values_decode_as_pickle_loads_them(protocol):
+    from glassnet.datasets.plain_pickle import decode
+    value = {"text": "héllo \u20ac\n", b"bytes": bytes(range(256)), 3: [1.5, -2.25e300, None],
+             "ints": [0, 1, -1, 255, 256, 65535, 2 ** 31, -(2 ** 31) - 1, 2 ** 100, -(2 ** 70)],
+             "bools": (True, False), "nested": [[], (), {}, [[(1,)]]], "empty": ""}
+    shared = [1, 2]
+    value["shared"] = (shared, shared)
+    decoded = decode(pickle.dumps(value, protocol=protocol))
+    assert decoded == value
+    assert decoded["shared"][0] is decoded["shared"][1]  # the memo keeps sharing
+
+
+@pytest.mark.parametrize("name,content", [(n, c) for n, c, _ in
+                                          __import__("hostile").crafted_cifar_pickles()],
+                         ids=[n for n, _, _ in __import__("hostile").crafted_cifar_pickles()])
+def test_crafted_batches_are_refused(tmp_path, name, content):
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(content)
+    with pytest.raises(ValueError):
+        load_CIFAR_batch(str(path))
+
+
+def test_dtype_state_and_ndarray_calls_never_reach_numpy(tmp_path):
+    import hostile
+    cases = dict((n, c) for n, c, _ in hostile.crafted_cifar_pickles())
+    for name, message in [("dtype-build-field-offset", "fields, offsets, sizes and flags"),
+                          ("dtype-build-object-flags", "fields, offsets, sizes and flags"),
+                          ("ndarray-zero-strides", "refusing to call numpy.ndarray"),
+                          ("ndarray-no-buffer", "refusing to call numpy.ndarray"),
+                          ("declared-1e12-elements", "needs 1000000002048 bytes"),
+                          ("binbytes8-2^40", "claims 1099511627776 bytes; only 3"),
+                          ("frame-2^40", "claims 1099511627776 bytes"),
+                          ("codecs-encode-amplification", "far more data than the file")]:
+        path = tmp_path / name
+        path.write_bytes(cases[name])
+        with pytest.raises(ValueError, match=message):
+            load_CIFAR_batch(str(path))

@@ -143,3 +143,75 @@ def test_validation_larger_than_training_is_an_error(isolated):
     write_mnist_folder(str(isolated / "m"))
     with pytest.raises(ValueError, match="num_validation must be smaller than the 30"):
         load_dataset("mnist", path=str(isolated / "m"))  # default 10000 > 30
+
+
+# --- bounded and checked reading (hostile-file defects 4 and 9) --------------------------
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_zero_dimension_gives_an_empty_array(tmp_path, gz):
+    path = write_idx(tmp_path / "empty-idx", np.zeros((0, 28, 28), np.uint8), gz)
+    out = read_idx(path)
+    assert out.shape == (0, 28, 28) and out.dtype == np.uint8
+    out = read_idx(write_idx(tmp_path / "e16", np.zeros((3, 0), np.int16), gz))
+    assert out.shape == (3, 0) and out.dtype == np.int16
+
+
+def test_empty_split_is_refused_at_load(isolated):
+    folder = isolated / "m"
+    write_mnist_folder(str(folder))
+    write_idx(folder / "t10k-images-idx3-ubyte", np.zeros((0, 28, 28), np.uint8), gz=True)
+    write_idx(folder / "t10k-labels-idx1-ubyte", np.zeros(0, np.uint8), gz=True)
+    with pytest.raises(ValueError, match="test IDX images .* are empty: shape \\(0, 28, 28\\)"):
+        load_dataset("mnist", path=str(folder), num_validation=2)
+
+
+@pytest.mark.parametrize("labels", [[0, 10, 3], [255, 0, 1]])
+def test_labels_outside_the_classes_are_refused_at_load(isolated, labels):
+    folder = isolated / "m"
+    write_mnist_folder(str(folder), n_train=3)
+    write_idx(folder / "train-labels-idx1-ubyte", np.array(labels, np.uint8), gz=True)
+    with pytest.raises(ValueError, match="train IDX labels .* must be in 0..9; got values "
+                                         f"from {min(labels)} to {max(labels)}"):
+        load_dataset("mnist", path=str(folder), num_validation=1)
+
+
+def test_float_labels_are_refused(isolated):
+    folder = isolated / "m"
+    write_mnist_folder(str(folder), n_train=3)
+    write_idx(folder / "train-labels-idx1-ubyte", np.array([0, 1.5, 2], np.float32), gz=False)
+    os.remove(folder / "train-labels-idx1-ubyte.gz")
+    with pytest.raises(ValueError, match="labels .* must be integers; got float32"):
+        load_dataset("mnist", path=str(folder), num_validation=1)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_declared_size_is_capped_before_allocating(tmp_path, gz):
+    import tracemalloc
+
+    import hostile
+    header = hostile.idx_header(0x08, (4096, 1024, 1024))  # 4 GiB promised
+    content = header + bytes(1000)
+    path = tmp_path / "big"
+    path.write_bytes(hostile.gzip_of(content) if gz else content)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="truncated|max_bytes"):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20
+    small = write_idx(tmp_path / "small", np.zeros((10, 10), np.uint8), gz)
+    with pytest.raises(ValueError, match="promises shape \\(10, 10\\) \\(100 bytes\\), more "
+                                         "than max_bytes=99"):
+        read_idx(small, max_bytes=99)
+    assert read_idx(small, max_bytes=100).shape == (10, 10)
+
+
+def test_gzip_bomb_after_the_data_is_refused_early(tmp_path):
+    import hostile
+    data = np.arange(32, dtype=np.uint8).reshape(2, 4, 4)
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(hostile.gzip_bomb(idx_bytes(data), 4096))  # 4 GiB of zeros follow
+    with pytest.raises(ValueError, match="extra bytes after the 32 bytes"):
+        read_idx(path)

@@ -76,3 +76,92 @@ def test_missing_scipy_gives_a_clear_message(mat_file, monkeypatch):
     with pytest.raises(ImportError, match="needs SciPy.*pip install scipy") as info:
         load_mat(mat_file[0])
     assert info.value.name == "scipy"
+
+
+# --- hostile and unusual files (hostile-file defects 4, 8 and 9) -------------------------
+
+def test_empty_file_is_refused_clearly(tmp_path):
+    path = tmp_path / "empty.mat"
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match="cannot read MATLAB file .*: it is empty"):
+        load_mat(path)
+
+
+@pytest.mark.parametrize("labels,message", [
+    (np.array(["a", "b", "c"]), "training_labels must be a numeric array; got ndarray <U1"),
+    (np.array([0, 1, 1e12]), "non-negative integers below 100000"),
+    (np.array([0, 1, np.inf]), "non-negative integers below 100000"),
+    (np.array([0, np.nan, 1]), "non-negative integers below 100000"),
+    (np.array([0, -1, 1]), "non-negative integers below 100000"),
+])
+def test_bad_labels_are_refused(tmp_path, labels, message):
+    path = tmp_path / "bad.mat"
+    scipy_io.savemat(str(path), {"training_data": np.zeros((3, 2)), "training_labels": labels})
+    with pytest.raises(ValueError, match=message):
+        load_mat(path)
+    with pytest.raises(ValueError, match=message):
+        dataset_info(f"mat:{path}")  # never builds a list of 1e12 class names
+
+
+def test_file_without_test_data_loads_without_test_keys(tmp_path):
+    path = tmp_path / "train_only.mat"
+    labels = np.array([0, 1, 2, 1, 0, 2, 1, 0, 1, 2])
+    scipy_io.savemat(str(path), {"training_data": np.arange(20.0).reshape(10, 2),
+                                 "training_labels": labels})
+    assert set(load_mat(path)) == {"X_train", "y_train"}
+    data = load_dataset(f"mat:{path}", num_validation=2)
+    assert set(data) == {"X_train", "y_train", "X_val", "y_val"}
+    assert data["X_train"].shape == (8, 2) and data["y_val"].tolist() == [1, 2]
+    info = dataset_info(f"mat:{path}")
+    assert info["num_test"] == 0 and info["num_classes"] == 3
+
+
+def test_compressed_bomb_is_refused_within_max_bytes(tmp_path):
+    import struct
+    import tracemalloc
+
+    import hostile
+    x = hostile.mat_double(b"training_data", np.zeros((2, 2)))
+    bomb = hostile.mat_element(15, hostile.zlib_bomb(struct.pack("<2I", 14, 0xFFFFFFF0), 256),
+                               pad=False)
+    path = tmp_path / "bomb.mat"
+    path.write_bytes(hostile.mat_file(x, bomb))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="inflate to more than the bytes allowed"):
+            load_mat(path, max_bytes=8 << 20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 << 20
+
+
+@pytest.mark.parametrize("variable,message", [
+    ("cell", "declares 4611686014132420609 elements in 0 bytes"),
+    ("nested", "nested more than 32 deep"),
+    ("claims", "claims 4294967280 bytes"),
+])
+def test_declared_structure_is_checked_before_scipy(tmp_path, variable, message):
+    import struct
+
+    import hostile
+    x = hostile.mat_double(b"training_data", np.zeros((2, 2)))
+    big = 2 ** 31 - 1
+    extra = {"cell": hostile.mat_matrix(1, (big, big), b"training_labels"),
+             "nested": hostile._nested_cells(100),
+             "claims": struct.pack("<2I", 14, 0xFFFFFFF0)}[variable]
+    path = tmp_path / "crafted.mat"
+    path.write_bytes(hostile.mat_file(x, extra))
+    with pytest.raises(ValueError, match=message):
+        load_mat(path)
+
+
+def test_v4_and_v73_files_are_named(tmp_path):
+    path = tmp_path / "v4.mat"
+    scipy_io.savemat(str(path), {"training_data": np.zeros((2, 2)),
+                                 "training_labels": np.array([0, 1])}, format="4")
+    with pytest.raises(ValueError, match="MATLAB v4 file"):
+        load_mat(path)
+    path.write_bytes(b"MATLAB 7.3 MAT-file".ljust(124) + b"\x00\x02IM" + bytes(512))
+    with pytest.raises(ValueError, match="v7.3 \\(HDF5\\)"):
+        load_mat(path)

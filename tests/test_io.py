@@ -62,3 +62,109 @@ def test_round_trip_and_refusals(tmp_path):
         load_npz(pickled, "test")
     with pytest.raises(FileNotFoundError, match="no test file"):
         load_npz(tmp_path / "missing.npz", "test")
+
+
+# --- bounded reading (hostile-file defect 4) ---------------------------------------------
+
+def _zip_with_raw_member(members, name, deflated, file_size):
+    import hostile
+    return hostile.zip_with_raw_member(members, name, deflated, file_size)
+
+
+def _meta_member():
+    import hostile
+    return hostile.meta_member({"v": 1})
+
+
+@pytest.mark.parametrize("content,looks", [
+    (b'{"format": "glassnet-model", "params": {}}', "JSON text"),
+    (b"\x89PNG\r\n\x1a\n" + bytes(64), "a PNG image"),
+    (b"", "is empty"),
+])
+def test_json_and_png_are_not_npz_archives(tmp_path, content, looks):
+    path = tmp_path / "model.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as info:
+        load_npz(path, "model")
+    assert "not an npz archive" in str(info.value) and looks in str(info.value)
+    assert "pickle" not in str(info.value)
+
+
+def test_unknown_members_are_refused_or_skipped_without_decompressing(tmp_path):
+    import hostile
+    w = hostile.npy_bytes(np.arange(3.0))
+    # the unknown member's deflate stream is garbage: decompressing it would fail
+    content = _zip_with_raw_member({"__glassnet_meta__.npy": _meta_member(), "param/W.npy": w},
+                                   "extra.npy", b"\xff" * 64, 1 << 20)
+    path = tmp_path / "m.npz"
+    path.write_bytes(content)
+    arrays, meta = load_npz(path, "model", accept=("param/",), unknown="skip")
+    assert meta == {"v": 1} and list(arrays) == ["param/W"]
+    np.testing.assert_array_equal(arrays["param/W"], np.arange(3.0))
+    arrays, _ = load_npz(path, "model", accept=lambda name: name == "param/W",
+                         unknown="skip")
+    assert list(arrays) == ["param/W"]
+    with pytest.raises(ValueError, match="holds 'extra', which a glassnet model file does "
+                                         "not hold"):
+        load_npz(path, "model", accept=("param/W",))
+
+
+def test_sizes_are_checked_before_allocating(tmp_path):
+    import tracemalloc
+
+    import hostile
+    # a 1 MB file whose extra member inflates to 1 GiB: refused from the zip's directory
+    content = _zip_with_raw_member({"__glassnet_meta__.npy": _meta_member(),
+                                    "param/W.npy": hostile.npy_bytes(np.ones(3))},
+                                   "extra.npy", hostile.deflate_zeros(1024), 1 << 30)
+    path = tmp_path / "bomb.npz"
+    path.write_bytes(content)
+    assert path.stat().st_size < 2 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="declares 1073741\\d+ bytes of arrays"):
+            load_npz(path, "model")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20
+    # a member whose zip size lies small: the stream is cut there and fails its CRC
+    lying = _zip_with_raw_member({"__glassnet_meta__.npy": _meta_member()}, "param/W.npy",
+                                 hostile.deflate_zeros(64), 136)
+    path.write_bytes(lying)
+    with pytest.raises(ValueError, match="truncated or not a glassnet .npz"):
+        load_npz(path, "model")
+
+
+def test_max_bytes_and_check_header(tmp_path):
+    path = tmp_path / "m.npz"
+    save_npz(path, {"W": np.zeros((100, 10)), "b": np.zeros(10)}, {"v": 1})
+    with pytest.raises(ValueError, match="needs 8000 bytes; only 1000 more are allowed"):
+        load_npz(path, "model", max_bytes=1000)
+    assert load_npz(path, "model", max_bytes=8080)[0]["W"].shape == (100, 10)
+    seen = []
+
+    def check(name, shape, dtype):
+        seen.append((name, shape, dtype))
+        if name == "W" and shape != (100, 5):
+            raise ValueError(f"W has shape {shape}; the model has (100, 5)")
+    with pytest.raises(ValueError, match=r"W has shape \(100, 10\)"):
+        load_npz(path, "model", check_header=check)
+    assert ("W", (100, 10), np.dtype("<f8")) in seen
+    with pytest.raises(ValueError, match="unknown must be 'refuse' or 'skip'"):
+        load_npz(path, "model", unknown="ignore")
+
+
+def test_every_plain_dtype_and_order_round_trips(tmp_path):
+    arrays = {"f32": np.arange(6, dtype=np.float32).reshape(2, 3),
+              "fortran": np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+              "bool": np.array([True, False]), "c128": np.array([1 + 2j]),
+              "u32": np.arange(624, dtype=np.uint32), "scalar": np.array(3, dtype=np.int64),
+              "empty": np.zeros((0, 4)), ">i4": np.arange(3, dtype=">i4")}
+    path = tmp_path / "all.npz"
+    save_npz(path, arrays, {"v": 1})
+    back, _ = load_npz(path, "test")
+    assert set(back) == set(arrays)
+    for name, array in arrays.items():
+        assert back[name].dtype == array.dtype and back[name].shape == array.shape
+        np.testing.assert_array_equal(back[name], array)

@@ -35,10 +35,10 @@ def _version_problem(data):
     """None for a v5 file, else why it is not one."""
     if len(data) == 0:
         return "it is empty"
+    if 0 in data[:4]:  # a v5 header starts with text; a v4 file with small integers
+        return "it is a MATLAB v4 file, which glassnet does not read (save it with -v7)"
     if len(data) < 128:
         return f"it is truncated ({len(data)} bytes, shorter than the 128-byte header)"
-    if 0 in data[:4]:
-        return "it is a MATLAB v4 file, which glassnet does not read (save it with -v7)"
     mark = bytes(data[126:128])
     if mark not in (b"IM", b"MI"):
         return "it has no MATLAB v5 header"
