@@ -171,7 +171,7 @@ def test_non_finite_upstream_where_relu_is_off_gives_zero(rng):
     (lambda a: a.update(bn_param={"mode": "train", "eps": -1}), ValueError, "eps"),
     (lambda a: a.update(bn_param={"mode": "train", "running_mean": np.ones(4)}), ValueError,
      "running_mean"),
-    (lambda a: a.update(x=np.ones((0, 3, 2, 2))), ValueError, "at least one value"),
+    (lambda a: a.update(x=np.ones((0, 3, 2, 2))), ValueError, "at least one pixel"),
 ])
 def test_bad_arguments_are_refused_and_change_nothing(bad, error, match):
     args = {"x": np.ones((2, 3, 2, 2)), "gamma": np.ones(3), "beta": np.zeros(3),
@@ -202,6 +202,6 @@ def test_empty_batch_in_test_mode_and_zero_channels(rng):
     dx, dgamma, dbeta = spatial_batchnorm_relu_backward_fast(np.ones((0, 3, 2, 2)), cache)
     assert out.shape == dx.shape == (0, 3, 2, 2) and np.all(dgamma == 0) and dbeta.shape == (3,)
     out, cache = spatial_batchnorm_forward_fast(np.ones((2, 0, 2, 2)), np.ones(0), np.ones(0),
-                                                {"mode": "train"})
+                                                {"mode": "test"})
     assert out.shape == (2, 0, 2, 2)
     assert spatial_batchnorm_backward_fast(np.ones((2, 0, 2, 2)), cache)[0].shape == (2, 0, 2, 2)

@@ -403,6 +403,9 @@ def max_pool_backward_fast(dout, cache):
     hit_buf = _scratch("hit", (size, out_h, out_w), bool)
     nan_buf = _scratch("nan", (size, out_h, out_w), bool) if np.isnan(out).any() else None
     share_buf = _scratch("share", (size, out_h, out_w), x.dtype)
+    # dout * hit would turn an inf or NaN gradient into NaN where hit is False (inf * 0):
+    # then the gradient is copied where hit is True instead, onto zeros.
+    finite = bool(np.isfinite(dout).all())
     last = (ph - 1, pw - 1)
     for block in blocks:
         m = block.stop - block.start
@@ -420,9 +423,12 @@ def max_pool_backward_fast(dout, cache):
                 if (k, l) != last:
                     unrouted ^= hit
                 dx_part = _pool_offset_view(dx_block, k, l, stride, out_h, out_w)
-                if disjoint:
-                    np.multiply(dout_block, hit, out=dx_part)
+                target = dx_part if disjoint else share
+                if finite:
+                    np.multiply(dout_block, hit, out=target)
                 else:
-                    np.multiply(dout_block, hit, out=share)
+                    target.fill(0)
+                    np.copyto(target, dout_block, where=hit)
+                if not disjoint:
                     dx_part += share
     return dx

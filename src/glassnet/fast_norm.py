@@ -88,9 +88,10 @@ def _forward(x, gamma, beta, bn_param, relu, overwrite_x):
         x, gamma, beta, bn_param)
     N, C, H, W = x.shape
     M, HW = N * H * W, H * W
-    if mode == "train" and M == 0 and C > 0:
-        raise ValueError(f"x must hold at least one value per channel to take batch "
-                         f"statistics in train mode; got shape {x.shape}")
+    if mode == "train" and M == 0:  # the reference's refusal, word for word
+        raise ValueError(f"x must hold at least one pixel (N*H*W > 0) in train mode (the batch "
+                         f"mean and variance of an empty batch are undefined); got shape "
+                         f"{x.shape}")
     x3 = x.reshape(N, C, HW)
     own = overwrite_x and x.flags.c_contiguous and x.flags.writeable  # x3 is a view
     x_hat = x3 if own else np.empty((N, C, HW), x.dtype)
