@@ -19,103 +19,9 @@ from glassnet import optim
 from glassnet._io import load_npz
 from glassnet.solver import (HISTORY_COLUMNS, Solver, cosine_schedule, step_schedule,
                              warmup_schedule)
+from solver_models import TinyDropout, TinySoftmax, make_data, make_problem  # noqa: F401
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-# ---- a tiny model with state, and the real FullyConnectedNet ---------------------------
-
-class TinySoftmax:
-    """Softmax regression on centred inputs: scores = (X - running_mean) @ W + b.
-
-    ``running_mean`` is non-parameter state (updated in training, as batchnorm's running
-    statistics are), exposed through get_state/set_state so checkpoints must carry it.
-    """
-
-    def __init__(self, input_dim=8, num_classes=3, seed=0):
-        rng = np.random.RandomState(seed)
-        self.params = {"W": 0.1 * rng.randn(input_dim, num_classes), "b": np.zeros(num_classes)}
-        self.running_mean = np.zeros(input_dim)
-
-    def get_state(self):
-        return {"running_mean": self.running_mean.copy()}
-
-    def set_state(self, state):
-        self.running_mean = np.array(state["running_mean"])
-
-    def loss(self, X, y=None):
-        if y is not None:
-            self.running_mean = 0.9 * self.running_mean + 0.1 * X.mean(axis=0)
-        Xc = X - self.running_mean
-        scores = Xc @ self.params["W"] + self.params["b"]
-        if y is None:
-            return scores
-        shifted = scores - scores.max(axis=1, keepdims=True)
-        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        N = X.shape[0]
-        loss = -log_probs[np.arange(N), y].mean()
-        dscores = np.exp(log_probs)
-        dscores[np.arange(N), y] -= 1
-        dscores /= N
-        return loss, {"W": Xc.T @ dscores, "b": dscores.sum(axis=0)}
-
-
-class TinyDropout(TinySoftmax):
-    """TinySoftmax with inverted dropout on its input in training, the masks drawn as
-    glassnet's models draw them: from ``self.rng`` (None: NumPy's global generator)."""
-
-    def __init__(self, keep=0.7, **kwargs):
-        super().__init__(**kwargs)
-        self.keep = keep
-        self.rng = None
-
-    def _uniform(self, shape):
-        return np.random.rand(*shape) if self.rng is None else self.rng.random(shape)
-
-    def loss(self, X, y=None):
-        if y is not None:
-            X = X * (self._uniform(X.shape) < self.keep) / self.keep
-        return super().loss(X, y)
-
-
-def make_data(num_train=50, num_val=30, input_dim=8, num_classes=3, seed=1, spread=1.0):
-    """Gaussian blobs, one per class (learnable but not trivially separable)."""
-    rng = np.random.RandomState(seed)
-    means = 2.0 * rng.randn(num_classes, input_dim)
-
-    def draw(n):
-        y = rng.randint(num_classes, size=n)
-        return means[y] + spread * 1.5 * rng.randn(n, input_dim), y
-
-    X_train, y_train = draw(num_train)
-    X_val, y_val = draw(num_val)
-    return {"X_train": X_train, "y_train": y_train, "X_val": X_val, "y_val": y_val}
-
-
-def make_fcn(input_dim=8, num_classes=3, normalization=None, hidden_dims=(16, 16),
-             dropout_keep_ratio=1):
-    from glassnet.classifiers.fc_net import FullyConnectedNet
-    np.random.seed(3)   # FullyConnectedNet draws its weights from the global generator
-    return FullyConnectedNet(list(hidden_dims), input_dim=input_dim, num_classes=num_classes,
-                             normalization=normalization, weight_scale=0.1,
-                             dropout_keep_ratio=dropout_keep_ratio, dtype=np.float64)
-
-
-def make_problem(kind):
-    """(model, data, solver keywords) of the runs the resume tests compare."""
-    data = make_data()
-    kwargs = dict(update_rule="adam", optim_config={"learning_rate": 5e-3}, lr_decay=0.9,
-                  batch_size=10, num_epochs=4, num_train_samples=20, num_val_samples=None,
-                  print_every=0, verbose=False, seed=11)
-    if kind == "tiny":
-        model = TinySoftmax()
-    elif kind == "tiny_dropout":
-        model = TinyDropout()
-    elif kind == "fcn_dropout":   # masks drawn from the global generator, no model seed
-        model = make_fcn(dropout_keep_ratio=0.7)
-    else:
-        model = make_fcn(normalization="batchnorm")
-    return model, data, kwargs
 
 
 def solver_state(solver):
@@ -591,7 +497,7 @@ def test_checkpoint_contents_and_refusals(tmp_path):
 CHILD = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {tests_dir!r})
-    from test_solver import Solver, make_problem
+    from solver_models import Solver, make_problem
 
     def pause_mid_epoch_3(solver):
         if solver.iteration == 2 * solver.iterations_per_epoch + 2:

@@ -30,7 +30,8 @@ class IterationUndo:
         model = self.solver_model = solver.model
         self.solver = solver
         self.rng = None if solver._rng is None else solver._rng.get_state()
-        self.model_rng = None if solver._model_rng is None else solver._model_rng.get_state()
+        lent = solver._model_rng is not None and hasattr(model, "rng")   # else it never moves
+        self.model_rng = solver._model_rng.get_state() if lent else None
         self.state = model.get_state() if hasattr(model, "get_state") else None
         self.params, self.param_values = model.params, dict(model.params)
         self.configs = solver.optim_configs

@@ -1,0 +1,170 @@
+"""Interrupt anywhere, resume bit for bit, with real signals.
+
+- SIGINT (Ctrl-C) at random moments of training, in fresh interpreters: each one catches
+  the KeyboardInterrupt, writes a checkpoint and exits; the next one resumes from it. At
+  least 20 interrupts, then the run ends exactly where an uninterrupted one ends.
+- SIGKILL at random moments of checkpoint writing (a run that writes a checkpoint every
+  epoch spends most of its time writing): at least 50 kills; after each, every checkpoint
+  file there is complete and loadable (or absent), the next process resumes from the
+  latest complete one (find_latest_checkpoint) and removes the temp files the killed one
+  left; every run ends exactly where an uninterrupted one ends.
+"""
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+
+from glassnet.checkpoint import CheckpointState, find_latest_checkpoint
+from glassnet.solver import Solver
+from solver_models import make_problem
+
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+SIGINT_RUN = dict(num_epochs=1000, checkpoint_every=10)   # ~1 ms per epoch, 5 iterations
+SIGKILL_RUN = dict(num_epochs=12)                          # a checkpoint every epoch
+
+
+def reference_state(run):
+    """The end of an uninterrupted run, as a checkpoint would hold it."""
+    model, data, kwargs = make_problem("tiny_dropout")
+    solver = Solver(model, data, **dict(kwargs, **run))
+    solver.train()
+    return solver.checkpoint_state()
+
+
+def assert_same_run(final, expected):
+    """Bit-identical parameters, state, histories (not wall times), optimizer, streams."""
+    assert (final.iteration, final.epoch) == (expected.iteration, expected.epoch)
+    assert final.best_val_acc == expected.best_val_acc
+    for name in ("params", "state", "best_params"):
+        mine, theirs = getattr(final, name), getattr(expected, name)
+        assert sorted(mine) == sorted(theirs), name
+        for k in mine:
+            assert mine[k].dtype == theirs[k].dtype and np.array_equal(mine[k], theirs[k]), \
+                f"{name}[{k}]"
+    for k, v in expected.history.items():
+        if k != "history/seconds":
+            assert np.array_equal(final.history[k], v, equal_nan=True), k
+    for p, config in expected.optim_configs.items():
+        assert sorted(final.optim_configs[p]) == sorted(config)
+        for key, v in config.items():
+            assert np.array_equal(final.optim_configs[p][key], v), f"optim {p} {key}"
+    for stream in ("rng", "model_rng"):
+        a, b = getattr(final, stream), getattr(expected, stream)
+        assert np.array_equal(a.keys, b.keys) and (a.pos, a.has_gauss, a.cached_gaussian) == \
+            (b.pos, b.has_gauss, b.cached_gaussian), stream
+
+
+SIGINT_CHILD = textwrap.dedent("""
+    import os, signal, sys
+    sys.path.insert(0, {tests_dir!r})
+    from solver_models import Solver, make_problem
+
+    folder = {folder!r}
+    interrupted = os.path.join(folder, "interrupted.npz")
+    model, data, kwargs = make_problem("tiny_dropout")
+    if os.path.exists(interrupted):
+        solver = Solver.resume(interrupted, model, data)
+    else:
+        solver = Solver(model, data, checkpoint_name=os.path.join(folder, "ck"),
+                        **dict(kwargs, **{run!r}))
+    open(os.path.join(folder, "ready"), "w").close()
+    try:
+        solver.train()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        solver.save_checkpoint(interrupted)
+        sys.exit(3)
+    solver.save_checkpoint(os.path.join(folder, "final.npz"))
+""")
+
+
+def test_sigint_anywhere_then_resume_is_bit_identical(tmp_path):
+    script = SIGINT_CHILD.format(tests_dir=TESTS_DIR, folder=str(tmp_path), run=SIGINT_RUN)
+    chooser = random.Random(20261201)
+    interrupts, children = 0, 0
+    while True:
+        ready = tmp_path / "ready"
+        if ready.exists():
+            ready.unlink()
+        child = subprocess.Popen([sys.executable, "-c", script])
+        children += 1
+        try:
+            deadline = time.monotonic() + 60
+            while not ready.exists() and child.poll() is None:
+                assert time.monotonic() < deadline, "the training process did not start"
+                time.sleep(0.002)
+            if interrupts < 22:
+                time.sleep(chooser.uniform(0.0, 0.06))
+                child.send_signal(signal.SIGINT)
+            code = child.wait(timeout=120)
+        finally:
+            if child.poll() is None:
+                child.kill()
+        assert code in (0, 3), f"child {children} exited with {code}"
+        if code == 0:
+            break
+        interrupts += 1
+        assert children < 40
+    assert interrupts >= 20, interrupts
+    assert_same_run(CheckpointState.load(tmp_path / "final.npz"), reference_state(SIGINT_RUN))
+
+
+def run_until_killed(prefix, delay):
+    """Fork a process that continues the run at ``prefix`` (from the latest complete
+    checkpoint, or from the start) and SIGKILL it after ``delay`` seconds. Returns True
+    when it was killed, False when it finished first (its end is ``prefix``_final.npz)."""
+    pid = os.fork()
+    if pid == 0:   # the child: never returns into the test runner
+        code = 1
+        try:
+            model, data, kwargs = make_problem("tiny_dropout")
+            latest = find_latest_checkpoint(prefix)
+            if latest is None:
+                solver = Solver(model, data, checkpoint_name=prefix, **dict(kwargs, **SIGKILL_RUN))
+            else:
+                solver = Solver.resume(latest, model, data)
+            solver.train()
+            solver.save_checkpoint(prefix + "_final.npz")
+            code = 0
+        finally:
+            os._exit(code)
+    time.sleep(delay)
+    os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFEXITED(status):
+        assert os.WEXITSTATUS(status) == 0, "the training process failed"
+        return False
+    assert os.WTERMSIG(status) == signal.SIGKILL
+    return True
+
+
+def test_sigkill_while_writing_checkpoints(tmp_path):
+    expected = reference_state(SIGKILL_RUN)
+    chooser = random.Random(5)
+    kills, runs = 0, 0
+    while kills < 50:
+        runs += 1
+        folder = tmp_path / f"run{runs}"
+        folder.mkdir()
+        prefix = str(folder / "ck")
+        while True:
+            killed = run_until_killed(prefix, chooser.uniform(0.002, 0.05))
+            names = os.listdir(folder)
+            for name in names:   # every checkpoint there is complete; temp files aside
+                if name.endswith(".npz"):
+                    CheckpointState.load(folder / name)
+                else:
+                    assert name.startswith(".tmp-") and name.endswith(".part"), name
+            if not killed:
+                break
+            kills += 1
+        assert_same_run(CheckpointState.load(prefix + "_final.npz"), expected)
+        assert not [n for n in os.listdir(folder) if n.endswith(".part")], \
+            "the temp files of killed writers were not removed"
+    assert kills >= 50
