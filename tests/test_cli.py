@@ -17,10 +17,9 @@ import numpy as np
 import pytest
 
 from glassnet import cli
+from glassnet.runs import RUN_FILES, RunFolder
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-RUN_FILES = ("config.json", "history.csv", "metrics.json", "model.npz", "loss.png",
-             "accuracy.png", "weights.png", "confusion.png", "report.html")
 # A small and quick ConvNet for the tests (the default one is bigger).
 BATCH = 20
 ITERATIONS_PER_EPOCH = 1193 // BATCH   # digits: 1493 training images, 300 kept for validation
@@ -95,14 +94,17 @@ def test_run_folder_has_every_file(run):
     for name in RUN_FILES:
         assert (folder / name).is_file(), name
     # the latest checkpoint and the last epoch's stay; older epoch files are removed
-    assert sorted(os.listdir(folder / "checkpoints")) == ["ckpt_epoch_2.npz", "ckpt_latest.npz"]
-    for name in ("loss.png", "accuracy.png", "weights.png", "confusion.png"):
-        read_png(folder / name)
+    layout = RunFolder(folder)
+    assert sorted(os.listdir(os.path.dirname(layout.latest_checkpoint_path))) == sorted(
+        os.path.basename(p) for p in (layout.epoch_checkpoint_path(2),
+                                      layout.latest_checkpoint_path))
+    for kind in ("loss", "accuracy", "weights", "confusion"):
+        read_png(layout.picture_path(kind))
 
 
 def test_history_csv_and_metrics(run):
     folder, _ = run
-    rows = read_csv(folder / "history.csv")
+    rows = read_csv(RunFolder(folder).history_path)
     header, body = rows[0], rows[1:]
     assert header == ["iteration", "epoch", "loss", "train_acc", "val_acc", "learning_rate",
                       "seconds"]
@@ -113,7 +115,7 @@ def test_history_csv_and_metrics(run):
     val = np.array([float(r[4]) for r in body])
     assert np.isfinite(val).sum() >= 2
 
-    metrics = json.loads((folder / "metrics.json").read_text())
+    metrics = RunFolder(folder).read_metrics()
     for key in ("test_acc", "best_val_acc", "final_train_acc", "final_val_acc"):
         assert 0.0 <= metrics[key] <= 1.0, key
     assert metrics["test_acc"] > 0.6        # 2 epochs of a small ConvNet already learn digits
@@ -123,7 +125,7 @@ def test_history_csv_and_metrics(run):
     assert sorted(per_class) == [str(d) for d in range(10)]
     assert all(0.0 <= a <= 1.0 for a in per_class.values())
 
-    config = json.loads((folder / "config.json").read_text())
+    config = json.loads(open(RunFolder(folder).config_path).read())
     assert config["data"] == "digits" and config["epochs"] == 2 and config["seed"] == 3
     assert config["optimizer"] == "adam" and config["lr"] == 0.01 and config["norm"] == "none"
     assert config["model_class"] == "ConvNet"
@@ -135,10 +137,10 @@ def test_saved_model_reproduces_the_test_accuracy(run):
     from glassnet.classifiers.base import load_model
     from glassnet.datasets import load_dataset
     folder, _ = run
-    model = load_model(folder / "model.npz")
+    model = load_model(RunFolder(folder).model_path)
     data = load_dataset("digits")
     accuracy = np.mean(np.argmax(model.loss(data["X_test"]), axis=1) == data["y_test"])
-    metrics = json.loads((folder / "metrics.json").read_text())
+    metrics = RunFolder(folder).read_metrics()
     assert accuracy == pytest.approx(metrics["test_acc"], abs=1e-12)
 
 
@@ -151,7 +153,7 @@ def test_report_embeds_the_pictures(run):
 
 def test_evaluate_run_and_model_file(run):
     folder, _ = run
-    metrics = json.loads((folder / "metrics.json").read_text())
+    metrics = RunFolder(folder).read_metrics()
     result = glassnet("evaluate", folder)
     assert result.returncode == 0, result.stderr
     assert f"digits test accuracy: {metrics['test_acc']:.4f}" in result.stdout
@@ -161,23 +163,23 @@ def test_evaluate_run_and_model_file(run):
     counts = [int(line.split()[1]) for line in table]
     assert sum(counts) == 304
     # a bare model file needs --data
-    result = glassnet("evaluate", folder / "model.npz", "--data", "digits", "--split", "val")
+    result = glassnet("evaluate", RunFolder(folder).model_path, "--data", "digits", "--split", "val")
     assert result.returncode == 0, result.stderr
     assert "digits val accuracy:" in result.stdout
-    assert_error(glassnet("evaluate", folder / "model.npz"), 1, r"give --data NAME")
+    assert_error(glassnet("evaluate", RunFolder(folder).model_path), 1, r"give --data NAME")
 
 
 def test_predict_writes_kaggle_csv(run, workdir):
     folder, _ = run
     out = workdir / "predictions.csv"
-    result = glassnet("predict", folder / "model.npz", "--data", "digits", "--csv", out)
+    result = glassnet("predict", RunFolder(folder).model_path, "--data", "digits", "--csv", out)
     assert result.returncode == 0, result.stderr
     rows = read_csv(out)
     assert rows[0] == ["Id", "Category"]
     assert [int(r[0]) for r in rows[1:]] == list(range(1, 305))
     labels = np.array([int(r[1]) for r in rows[1:]])
     assert labels.min() >= 0 and labels.max() <= 9
-    metrics = json.loads((folder / "metrics.json").read_text())
+    metrics = RunFolder(folder).read_metrics()
     assert np.mean(labels == digits_test_labels()) == pytest.approx(metrics["test_acc"])
 
 
@@ -189,11 +191,11 @@ def test_resume_continues_the_run(run, workdir):
     assert result.returncode == 0, result.stderr
     assert "resuming" in result.stdout and "at epoch 2 of 3" in result.stdout
     assert len([line for line in result.stdout.splitlines() if line.startswith("epoch")]) == 1
-    metrics = json.loads((copy / "metrics.json").read_text())
+    metrics = RunFolder(copy).read_metrics()
     assert metrics["epochs"] == 3 and metrics["iterations"] == 3 * ITERATIONS_PER_EPOCH
-    assert len(read_csv(copy / "history.csv")) == 1 + 3 * ITERATIONS_PER_EPOCH
-    assert (copy / "checkpoints" / "ckpt_epoch_3.npz").is_file()
-    assert json.loads((copy / "config.json").read_text())["epochs"] == 3
+    assert len(read_csv(RunFolder(copy).history_path)) == 1 + 3 * ITERATIONS_PER_EPOCH
+    assert os.path.isfile(RunFolder(copy).epoch_checkpoint_path(3))
+    assert json.loads(open(RunFolder(copy).config_path).read())["epochs"] == 3
     assert_error(glassnet("train", "--resume", copy, "--model", "fc"), 1,
                  r"cannot change model when resuming")
 
@@ -224,7 +226,7 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_finishes(workdir):
     assert epoch >= 1
     result = glassnet("train", "--resume", folder, "--epochs", epoch + 1)
     assert result.returncode == 0, result.stderr
-    assert json.loads((folder / "metrics.json").read_text())["epochs"] == epoch + 1
+    assert RunFolder(folder).read_metrics()["epochs"] == epoch + 1
 
 
 def test_config_file_and_command_line_override(workdir):
@@ -235,11 +237,11 @@ def test_config_file_and_command_line_override(workdir):
     result = glassnet("train", "--config", config, "--epochs", 1, "--out", folder, "--quiet")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().startswith("run folder:")
-    saved = json.loads((folder / "config.json").read_text())
+    saved = json.loads(open(RunFolder(folder).config_path).read())
     assert saved["model"] == "softmax" and saved["optimizer"] == "sgd" and saved["lr"] == 0.5
     assert saved["epochs"] == 1            # the command line wins
     assert saved["model_config"]["hidden_dims"] == []
-    metrics = json.loads((folder / "metrics.json").read_text())
+    metrics = RunFolder(folder).read_metrics()
     assert metrics["test_acc"] > 0.7        # one epoch of softmax regression on digits
     read_png(folder / "weights.png")       # 64 inputs -> 10 templates of 8x8
 
@@ -256,7 +258,7 @@ def test_diverging_run_stops_with_advice(workdir):
                       "--out", workdir / "diverged", "--epochs", 3)
     assert_error(result, 1, r"glassnet: error: training diverged")
     assert "--lr" in result.stderr
-    assert not (workdir / "diverged" / "model.npz").exists()
+    assert not os.path.exists(RunFolder(workdir / "diverged").model_path)
 
 
 def test_gradcheck_table():
@@ -386,7 +388,7 @@ def test_example_convnet_config_trains(tmp_path, capsys):
     code, out, err = run_main(capsys, "train", "--config", example, "--data", "digits",
                               "--epochs", "1", "--num-train", "300", "--out", run, "--quiet")
     assert code == 0, err
-    config = json.loads((run / "config.json").read_text())
+    config = json.loads(open(RunFolder(run).config_path).read())
     assert config["data"] == "digits" and config["epochs"] == 1      # command line wins
     assert config["batch_size"] == 128 and config["lr"] == 3e-3      # the file's settings
     blocks = config["model_config"]["conv_blocks"]
@@ -404,7 +406,7 @@ def test_seeded_runs_with_dropout_are_identical_and_leave_global_rng_alone(tmp_p
                                 "--epochs", "2", "--num-train", "300", "--seed", "3",
                                 "--out", tmp_path / name, "--quiet")
         assert code == 0, err
-        runs.append(load_model(tmp_path / name / "model.npz"))
+        runs.append(load_model(RunFolder(tmp_path / name).model_path))
     assert runs[0].use_dropout
     for key in runs[0].params:
         np.testing.assert_array_equal(runs[0].params[key], runs[1].params[key])

@@ -1,0 +1,117 @@
+"""Every user error reaches the command line as ``glassnet: error: ...`` (exit 1 or 2),
+never as a Python traceback."""
+import json
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+from glassnet import cli
+from glassnet.runs import RunFolder
+
+pytest.importorskip("matplotlib")
+
+
+def run_main(capsys, *args):
+    code = cli.main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_user_error(capsys, args, pattern, code=1):
+    got, _, err = run_main(capsys, *args)
+    assert got == code, err
+    assert err.startswith("glassnet: error: ") or code == 2, err
+    assert "Traceback" not in err
+    assert __import__("re").search(pattern, err), err
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A quickly trained softmax classifier's run folder."""
+    folder = tmp_path_factory.mktemp("cli_errors") / "run"
+    assert cli.main(["train", "--model", "softmax", "--epochs", "1", "--num-train", "200",
+                     "--out", str(folder), "--quiet"]) == 0
+    return folder
+
+
+def test_bad_numbers_and_names(capsys, tmp_path):
+    assert_user_error(capsys, ["train", "--seed", "-1"], r"seed must be an integer >= 0; got -1")
+    assert_user_error(capsys, ["train", "--lr", "-0.1"], r"lr must be a finite number > 0")
+    assert_user_error(capsys, ["train", "--data", "mat:"], r"mat.*file")
+    assert_user_error(capsys, ["train", "--data", f"mat:{tmp_path / 'none.mat'}"],
+                      r"none\.mat")
+
+
+def test_toml_with_a_wrong_type_inside_a_block(capsys, tmp_path):
+    path = tmp_path / "net.toml"
+    path.write_text('[convnet]\nconv_blocks = [{filters = "x"}]\n')
+    assert_user_error(capsys, ["train", "--config", path],
+                      r"line 2: key 'conv_blocks': .*filters must be an integer; got 'x'")
+
+
+def test_output_places_that_cannot_be_used(capsys, tmp_path, trained):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert_user_error(capsys, ["train", "--out", blocker / "run", "--epochs", "1"],
+                      r"cannot create run folder")
+    assert_user_error(capsys, ["predict", trained, "--csv", tmp_path], r"it is a folder")
+    assert_user_error(capsys, ["evaluate", trained, "--json", tmp_path], r"it is a folder")
+
+
+def test_broken_run_folders(capsys, tmp_path, trained):
+    import shutil
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    config = RunFolder(copy).config_path
+    text = open(config).read()
+    with open(config, "w") as f:
+        f.write(text[:40])
+    assert_user_error(capsys, ["train", "--resume", copy], r"not valid JSON")
+    assert_user_error(capsys, ["evaluate", copy], r"not valid JSON")
+    empty = RunFolder.create(tmp_path / "empty")
+    RunFolder(trained).read_config()   # the original is fine
+    with open(empty.config_path, "w") as f:
+        f.write(open(RunFolder(trained).config_path).read())
+    assert_user_error(capsys, ["train", "--resume", empty.path], r"no complete checkpoint")
+
+
+@pytest.mark.parametrize("content", [b"", b'{"format": "glassnet-model"}', b"\x89PNG\r\n\x1a\n" + b"\0" * 64,
+                                     b"PK\x03\x04" + b"\xff" * 40])
+def test_files_that_are_not_models(capsys, tmp_path, content):
+    path = tmp_path / "model.npz"
+    path.write_bytes(content)
+    assert_user_error(capsys, ["evaluate", path, "--data", "digits"], r"cannot load model")
+
+
+def test_model_files_with_wrong_contents(capsys, tmp_path, trained):
+    source = RunFolder(trained).model_path
+    with zipfile.ZipFile(source) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    meta_name = next(n for n in members if not n.startswith(("param/", "state/")))
+    meta = json.loads(np.load(source, allow_pickle=False)[meta_name[:-4]].tobytes())
+    meta["config"]["hidden_dims"] = [7000, 7000]
+    bad = tmp_path / "huge.npz"
+    from glassnet._io import save_npz
+    with np.load(source, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files if k.startswith(("param/", "state/"))}
+    save_npz(bad, arrays, meta)
+    assert_user_error(capsys, ["evaluate", bad, "--data", "digits"], r"parameters must be")
+    arrays["param/W1"] = arrays["param/W1"].astype(np.complex128)
+    meta["config"]["hidden_dims"] = []
+    save_npz(bad, arrays, meta)
+    assert_user_error(capsys, ["evaluate", bad, "--data", "digits"], r"W1 must be a real array")
+
+
+def test_corrupt_data_file_is_an_error_not_a_crash(capsys, tmp_path):
+    path = tmp_path / "bad.mat"
+    path.write_bytes(b"MATLAB 5.0 MAT-file" + os.urandom(200))
+    assert_user_error(capsys, ["train", "--data", f"mat:{path}", "--epochs", "1"], r"bad\.mat")
+
+
+def test_exploding_learning_rate_is_divergence(capsys, tmp_path):
+    assert_user_error(capsys, ["train", "--model", "mlp", "--optimizer", "adam", "--lr", "1e9",
+                               "--epochs", "2", "--num-train", "300", "--out", tmp_path / "r"],
+                      r"training diverged.*\n.*\n?.*--lr")
+    assert not os.path.exists(RunFolder(tmp_path / "r").model_path)
