@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from glassnet._io import META_KEY, save_npz
-from glassnet.classifiers import (ConvNet, FullyConnectedNet, Model, ThreeLayerConvNet,
-                                  TwoLayerNet, load_model)
+from glassnet.classifiers import (ConvNet, FullyConnectedNet, Model, Softmax,
+                                  ThreeLayerConvNet, TwoLayerNet, load_model)
 from glassnet.classifiers import neural_net
 from glassnet.classifiers.base import registry_name
 
@@ -203,6 +203,60 @@ def test_bad_state_is_refused(saved, tmp_path):
     save_npz(tmp_path / "extra.npz", extra, meta)
     with pytest.raises(ValueError, match="running_mean2"):
         load_model(tmp_path / "extra.npz")
+
+
+def test_missing_running_statistics_are_refused(saved, tmp_path):
+    """A model without its running statistics would score differently: refuse it."""
+    arrays = dict(np.load(saved, allow_pickle=False))
+    meta = json.loads(arrays.pop(META_KEY).tobytes().decode("utf-8"))
+    del arrays["state/running_var1"]
+    save_npz(tmp_path / "nostats.npz", arrays, meta)
+    with pytest.raises(ValueError, match=r"missing \['running_var1'\]"):
+        load_model(tmp_path / "nostats.npz")
+
+
+@pytest.mark.parametrize("bad", [np.array([["a"] * 5] * 6), np.ones((6, 5), np.complex64),
+                                  np.zeros((6, 5), "datetime64[s]"), np.ones((6, 5), bool)])
+def test_parameters_of_a_wrong_kind_are_refused(saved, tmp_path, bad):
+    arrays = dict(np.load(saved, allow_pickle=False))
+    meta = json.loads(arrays.pop(META_KEY).tobytes().decode("utf-8"))
+    arrays["param/W1"] = bad
+    save_npz(tmp_path / "kind.npz", arrays, meta)
+    with pytest.raises(ValueError, match="W1 must be a real array|W1' has dtype"):
+        load_model(tmp_path / "kind.npz")
+
+
+@pytest.mark.parametrize("W", [np.ones(5), np.ones((2, 3, 4)), np.ones((0, 3)),
+                               np.array([["x", "y"]])])
+def test_linear_classifier_weights_must_be_a_matrix(tmp_path, W):
+    model = Softmax()
+    model.W = np.ones((4, 3))
+    model.save(tmp_path / "ok.npz")
+    assert load_model(tmp_path / "ok.npz").W.shape == (4, 3)
+    arrays = dict(np.load(tmp_path / "ok.npz", allow_pickle=False))
+    meta = json.loads(arrays.pop(META_KEY).tobytes().decode("utf-8"))
+    arrays["param/W"] = W
+    save_npz(tmp_path / "bad.npz", arrays, meta)
+    with pytest.raises(ValueError, match="W must be a real, non-empty 2-D array|W' has dtype"):
+        load_model(tmp_path / "bad.npz")
+
+
+def test_config_is_checked_before_anything_large_is_allocated(saved, tmp_path):
+    """A header asking for a 7000 x 7000 x 7000 network is refused by comparing planned
+    shapes with the stored arrays, before any weight array exists."""
+    import tracemalloc
+    arrays = dict(np.load(saved, allow_pickle=False))
+    meta = json.loads(arrays.pop(META_KEY).tobytes().decode("utf-8"))
+    meta["config"]["hidden_dims"] = [7000, 7000, 7000]
+    save_npz(tmp_path / "huge.npz", arrays, meta)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="parameters must be"):
+            load_model(tmp_path / "huge.npz")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * 2 ** 20
 
 
 def test_missing_file_is_reported(tmp_path):
