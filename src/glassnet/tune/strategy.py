@@ -47,7 +47,10 @@ def make_pruner(name):
     return optuna.pruners.NopPruner()
 
 
-def worker_seed(seed, index):
-    """Seed of worker ``index``: workers must not share a sampler stream (they would all
-    draw the same configurations); None stays None (fresh entropy per worker)."""
-    return None if seed is None else (int(seed) * 1009 + int(index)) % (2**31 - 1)
+def worker_seed(seed, index, start):
+    """Seed of worker ``index`` joining a study that holds ``start`` trials: workers must
+    not share a sampler stream, nor a resumed sweep repeat its first run's (both would draw
+    the same configurations again); None stays None (fresh entropy per worker)."""
+    if seed is None:
+        return None
+    return (int(seed) * 1_000_003 + int(start) * 1009 + int(index)) % (2**31 - 1)

@@ -79,17 +79,26 @@ def config_values(params):
 
 
 def run_config_trial(trial, space, base, folder):
-    """Train ``base`` with the trial's drawn values; returns the best validation accuracy."""
-    from glassnet.experiment import train_run
+    """Train ``base`` with the trial's drawn values; returns the best validation accuracy.
+
+    A run that diverges (``DivergedError``) is a result, not a crash: the trial completes
+    with the best validation accuracy it reached (0 if none) and ``diverged`` recorded, so
+    the sampler learns to avoid that region.
+    """
+    from glassnet.experiment import DivergedError, train_run
     from glassnet.runs import RunFolder
     params = space.suggest(trial)
     run_dir = trial_folder(folder, trial.number)
     mark_start(trial, run_dir)
-    config = base.replace(**config_values(params))
-    config.resolved()   # a bad drawn value fails the trial here, naming the field
+    config = base.replace(**config_values(params)).resolved()  # a bad value fails here
     reporter = EpochReporter(trial)
-    metrics = train_run(config, RunFolder.create(run_dir, overwrite=True), callbacks=(reporter,),
-                        quiet=True)
+    try:
+        metrics = train_run(config, RunFolder.create(run_dir, overwrite=True),
+                            callbacks=(reporter,))
+    except DivergedError as exc:
+        reporter._record()
+        trial.set_user_attr("diverged", str(exc).splitlines()[0])
+        return reporter.best[0] if reporter.best is not None else 0.0
     reporter._record()
     val = float(metrics["best_val_acc"])
     if reporter.best is None:

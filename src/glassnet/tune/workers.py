@@ -2,7 +2,9 @@
 
 A worker loads the study, then repeats: stop if the budget is used up and nothing waits
 in the queue (retries, grid points); run one trial through ``study.optimize`` (which keeps
-the heartbeat on a database storage and fails stale trials first). Any number of workers,
+the heartbeat on a database storage and fails stale trials first). On a database storage
+a worker whose budget is spent stays while other workers' trials run, failing and retrying
+any whose heartbeat stops, so a machine that dies during the last trials loses nothing. Any number of workers,
 in this process, in local processes or on other machines, share one study.
 
 The budget is exact: trial ``k`` counts against it unless it is a retry of a dead
@@ -74,6 +76,25 @@ def _budget_spent(study, budget):
     return budget is not None and len(counted_trials(trials)) >= budget
 
 
+def _waiting(study):
+    from optuna.trial import TrialState
+    return bool(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+
+
+def _others_running(study):
+    from optuna.trial import TrialState
+    return bool(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+
+
+def _fail_stale(study):
+    """Fail (and, through the storage's callback, re-queue) trials whose heartbeat stopped."""
+    import warnings
+    import optuna
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
 def _is_surplus(study, trial, budget):
     """True for a trial started beyond the budget (see the module docstring)."""
     if budget is None:
@@ -122,9 +143,11 @@ def work(job, index=0, on_trial_end=None):
     probe = storage_mod.load_study(job.storage, job.name, job.heartbeat, job.grace)
     spec = storage_mod.read_spec(probe)
     study = storage_mod.load_study(job.storage, job.name, job.heartbeat, job.grace,
-                                   sampler=make_sampler(spec["sampler"], worker_seed(job.seed, index)),
+                                   sampler=make_sampler(spec["sampler"],
+                                                        worker_seed(job.seed, index, len(probe.trials))),
                                    pruner=make_pruner(spec["pruner"]))
     objective = _make_objective(study, job, spec)
+    heartbeats = storage_mod.is_rdb_url(job.storage)
     done = 0
     while True:
         if job.max_trials is not None and done >= job.max_trials:
@@ -132,7 +155,13 @@ def work(job, index=0, on_trial_end=None):
         if job.deadline is not None and time.time() >= job.deadline:
             break
         if _budget_spent(study, study.user_attrs.get(BUDGET_ATTR)):
-            break
+            if not (heartbeats and _others_running(study)):
+                break
+            # Stay until the last trials end: if their worker dies, this one retries them.
+            _fail_stale(study)
+            if not _waiting(study):
+                time.sleep(min(2.0, max(0.5, job.heartbeat / 2)))
+            continue
         study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False)
         done += 1
         if on_trial_end is not None:

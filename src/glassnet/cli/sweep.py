@@ -1,0 +1,293 @@
+"""``glassnet sweep run|create|work|status|best``: hyperparameter sweeps (glassnet.tune).
+
+One machine::
+
+    glassnet sweep run --data digits --model fc --epochs 10 \\
+        --param lr=log:1e-4:1e-1 --param weight_decay=log:1e-6:1e-2 --trials 30 --jobs 2
+
+Many machines (one PostgreSQL server they all reach)::
+
+    glassnet sweep create --storage postgresql+psycopg://user@db/sweeps --name fc1 \\
+        --data digits --model fc --param lr=log:1e-4:1e-1 --trials 100
+    glassnet sweep work --storage postgresql+psycopg://user@db/sweeps --name fc1   # each machine
+    glassnet sweep status fc1 --storage postgresql+psycopg://user@db/sweeps
+
+Every ``glassnet train`` option is the fixed part of each trial's configuration;
+``--param NAME=SPEC`` varies a setting (see glassnet.tune.space). ``--config FILE.toml``
+may hold training settings at its top level and the sweep in a ``[sweep]`` table::
+
+    data = "digits"
+    model = "fc"
+    epochs = 10
+    [sweep]
+    trials = 30
+    pruner = "median"
+    [sweep.params]
+    lr = "log:1e-4:1e-1"
+    hidden = "choice:64,128,256-128"
+"""
+import os
+import socket
+
+from glassnet.cli.common import EXIT_INTERRUPTED, EXIT_OK, CLIError, format_table, say
+from glassnet.cli.train import add_train_options
+
+SWEEP_HINT = "pip install 'glassnet[sweep]'"
+SWEEP_KEYS = ("params", "trials", "sampler", "pruner", "jobs", "timeout", "name", "storage",
+              "seed")
+
+
+def _storage_help(default):
+    return ("Optuna storage: a database URL such as postgresql+psycopg://user@host/db, or a "
+            f"journal file path [default: {default}]")
+
+
+def add_parser(subparsers):
+    """Register ``glassnet sweep`` and its sub-commands (each sets ``func``)."""
+    p = subparsers.add_parser("sweep", help="hyperparameter sweeps (Optuna): run, create, work, "
+                              "status, best", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="sweep_command", metavar="SUBCOMMAND", required=True)
+
+    def space_options(q):
+        add_train_options(q)
+        q.add_argument("--param", action="append", default=[], metavar="NAME=SPEC",
+                       help="a searched setting: lr=log:1e-4:1e-1, dropout=uniform:0:0.5, "
+                            "batch_size=int:16:128, hidden=choice:64,128,256-128, "
+                            "weight_decay=grid:1e-5,1e-4 (repeat for several)")
+        q.add_argument("--trials", type=int, help="total number of trials (a grid: all of its "
+                       "combinations)")
+        q.add_argument("--sampler", choices=("tpe", "random", "grid"),
+                       help="default: grid when every --param is a grid, else tpe")
+        q.add_argument("--pruner", choices=("median", "hyperband", "none"),
+                       help="stop bad trials early on validation accuracy [default: median]")
+        q.add_argument("--heartbeat", type=int, default=30, metavar="S",
+                       help="database storage: seconds between a running trial's heartbeats; "
+                            "a trial silent for 2x as long is failed and retried [default: 30]")
+
+    q = sub.add_parser("run", help="run a whole sweep on this machine",
+                       description="Run a sweep on this machine with --jobs worker processes.")
+    space_options(q)
+    q.add_argument("--jobs", type=int, default=None, help="worker processes [default: 1]")
+    q.add_argument("--timeout", type=float, help="seconds after which no trial starts")
+    q.add_argument("--name", help="sweep name [default: <data>-<model>-<time>]")
+    q.add_argument("--out", metavar="DIR", help="sweep folder [default: sweeps/NAME]")
+    q.add_argument("--storage", help=_storage_help("DIR/study.journal"))
+    q.add_argument("--resume", action="store_true", help="continue the sweep NAME; trials left "
+                   "running by dead workers are failed and queued again")
+    q.add_argument("--quiet", action="store_true", help="no progress bar or per-trial lines")
+
+    q = sub.add_parser("create", help="create a sweep in a shared storage for `sweep work`",
+                       description="Create a sweep once (safe to repeat, also concurrently).")
+    space_options(q)
+    q.add_argument("--storage", required=True, help=_storage_help("none: required"))
+    q.add_argument("--name", required=True, help="sweep name")
+
+    q = sub.add_parser("work", help="run trials of a created sweep on this machine",
+                       description="Take trials of a sweep until its budget is spent.")
+    q.add_argument("--storage", required=True, help=_storage_help("none: required"))
+    q.add_argument("--name", required=True, help="sweep name")
+    q.add_argument("--trials", type=int, help="run at most this many trials here")
+    q.add_argument("--jobs", type=int, default=1, help="worker processes [default: 1]")
+    q.add_argument("--timeout", type=float, help="seconds after which no trial starts")
+    q.add_argument("--out", metavar="DIR", help="this machine's trial folders [default: sweeps/NAME]")
+    q.add_argument("--heartbeat", type=int, default=30, metavar="S",
+                   help="seconds between heartbeats (database storage) [default: 30]")
+    q.add_argument("--seed", type=int, help="seed of this machine's samplers [default: fresh]")
+    q.add_argument("--quiet", action="store_true", help="no progress bar or per-trial lines")
+
+    for command, text in (("status", "a table of the sweep's trials and the best so far"),
+                          ("best", "the best configuration; --retrain trains it again")):
+        q = sub.add_parser(command, help=text, description=text)
+        q.add_argument("sweep", metavar="NAME", help="sweep name")
+        q.add_argument("--storage", help=_storage_help("sweeps/NAME/study.journal"))
+        q.add_argument("--out", metavar="DIR", help="sweep folder [default: sweeps/NAME]")
+        if command == "best":
+            q.add_argument("--retrain", action="store_true", help="train the best configuration "
+                           "again into a normal run folder and report its test accuracy")
+            q.add_argument("--run", metavar="DIR", help="that run folder [default: "
+                           "DIR/best-run]")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    """Run one ``glassnet sweep`` sub-command; returns the exit code."""
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise CLIError(f"glassnet sweep needs Optuna >= 5, which is not installed: {SWEEP_HINT}") from None
+    from glassnet.config import ConfigError
+    command = {"run": _cmd_run, "create": _cmd_create, "work": _cmd_work,
+               "status": _cmd_status, "best": _cmd_best}[args.sweep_command]
+    try:
+        return command(args)
+    except (ValueError, KeyError, TypeError, ConfigError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        raise CLIError(message) from None
+    except KeyboardInterrupt:
+        if args.sweep_command == "run":
+            say(f"\ninterrupted; continue with: glassnet sweep run ... --name {args.name} --resume")
+        return EXIT_INTERRUPTED
+
+
+# ---- the definition: space, training configuration, sweep settings -----------------------
+
+def _sweep_table(args):
+    """(training settings, [sweep] table) of --config FILE, or ({}, {})."""
+    if not getattr(args, "config", None):
+        return None, {}
+    from glassnet.config import TrainConfig, read_toml
+    table, _ = read_toml(args.config)
+    sweep = table.pop("sweep", {})
+    if not isinstance(sweep, dict):
+        raise CLIError(f"{args.config}: [sweep] must be a table")
+    unknown = sorted(set(sweep) - set(SWEEP_KEYS))
+    if unknown:
+        raise CLIError(f"{args.config}: unknown [sweep] keys {unknown}; known: {', '.join(SWEEP_KEYS)}")
+    return TrainConfig.from_dict(table, where=args.config), sweep
+
+
+def definition(args):
+    """(space dict, base TrainConfig, settings dict) from the options and --config file.
+    The base stays unresolved: each trial fills its defaults after its own changes."""
+    from glassnet.config import TrainConfig, given_options
+    from glassnet.tune.space import as_dimension, parse_param
+    base, table = _sweep_table(args)
+    base = (base or TrainConfig()).replace(**given_options(args))
+    base.resolved()   # a bad fixed setting is reported now, not in every trial
+    space = {name: as_dimension(name, spec) for name, spec in dict(table.get("params", {})).items()}
+    for text in args.param:
+        name, dim = parse_param(text)
+        space[name] = dim
+    if not space:
+        raise CLIError("nothing to search: give at least one --param NAME=SPEC "
+                       "(e.g. --param lr=log:1e-4:1e-1)")
+    settings = {key: table.get(key) for key in SWEEP_KEYS if key != "params"}
+    for key in ("trials", "sampler", "pruner", "jobs", "timeout", "name", "storage"):
+        value = getattr(args, key, None)
+        if value is not None:
+            settings[key] = value
+    settings["pruner"] = settings.get("pruner") or "median"
+    return space, base, settings
+
+
+def _default_name(base):
+    import datetime
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    model = os.path.splitext(os.path.basename(base.model))[0]
+    return f"{base.data}-{model}-{stamp}"
+
+
+def _cmd_run(args):
+    from glassnet import tune
+    space, base, settings = definition(args)
+    name = settings.get("name") or _default_name(base)
+    args.name = name
+    folder = args.out or os.path.join("sweeps", name)
+    jobs = settings.get("jobs") or 1
+    if not args.quiet:
+        say(f"sweep {name}: {settings.get('trials') or 'grid'} trials, {jobs} worker"
+            f"{'s' if jobs > 1 else ''}, folder {folder}")
+    result = tune.run(space, base, n_trials=settings.get("trials"), sampler=settings.get("sampler"),
+                      pruner=settings["pruner"], n_jobs=jobs, storage=settings.get("storage"),
+                      folder=folder, name=name, timeout=settings.get("timeout"),
+                      seed=settings.get("seed") if settings.get("seed") is not None else base.seed,
+                      resume=args.resume, heartbeat=args.heartbeat, quiet=args.quiet)
+    _print_best(result)
+    print(f"sweep folder: {os.path.abspath(folder)}  (open report.html)", flush=True)
+    return EXIT_OK
+
+
+def _cmd_create(args):
+    from glassnet import tune
+    from glassnet.tune.storage import describe_storage
+    space, base, settings = definition(args)
+    study, created = tune.create(space, base, storage=args.storage, name=args.name,
+                                 n_trials=settings.get("trials"), sampler=settings.get("sampler"),
+                                 pruner=settings["pruner"], heartbeat=args.heartbeat)
+    verb = "created" if created else "already exists (same definition)"
+    say(f"sweep {args.name} {verb} in {describe_storage(args.storage)}: "
+        f"{len(study.trials)} trials so far")
+    say(f"start workers with: glassnet sweep work --storage {describe_storage(args.storage)} "
+        f"--name {args.name}")
+    return EXIT_OK
+
+
+def _cmd_work(args):
+    from glassnet import tune
+    if not args.quiet:
+        say(f"worker on {socket.gethostname()} for sweep {args.name}")
+    result = tune.work(args.storage, args.name, folder=args.out, n_trials=args.trials,
+                       n_jobs=args.jobs, timeout=args.timeout, seed=args.seed,
+                       heartbeat=args.heartbeat, quiet=args.quiet)
+    _print_best(result)
+    return EXIT_OK
+
+
+def _located(args):
+    from glassnet.tune.api import JOURNAL_NAME
+    folder = args.out or os.path.join("sweeps", args.sweep)
+    storage = args.storage or os.path.join(folder, JOURNAL_NAME)
+    if args.storage is None and not os.path.isfile(storage):
+        raise CLIError(f"no sweep {args.sweep!r} here: {storage} does not exist (give --storage "
+                       "URL for a shared sweep, or --out DIR for its folder)")
+    return storage, folder
+
+
+def _cmd_status(args):
+    from glassnet import tune
+    storage, folder = _located(args)
+    result = tune.load(storage, args.sweep, folder)
+    header, rows = result.table()
+    keep = [i for i, h in enumerate(header) if h not in ("run_dir", "error", "retry_of", "test_acc")]
+    shown = [[_short(row[i]) for i in keep] for row in rows]
+    print(format_table([header[i] for i in keep], shown))
+    counts = ", ".join(f"{v} {k.lower()}" for k, v in result.counts().items() if v)
+    print(f"\n{len(result.trials)} trials: {counts or 'none yet'}")
+    _print_best(result)
+    return EXIT_OK
+
+
+def _short(value):
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def _print_best(result):
+    if not result.complete:
+        print("no complete trial yet", flush=True)
+        return
+    best = result.best_trial
+    params = ", ".join(f"{k}={_short(v)}" for k, v in result.best_params.items())
+    test = result.test_acc
+    print(f"best: trial {best.number}, val {best.value:.4f}"
+          + (f", test {test:.4f}" if test is not None else "") + f" ({params})", flush=True)
+
+
+def _cmd_best(args):
+    from glassnet import tune
+    from glassnet.config import TrainConfig
+    storage, folder = _located(args)
+    result = tune.load(storage, args.sweep, folder)
+    _print_best(result)
+    if not result.complete:
+        return EXIT_OK
+    print(f"run folder of the best trial: {result.best_run_folder}")
+    if not args.retrain:
+        return EXIT_OK
+    if result.spec["mode"] != "config":
+        raise CLIError("--retrain needs a sweep of training configurations (this one used a "
+                       "model factory)")
+    from glassnet.experiment import train_run
+    from glassnet.runs import RunFolder
+    from glassnet.tune.trial import config_values
+    config = TrainConfig.from_dict(result.spec["base"]).replace(
+        **config_values(result.best_params)).resolved()
+    run_dir = args.run or os.path.join(folder, "best-run")
+    say(f"retraining the best configuration into {run_dir}")
+    metrics = train_run(config, RunFolder.create(run_dir))
+    test = metrics.get("test_acc")
+    print(f"retrained: best val {metrics['best_val_acc']:.4f}"
+          + (f", test {test:.4f}" if test is not None else " (no test split)"), flush=True)
+    print(f"run folder: {os.path.abspath(run_dir)}  (open report.html)", flush=True)
+    return EXIT_OK
