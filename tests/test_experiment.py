@@ -78,6 +78,25 @@ def test_interrupted_run_resumes_bit_for_bit(tmp_path):
     assert open(whole.history_path).read().count("\n") == open(cut.history_path).read().count("\n")
 
 
+def test_resume_falls_back_to_the_newest_complete_epoch_checkpoint(tmp_path):
+    """A missing or broken ckpt_latest.npz (a kill while it was written) is not the end:
+    the newest complete epoch checkpoint resumes, and the run still ends bit for bit."""
+    import os
+    whole = RunFolder.create(tmp_path / "whole")
+    train_run(SMALL, whole)
+    cut = RunFolder.create(tmp_path / "cut")
+    with pytest.raises(RunInterrupted):
+        train_run(SMALL, cut, callbacks=[InterruptAt(13)])
+    with open(cut.latest_checkpoint_path, "r+b") as f:
+        f.truncate(100)
+    assert cut.latest_checkpoint() == cut.epoch_checkpoint_path(1)
+    os.remove(cut.latest_checkpoint_path)
+    assert cut.latest_checkpoint() == cut.epoch_checkpoint_path(1)
+    resume_run(cut)
+    for name, value in params_of(whole).items():
+        np.testing.assert_array_equal(value, params_of(cut)[name])
+
+
 def test_resume_may_lengthen_but_not_change_the_model(tmp_path):
     folder = RunFolder.create(tmp_path / "run")
     train_run(SMALL.replace(epochs=1), folder)
