@@ -184,3 +184,74 @@ def test_sandwiches_pass_on_clear_errors(rng):
     x, w, b, g, be = affine_args(rng, True)
     with pytest.raises(ValueError, match="mode"):
         affine_bn_relu_forward(x, w, b, g, be, {})
+
+
+CONV_SANDWICHES = [
+    (conv_relu_forward, conv_relu_backward, lambda rng: conv_args(rng), (CONV,)),
+    (conv_relu_pool_forward, conv_relu_pool_backward, lambda rng: conv_args(rng), (CONV, POOL)),
+    (conv_bn_relu_forward, conv_bn_relu_backward, lambda rng: conv_args(rng, (4,)),
+     (CONV, {"mode": "train"})),
+    (conv_bn_relu_pool_forward, conv_bn_relu_pool_backward, lambda rng: conv_args(rng, (4,)),
+     (CONV, {"mode": "train"}, POOL)),
+    (conv_gn_relu_forward, conv_gn_relu_backward, lambda rng: conv_args(rng, (1, 4, 1, 1)),
+     (2, CONV, {})),
+    (conv_gn_relu_pool_forward, conv_gn_relu_pool_backward,
+     lambda rng: conv_args(rng, (1, 4, 1, 1)), (2, CONV, {}, POOL)),
+]
+
+
+@pytest.mark.parametrize("forward, backward, make_args, extra", CONV_SANDWICHES,
+                         ids=[c[0].__name__ for c in CONV_SANDWICHES])
+def test_compute_dx_false_skips_only_dx(rng, forward, backward, make_args, extra):
+    args = make_args(rng) + copy.deepcopy(list(extra))
+    out, cache = forward(*args)
+    dout = rng.randn(*out.shape)
+    full = backward(dout, cache)
+    without_dx = backward(dout, cache, compute_dx=False)
+    assert without_dx[0] is None and full[0].shape == args[0].shape
+    for g, g_full in zip(without_dx[1:], full[1:]):
+        np.testing.assert_array_equal(g, g_full)
+
+
+def test_relu_mask_on_the_pooled_gradient_equals_the_naive_chain(rng):
+    """Many windows whose maximum is 0 after the ReLU (a negative bias), ties included:
+    masking the pooled gradient gives what relu_backward after the pool gives."""
+    from glassnet.layers import (conv_backward_naive, max_pool_backward_naive,
+                                 relu_backward)
+    x, w, b = rng.randn(3, 2, 8, 8), rng.randn(5, 2, 3, 3), rng.randn(5) - 5.0
+    a, conv_cache = conv_forward_naive(x, w, b, CONV)
+    s, relu_cache = relu_forward(a)
+    expected, pool_cache = max_pool_forward_naive(s, POOL)
+    dout = rng.randn(*expected.shape)
+    grads = conv_backward_naive(relu_backward(max_pool_backward_naive(dout, pool_cache),
+                                              relu_cache), conv_cache)
+    out, cache = conv_relu_pool_forward(x, w, b, CONV, POOL)
+    assert np.mean(out == 0) > 0.3  # the case being tested: many all-zero windows
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    for g, g_ref in zip(conv_relu_pool_backward(dout, cache), grads):
+        scale = np.abs(g_ref).max()
+        assert np.abs(g - g_ref).max() <= 1e-12 * scale
+
+
+def test_conv_bn_relu_pool_equals_the_naive_chain(rng):
+    from glassnet.layers import (conv_backward_naive, max_pool_backward_naive,
+                                 relu_backward, spatial_batchnorm_backward,
+                                 spatial_batchnorm_forward)
+    x, w, b, gamma, beta = conv_args(rng, (4,))
+    bn_naive, bn_fast = {"mode": "train"}, {"mode": "train"}
+    a, conv_cache = conv_forward_naive(x, w, b, CONV)
+    n, bn_cache = spatial_batchnorm_forward(a, gamma, beta, bn_naive)
+    s, relu_cache = relu_forward(n)
+    expected, pool_cache = max_pool_forward_naive(s, POOL)
+    dout = rng.randn(*expected.shape)
+    dn, dgamma, dbeta = spatial_batchnorm_backward(
+        relu_backward(max_pool_backward_naive(dout, pool_cache), relu_cache), bn_cache)
+    dx, dw, db = conv_backward_naive(dn, conv_cache)
+    out, cache = conv_bn_relu_pool_forward(x, w, b, gamma, beta, CONV, bn_fast, POOL)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    for key in ("running_mean", "running_var"):
+        np.testing.assert_allclose(bn_fast[key], bn_naive[key], rtol=1e-12)
+    grads = conv_bn_relu_pool_backward(dout, cache)
+    for g, g_ref in zip(grads, (dx, dw, None, dgamma, dbeta)):
+        if g_ref is not None:  # db: zero up to rounding (bias before batchnorm)
+            assert np.abs(g - g_ref).max() <= 1e-12 * np.abs(g_ref).max()

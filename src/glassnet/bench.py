@@ -1,6 +1,6 @@
-"""Speed of the fast convolution and pooling layers, as ratios measured in one process.
+"""Speed of the fast layers and of whole training steps, as ratios measured in one process.
 
-Two tables:
+First the machine (CPU model, NumPy's BLAS and its threads, PyTorch), then three tables:
 
 1. fast vs naive on the classic exercise shape (x (100, 3, 31, 31), w (25, 3, 3, 3),
    stride 2, pad 1): how many times faster ``conv_*_fast`` is than ``conv_*_naive``.
@@ -9,6 +9,9 @@ Two tables:
    and float64, with the achieved GFLOP/s of the convolution and of a bare BLAS product of
    the same size (the ceiling the im2col approach can reach). Skipped, with a message,
    when torch is not installed.
+3. whole float32 training steps (forward, backward, Adam) of an MLP, ThreeLayerConvNet
+   and the README's recipe convnet against the same networks in PyTorch
+   (``glassnet.bench_train``).
 
 Each time is the best of ``repeat`` runs, the candidates interleaved run by run so that
 a change in machine load hits both. Call ``main()`` (``glassnet bench`` on the command
@@ -218,8 +221,8 @@ def _torch_version():
 
 
 def main(argv=None):
-    """Command-line entry: print both tables. Options: --quick, --repeat R, --skip-naive,
-    --skip-torch."""
+    """Command-line entry: print the machine and the tables. Options: --quick, --repeat R,
+    --skip-naive, --skip-torch (the layer comparison with torch), --skip-train."""
     parser = argparse.ArgumentParser(
         prog="glassnet bench", description="Speed of glassnet's fast conv and pool layers, "
         "as ratios against the naive layers and PyTorch measured in this process.")
@@ -228,11 +231,17 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=None,
                         help="runs per measurement, best kept (default 7, quick 3)")
     parser.add_argument("--skip-naive", action="store_true", help="skip fast vs naive")
-    parser.add_argument("--skip-torch", action="store_true", help="skip glassnet vs torch")
+    parser.add_argument("--skip-torch", action="store_true",
+                        help="skip the layer-by-layer comparison with torch")
+    parser.add_argument("--skip-train", action="store_true",
+                        help="skip the training-step comparison")
     args = parser.parse_args(argv)
     repeat = args.repeat if args.repeat is not None else (3 if args.quick else 7)
     if repeat < 1:
         parser.error(f"--repeat must be a positive integer; got {repeat}")
+    from glassnet import bench_train  # imports this module: loaded only when needed
+    print("\n".join(bench_train.system_info()))
+    print()
     if not args.skip_naive:
         batch = 10 if args.quick else 100
         _print_naive_table(bench_fast_vs_naive(repeat=repeat, batch=batch), batch)
@@ -245,4 +254,7 @@ def main(argv=None):
                   "(pip install torch to run it)")
         else:
             _print_torch_table(rows, batch)
+        print()
+    if not args.skip_train:
+        bench_train.print_train_table(bench_train.bench_train_steps(repeat=repeat))
     return 0
