@@ -79,11 +79,6 @@ def resolve_rule(update_rule):
     return getattr(optim, update_rule)
 
 
-def is_glassnet_rule(rule):
-    """True for glassnet.optim's own rules, which never change their inputs in place."""
-    return any(rule is getattr(optim, name) for name in optim.__all__)
-
-
 def check_optional(value, name, check):
     return None if value is None else check(value, name)
 

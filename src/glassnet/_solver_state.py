@@ -13,8 +13,12 @@ continues bit for bit. Parameter arrays are captured by reference: the solver re
 them rather than writing into them. NumPy's global generator (a run without a seed) is
 not the solver's to rewind.
 """
+import contextlib
 import os
 
+import numpy as np
+
+from glassnet import optim
 from glassnet.checkpoint import CheckpointState, RandomStreamState
 from glassnet.history import TrainingHistory
 
@@ -111,3 +115,37 @@ def restore(solver, saved, config_override):
     if solver._rng is not None and saved.rng is not None:
         saved.rng.apply_to(solver._rng)
         saved.model_rng.apply_to(solver._model_rng)
+
+
+@contextlib.contextmanager
+def lend_model_stream(solver):
+    """While training: a seeded solver's model stream as ``model.rng`` (for a model that
+    has an ``rng`` attribute), its previous value put back after."""
+    model = solver.model
+    if solver._model_rng is None or not hasattr(model, "rng"):
+        yield
+        return
+    previous = model.rng
+    model.rng = solver._model_rng
+    try:
+        yield
+    finally:
+        model.rng = previous
+
+
+def apply_update(solver, grads):
+    """``params[p], configs[p] = update_rule(params[p], grads[p], configs[p])`` for every p,
+    into new parameter arrays and new config dicts, so that the old ones stay intact for
+    :class:`IterationUndo`. A rule from outside glassnet.optim (which never writes into its
+    inputs) gets copies, in case it works in place as the classic ``sgd`` did."""
+    own = any(solver.update_rule is getattr(optim, name) for name in optim.__all__)
+    new_params, configs = {}, {}
+    for p, w in solver.model.params.items():
+        config = dict(solver.optim_configs[p])
+        if not own:
+            w = np.array(w, copy=True)
+            config = {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                      for k, v in config.items()}
+        new_params[p], configs[p] = solver.update_rule(w, grads[p], config)
+    solver.model.params.update(new_params)
+    solver.optim_configs = configs

@@ -22,7 +22,7 @@ import re
 
 import numpy as np
 
-from glassnet._checkpoint_fields import (KINDS, RandomStreamState, field as _field,
+from glassnet._checkpoint_fields import (RandomStreamState, field as _field,
                                         in_range as _in_range, read_config as _read_config,
                                         split_config)
 from glassnet._io import load_npz, save_npz

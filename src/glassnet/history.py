@@ -23,7 +23,7 @@ import numpy as np
 
 from glassnet._io import atomic_write_text
 
-__all__ = ["HISTORY_COLUMNS", "TrainingHistory"]
+__all__ = ["HISTORY_COLUMNS", "TrainingHistory", "history_attribute"]
 
 HISTORY_COLUMNS = ("iteration", "epoch", "loss", "train_acc", "val_acc", "learning_rate",
                    "seconds")
@@ -151,3 +151,14 @@ class TrainingHistory:
         for row in zip(*(self.table[c] for c in HISTORY_COLUMNS)):
             writer.writerow([repr(float(v)) if isinstance(v, float) else v for v in row])
         atomic_write_text(path, buffer.getvalue())
+
+
+def history_attribute(name, doc):
+    """A property reading (and replacing) ``self._history.<name>``: how the Solver keeps
+    its classic ``loss_history``, ``train_acc_history``, ``val_acc_history``, ``history``."""
+    def get(self):
+        return getattr(self._history, name)
+
+    def set_(self, value):
+        setattr(self._history, name, dict(value) if name == "table" else list(value))
+    return property(get, set_, doc=doc)

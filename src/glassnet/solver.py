@@ -8,25 +8,22 @@ state), :mod:`glassnet.history` (history and CSV), :mod:`glassnet.schedules`,
     solver.train()              # model.params now holds the best-validation weights
     Solver.resume('run/ck_latest.npz', model, data).train()   # after an interruption
 
-One iteration, ``t = 0, 1, ..., num_epochs * iterations_per_epoch - 1``
-(``iterations_per_epoch = max(N_train // batch_size, 1)``):
+One iteration ``t`` (``T = num_epochs * iterations_per_epoch`` in all, where
+``iterations_per_epoch = max(N_train // batch_size, 1)``):
 
-1. draw ``batch_size`` training rows with ``choice(N_train, batch_size)`` (with
-   replacement, as the classic code) from the minibatch stream; apply
-   ``augment(X_batch, rng)``, rng being that stream;
-2. with an ``lr_schedule``, set every learning rate to ``base_lr * lr_schedule(t / ipe)``;
-3. ``loss, grads = model.loss(X_batch, y_batch)``; a divergence (non-finite, or exploding,
-   see :mod:`glassnet._divergence`) is handled as ``on_nonfinite`` says;
+1. ``choice(N_train, batch_size)`` rows (with replacement, as the classic code) from the
+   minibatch stream, then ``augment(X_batch, rng)``;
+2. with an ``lr_schedule``: every learning rate ``= base_lr * lr_schedule(t / ipe)``;
+3. ``loss, grads = model.loss(X_batch, y_batch)``; a divergence (glassnet._divergence) is
+   handled as ``on_nonfinite`` says;
 4. ``params[p], configs[p] = update_rule(params[p], grads[p], configs[p])`` for every p;
-5. print ``(Iteration t+1 / T) loss: ...`` every ``print_every`` iterations;
+5. ``(Iteration t+1 / T) loss: ...`` printed every ``print_every`` iterations;
 6. at an epoch end: ``epoch += 1``, every learning rate ``*= lr_decay``;
-7. on the first iteration, at every epoch end and on the last iteration: accuracy on up
-   to ``num_train_samples`` training rows and ``num_val_samples`` validation rows (the
-   subsample drawn by ``choice(N, num_samples)`` from the minibatch stream), a new best
-   validation accuracy keeps a copy of the parameters, ``(Epoch e / E) train acc: ...;
-   val_acc: ...`` is printed; at an epoch end then a checkpoint (every
-   ``checkpoint_every`` epochs and at the last one), the early-stopping count and the
-   callbacks' ``on_epoch_end``;
+7. on the first and last iterations and at epoch ends: accuracy on up to
+   ``num_train_samples`` / ``num_val_samples`` rows (subsampled by ``choice`` from the
+   minibatch stream), a copy of the parameters on a new best validation accuracy,
+   ``(Epoch e / E) train acc: ...; val_acc: ...``; at an epoch end then the checkpoint
+   (every ``checkpoint_every`` epochs and at the last), early stopping, ``on_epoch_end``;
 8. the callbacks' ``on_iteration``.
 
 Each iteration is a transaction: if anything in it raises (Ctrl-C included) the solver,
@@ -54,20 +51,11 @@ from glassnet._validate import (check_choice, check_dict, check_nonnegative_int,
 from glassnet.callbacks import (FunctionCallbacks, call, check_callbacks, progress_bar_for)
 from glassnet.checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointState,
                                  epoch_checkpoint_path, latest_checkpoint_path)
-from glassnet.history import HISTORY_COLUMNS, TrainingHistory
+from glassnet.history import HISTORY_COLUMNS, TrainingHistory, history_attribute
 from glassnet.schedules import cosine_schedule, step_schedule, warmup_schedule
 
 __all__ = ["Solver", "step_schedule", "cosine_schedule", "warmup_schedule"]
 _ = (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, HISTORY_COLUMNS)   # importable from here too
-
-
-def _history_view(name, doc):
-    def get(self):
-        return getattr(self._history, name)
-
-    def set_(self, value):
-        setattr(self._history, name, dict(value) if name == "table" else list(value))
-    return property(get, set_, doc=doc)
 
 
 class Solver:
@@ -130,10 +118,10 @@ class Solver:
     An unknown keyword is a TypeError naming it.
     """
 
-    loss_history = _history_view("loss", "One minibatch loss per iteration.")
-    train_acc_history = _history_view("train_acc", "One training accuracy per check.")
-    val_acc_history = _history_view("val_acc", "One validation accuracy per check.")
-    history = _history_view("table", "{column: per-iteration list}, see glassnet.history.")
+    loss_history = history_attribute("loss", "One minibatch loss per iteration.")
+    train_acc_history = history_attribute("train_acc", "One training accuracy per check.")
+    val_acc_history = history_attribute("val_acc", "One validation accuracy per check.")
+    history = history_attribute("table", "{column: per-iteration list}, glassnet.history.")
 
     def __init__(self, model, data, *, update_rule="sgd", optim_config=None, lr_decay=1.0,
                  batch_size=100, num_epochs=10, num_train_samples=1000, num_val_samples=None,
@@ -226,22 +214,16 @@ class Solver:
         callbacks = [FunctionCallbacks(self.on_iteration, self.on_epoch_end)]
         callbacks += self.callbacks + ([bar] if bar is not None else [])
         self._active_callbacks = callbacks
-        model = self.model
-        lend = self._model_rng is not None and hasattr(model, "rng")
-        previous_rng = model.rng if lend else None
         try:
-            if lend:
-                model.rng = self._model_rng
-            call(callbacks, "on_train_begin", self)
-            while self.iteration < self.num_iterations and self.stop_reason is None:
-                self._transaction(callbacks)
-            if self.best_params:
-                model.params = {k: v.copy() for k, v in self.best_params.items()}
+            with solver_state.lend_model_stream(self):
+                call(callbacks, "on_train_begin", self)
+                while self.iteration < self.num_iterations and self.stop_reason is None:
+                    self._transaction(callbacks)
+                if self.best_params:
+                    self.model.params = {k: v.copy() for k, v in self.best_params.items()}
         finally:
             self._seconds_before = self._elapsed()
             self._clock_start = None
-            if lend:
-                model.rng = previous_rng
             try:
                 call(callbacks, "on_train_end", self)
             finally:
@@ -308,25 +290,10 @@ class Solver:
         elif self._first_loss is None:
             self._first_loss = loss
         if message is None or self.on_nonfinite == "warn":
-            self._update_parameters(grads)
+            solver_state.apply_update(self, grads)
         self._history.add_iteration(t + 1, self.iterations_per_epoch, loss,
                                     self._current_learning_rate(), self._elapsed())
         self.iteration = t + 1
-
-    def _update_parameters(self, grads):
-        """New parameter arrays and new config dicts (the old ones stay intact for undo;
-        a rule from outside glassnet.optim gets copies, in case it works in place)."""
-        own = checks.is_glassnet_rule(self.update_rule)
-        new_params, configs = {}, {}
-        for p, w in self.model.params.items():
-            config = dict(self.optim_configs[p])
-            if not own:
-                w = np.array(w, copy=True)
-                config = {k: (v.copy() if isinstance(v, np.ndarray) else v)
-                          for k, v in config.items()}
-            new_params[p], configs[p] = self.update_rule(w, grads[p], config)
-        self.model.params.update(new_params)
-        self.optim_configs = configs
 
     def _decay_learning_rates(self):
         if self.lr_decay != 1.0:
