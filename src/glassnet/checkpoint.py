@@ -337,6 +337,16 @@ def find_latest_checkpoint(prefix):
     ``<prefix>_epoch_<k>.npz`` (largest k); each must load and pass every check. The one
     with more iterations wins (``_latest`` on a tie), so a missing or broken ``_latest``,
     or one a kill left behind an epoch file, falls back to the epoch file.
+
+    Parameters
+    ----------
+    prefix : str or os.PathLike
+        The Solver's ``checkpoint_name``: a folder and a file-name stem.
+
+    Returns
+    -------
+    str or None
+        The checkpoint's path (``prefix`` joined as given), or None when none is complete.
     """
     prefix = os.fspath(prefix)
     folder, stem = os.path.split(prefix)

@@ -19,8 +19,21 @@ def latest_checkpoint_path(prefix):
 def remove_stale_temp_files(folder, older_than):
     """Remove the temporary files a killed writer left in ``folder``: only regular files
     named as glassnet's atomic writes name them (``.tmp-XXXXXXXX.part``) whose last change
-    is before ``older_than`` (a ``time.time()`` value: the writer's start), so a write in
-    progress, or any file of the user's, is never touched. Returns the names removed."""
+    is before ``older_than`` (the writer's start), so a write in progress, or any file of
+    the user's, is never touched.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        Where to look (not recursively).
+    older_than : float
+        A ``time.time()`` value; only files last modified before it are removed.
+
+    Returns
+    -------
+    list of str
+        The names removed.
+    """
     removed = []
     try:
         entries = list(os.scandir(folder))
