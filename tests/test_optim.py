@@ -379,3 +379,20 @@ def test_every_rule_documents_its_parameters(name):
     assert "Parameters\n    ----------" in doc
     for key in list(optim.DEFAULTS[name]) + list(STATE_KEYS[name]):
         assert f"``{key}``" in doc or (name == "adamw" and key != "weight_decay"), (name, key)
+
+
+@pytest.mark.parametrize("name", optim.__all__)
+def test_float16_parameters_with_zero_gradients_stay_finite(name):
+    # Found by tests/test_fuzz_layers.py: epsilon = 1e-8 is 0 in float16, so a step computed
+    # in float16 divided 0 by 0 wherever the gradient was 0.
+    w = np.ones(3, dtype=np.float16)
+    dw = np.array([0.0, 1.0, -2.0], dtype=np.float16)
+    next_w, config = getattr(optim, name)(w, dw)
+    assert next_w.dtype == np.float16 and np.all(np.isfinite(next_w))
+    assert next_w[0] == 1.0 or name == "adamw"
+    ref, _ = getattr(optim, name)(w.astype(np.float64), dw.astype(np.float64))
+    np.testing.assert_allclose(next_w, ref, rtol=2e-3)
+    for key in STATE_KEYS[name]:
+        assert config[key].dtype == np.float32
+    next_w, _ = getattr(optim, name)(next_w, dw, config)     # float32 state goes back in
+    assert next_w.dtype == np.float16 and np.all(np.isfinite(next_w))

@@ -11,7 +11,9 @@ caller's ``w``, ``dw`` and the state arrays it passed in are never changed in pl
 (The classic ``sgd`` wrote ``w -= lr * dw`` into the caller's array; glassnet does not,
 so a parameter array the caller still holds keeps its value.)
 
-Float32 in gives float32 out; integer arrays are computed in float64.
+Float32 in gives float32 out; integer arrays are computed in float64. Float16 parameters
+are stepped in float32, with float32 state, and returned as float16 (in float16 the default
+epsilon 1e-8 rounds to 0 and a zero gradient would give 0 / 0).
 
 Every hyperparameter is checked once, before anything is computed, from the two tables
 below: ``DEFAULTS`` (each rule's keys and default values, as in the handouts) and
@@ -91,8 +93,12 @@ def _state(config, key, w, initial=0.0):
 def _prepare(rule, w, dw, config):
     """Validate an update rule's arguments before anything is computed or stored.
 
-    Returns (w, dw, config, hp) with w and dw float arrays of one shape, ``config`` the
-    caller's dict (a new one when None) and ``hp`` the checked hyperparameters.
+    Returns (w, dw, config, hp, dtype): w and dw as float arrays of one shape in the
+    dtype the step is computed in, ``config`` the caller's dict (a new one when None),
+    ``hp`` the checked hyperparameters and ``dtype`` the parameter's own dtype, which
+    next_w gets. Float16 parameters are stepped in float32 (their state arrays too):
+    in float16 epsilon = 1e-8 is 0, and a coordinate with a zero gradient would divide
+    0 by 0.
     """
     w = as_float_array(w, "w")
     dw = as_float_array(dw, "dw")
@@ -101,7 +107,11 @@ def _prepare(rule, w, dw, config):
     if config is None:
         config = {}
     check_dict(config, "config")
-    return w, dw, config, _hyperparameters(rule, config)
+    hp = _hyperparameters(rule, config)
+    if np.float16 not in (w.dtype, dw.dtype):
+        return w, dw, config, hp, w.dtype
+    compute = np.promote_types(np.result_type(w, dw), np.float32)
+    return w.astype(compute), dw.astype(compute), config, hp, w.dtype
 
 
 def _commit(rule, config, **state):
@@ -113,10 +123,10 @@ def _commit(rule, config, **state):
     return config
 
 
-def _same_dtype(next_w, w):
+def _same_dtype(next_w, dtype):
     """Keep the parameter's dtype (a float64 gradient does not turn float32 weights into
     float64)."""
-    return next_w.astype(w.dtype, copy=False)
+    return next_w.astype(dtype, copy=False)
 
 
 def sgd(w, dw, config=None):
@@ -141,9 +151,9 @@ def sgd(w, dw, config=None):
         The ``config`` given (a new dict when None), with defaults and new state stored;
         left unchanged when the rule raises.
     """
-    w, dw, config, hp = _prepare("sgd", w, dw, config)
+    w, dw, config, hp, dtype = _prepare("sgd", w, dw, config)
     next_w = w - hp["learning_rate"] * dw
-    return _same_dtype(next_w, w), _commit("sgd", config)
+    return _same_dtype(next_w, dtype), _commit("sgd", config)
 
 
 def _momentum_velocity(w, dw, config, hp):
@@ -181,9 +191,9 @@ def sgd_momentum(w, dw, config=None):
         The ``config`` given (a new dict when None), with defaults and new state stored;
         left unchanged when the rule raises.
     """
-    w, dw, config, hp = _prepare("sgd_momentum", w, dw, config)
+    w, dw, config, hp, dtype = _prepare("sgd_momentum", w, dw, config)
     v = _momentum_velocity(w, dw, config, hp)
-    return _same_dtype(w + v, w), _commit("sgd_momentum", config, velocity=v)
+    return _same_dtype(w + v, dtype), _commit("sgd_momentum", config, velocity=v)
 
 
 def nesterov(w, dw, config=None):
@@ -216,10 +226,10 @@ def nesterov(w, dw, config=None):
         The ``config`` given (a new dict when None), with defaults and new state stored;
         left unchanged when the rule raises.
     """
-    w, dw, config, hp = _prepare("nesterov", w, dw, config)
+    w, dw, config, hp, dtype = _prepare("nesterov", w, dw, config)
     v = _momentum_velocity(w, dw, config, hp)
     next_w = w + hp["momentum"] * v - hp["learning_rate"] * dw
-    return _same_dtype(next_w, w), _commit("nesterov", config, velocity=v)
+    return _same_dtype(next_w, dtype), _commit("nesterov", config, velocity=v)
 
 
 def rmsprop(w, dw, config=None):
@@ -250,11 +260,11 @@ def rmsprop(w, dw, config=None):
         The ``config`` given (a new dict when None), with defaults and new state stored;
         left unchanged when the rule raises.
     """
-    w, dw, config, hp = _prepare("rmsprop", w, dw, config)
+    w, dw, config, hp, dtype = _prepare("rmsprop", w, dw, config)
     d = hp["decay_rate"]
     cache = d * _state(config, "cache", w) + (1 - d) * dw ** 2
     step = hp["learning_rate"] * dw / (np.sqrt(cache) + hp["epsilon"])
-    return _same_dtype(w - step, w), _commit("rmsprop", config, cache=cache)
+    return _same_dtype(w - step, dtype), _commit("rmsprop", config, cache=cache)
 
 
 def adagrad(w, dw, config=None):
@@ -286,10 +296,10 @@ def adagrad(w, dw, config=None):
         The ``config`` given (a new dict when None), with defaults and new state stored;
         left unchanged when the rule raises.
     """
-    w, dw, config, hp = _prepare("adagrad", w, dw, config)
+    w, dw, config, hp, dtype = _prepare("adagrad", w, dw, config)
     cache = _state(config, "cache", w, hp["initial_accumulator_value"]) + dw ** 2
     step = hp["learning_rate"] * dw / (np.sqrt(cache) + hp["epsilon"])
-    return _same_dtype(w - step, w), _commit("adagrad", config, cache=cache)
+    return _same_dtype(w - step, dtype), _commit("adagrad", config, cache=cache)
 
 
 def _adam_step(w, dw, config, hp):
@@ -301,7 +311,7 @@ def _adam_step(w, dw, config, hp):
     m_hat = m / (1 - b1 ** t)
     v_hat = v / (1 - b2 ** t)
     step = hp["learning_rate"] * m_hat / (np.sqrt(v_hat) + hp["epsilon"])
-    return _same_dtype(w - step, w), {"t": t, "m": m, "v": v}
+    return w - step, {"t": t, "m": m, "v": v}
 
 
 def adam(w, dw, config=None):
@@ -338,9 +348,9 @@ def adam(w, dw, config=None):
         The ``config`` given (a new dict when None), with defaults and new state stored;
         left unchanged when the rule raises.
     """
-    w, dw, config, hp = _prepare("adam", w, dw, config)
+    w, dw, config, hp, dtype = _prepare("adam", w, dw, config)
     next_w, state = _adam_step(w, dw, config, hp)
-    return next_w, _commit("adam", config, **state)
+    return _same_dtype(next_w, dtype), _commit("adam", config, **state)
 
 
 def adamw(w, dw, config=None):
@@ -371,7 +381,7 @@ def adamw(w, dw, config=None):
         The ``config`` given (a new dict when None), with defaults and new state stored;
         left unchanged when the rule raises.
     """
-    w, dw, config, hp = _prepare("adamw", w, dw, config)
+    w, dw, config, hp, dtype = _prepare("adamw", w, dw, config)
     decayed = w * (1 - hp["learning_rate"] * hp["weight_decay"])
     next_w, state = _adam_step(decayed, dw, config, hp)
-    return next_w, _commit("adamw", config, **state)
+    return _same_dtype(next_w, dtype), _commit("adamw", config, **state)

@@ -41,8 +41,9 @@ def check_conv_inputs(x, w, b, conv_param):
                                 "conv_param['stride']")
     pad = check_nonnegative_int(require_key(conv_param, "pad", "conv_param"),
                                 "conv_param['pad']")
-    out_h = conv_output_size(x.shape[2], w.shape[2], stride, pad, "height")
-    out_w = conv_output_size(x.shape[3], w.shape[3], stride, pad, "width")
+    where = f"x of shape {x.shape} and w of shape {w.shape}"
+    out_h = conv_output_size(x.shape[2], w.shape[2], stride, pad, "height", where)
+    out_w = conv_output_size(x.shape[3], w.shape[3], stride, pad, "width", where)
     dtype = result_dtype(x, w, b)
     return (x.astype(dtype, copy=False), w.astype(dtype, copy=False),
             b.astype(dtype, copy=False), stride, pad, out_h, out_w)

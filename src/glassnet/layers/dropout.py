@@ -54,7 +54,8 @@ def dropout_forward(x, dropout_param):
                           "dropout_param['p'] (the keep probability)")
     if mode == "test":
         return x, (mode, None)
-    mask = ((_uniform(x.shape, dropout_param.get("seed"), dropout_param.get("rng")) < p) / p).astype(x.dtype)
+    u = np.asarray(_uniform(x.shape, dropout_param.get("seed"), dropout_param.get("rng")))
+    mask = ((u < p) / p).astype(x.dtype)      # asarray: a 0-d x draws a Python float
     return x * mask, (mode, mask)
 
 

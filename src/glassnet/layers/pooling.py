@@ -35,8 +35,9 @@ def check_pool_inputs(x, pool_param):
                             "pool_param['pool_width']")
     stride = check_positive_int(require_key(pool_param, "stride", "pool_param"),
                                 "pool_param['stride']")
-    out_h = pool_output_size(x.shape[2], ph, stride, "height")
-    out_w = pool_output_size(x.shape[3], pw, stride, "width")
+    where = f"x of shape {x.shape}"
+    out_h = pool_output_size(x.shape[2], ph, stride, "height", where)
+    out_w = pool_output_size(x.shape[3], pw, stride, "width", where)
     return x, ph, pw, stride, out_h, out_w
 
 
