@@ -18,6 +18,7 @@ import textwrap
 import time
 
 import numpy as np
+import pytest
 
 from glassnet.checkpoint import CheckpointState, find_latest_checkpoint
 from glassnet.solver import Solver
@@ -144,6 +145,7 @@ def run_until_killed(prefix, delay):
     return True
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the kill test forks its writers (POSIX)")
 def test_sigkill_while_writing_checkpoints(tmp_path):
     expected = reference_state(SIGKILL_RUN)
     chooser = random.Random(5)

@@ -577,6 +577,32 @@ def test_progress_bar_keeps_the_printed_lines(capsys):
 
 # ---- the model's stream (model.rng) ------------------------------------------------------
 
+class GlobalWatcher(TinyDropout):
+    """Records NumPy's global generator state at every training call of loss."""
+
+    def __init__(self):
+        super().__init__()
+        self.global_states = []
+
+    def loss(self, X, y=None):
+        if y is not None:
+            _, keys, pos, *_ = np.random.get_state()
+            self.global_states.append((keys.copy(), pos))
+        return super().loss(X, y)
+
+
+def test_seeded_training_never_swaps_the_global_generator():
+    # The Solver once swapped the global generator for its stream around model.loss (and
+    # put it back after): the global state seen from inside the model must be the caller's.
+    model = GlobalWatcher()
+    np.random.seed(17)
+    _, keys, pos, *_ = np.random.get_state()
+    Solver(model, make_data(), batch_size=10, num_epochs=2, verbose=False, seed=3).train()
+    assert len(model.global_states) == 10
+    for seen_keys, seen_pos in model.global_states:
+        assert seen_pos == pos and np.array_equal(seen_keys, keys)
+
+
 def test_seeded_training_lends_the_model_stream_and_puts_the_old_one_back():
     model = TinyDropout()
     own = np.random.RandomState(99)
@@ -584,9 +610,8 @@ def test_seeded_training_lends_the_model_stream_and_puts_the_old_one_back():
     seen = []
     np.random.seed(5)
     before = np.random.get_state()
-    solver = tiny_solver(seed=3, on_iteration=lambda s: seen.append(s.model.rng))
-    solver.model = model   # (tiny_solver builds a TinySoftmax; use the dropout one)
-    solver._reset()
+    solver = Solver(model, make_data(), batch_size=10, num_epochs=2, verbose=False, seed=3,
+                    on_iteration=lambda s: seen.append(s.model.rng))
     solver.train()
     after = np.random.get_state()
     np.testing.assert_array_equal(before[1], after[1])
