@@ -501,3 +501,18 @@ def test_threads_running_at_once_get_their_own_results():
         assert_same(out, ref, "out")
         for name, g_f, g_n in zip(("dx", "dw", "db"), grads, ref_grads):
             assert_same(g_f, g_n, name)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad", CONV_GRID[:6] + CONV_GRID[-1:])
+def test_conv_backward_without_dx(rng, dx_path, x_shape, w_shape, stride, pad):
+    """compute_dx=False: dx is None, dw and db are the full pass's, bit for bit."""
+    x, w, b = conv_pair(rng, x_shape, w_shape)
+    out, cache = conv_forward_fast(x, w, b, {"stride": stride, "pad": pad})
+    dout = rng.randn(*out.shape)
+    dx, dw, db = conv_backward_fast(dout, cache)
+    none, dw2, db2 = conv_backward_fast(dout, cache, compute_dx=False)
+    assert none is None
+    np.testing.assert_array_equal(dw2, dw)
+    np.testing.assert_array_equal(db2, db)
+    with pytest.raises(TypeError, match="compute_dx"):
+        conv_backward_fast(dout, cache, compute_dx="no")

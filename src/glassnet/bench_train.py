@@ -97,7 +97,8 @@ def _glassnet_model(name):
 
 
 def glassnet_step(name):
-    """A function running one training step of case ``name`` on fixed data."""
+    """A function running one training step of case ``name`` on fixed data; the model
+    is its attribute ``model``."""
     batch, shape = STEP_CASES[name]
     rng = np.random.RandomState(0)
     X = rng.randn(batch, *shape).astype(np.float32)
@@ -110,6 +111,7 @@ def glassnet_step(name):
         for k, dw in grads.items():
             model.params[k], configs[k] = adam(model.params[k], dw, configs[k])
 
+    step.model = model  # for inspection (tests)
     return step
 
 

@@ -1,0 +1,44 @@
+"""The training-step benchmark: the machine description and steps that really train."""
+import numpy as np
+import pytest
+
+from glassnet import bench, bench_train
+from helpers import torch_or_skip
+
+
+def test_system_info_names_cpu_blas_and_torch():
+    lines = bench_train.system_info()
+    assert lines[0].startswith("CPU: ") and "logical CPUs" in lines[0]
+    assert lines[1].startswith(f"NumPy {np.__version__}, BLAS: ")
+    assert "threads" in lines[1]
+    assert "PyTorch" in lines[2]
+
+
+@pytest.mark.parametrize("name", list(bench_train.STEP_CASES))
+def test_glassnet_step_updates_every_parameter(name):
+    step = bench_train.glassnet_step(name)
+    model = step.model
+    before = {k: v.copy() for k, v in model.params.items()}
+    step()
+    for k, v in model.params.items():
+        assert v.dtype == np.float32
+        assert not np.array_equal(v, before[k]), f"{name}: {k} was not updated"
+
+
+@pytest.mark.parametrize("name", list(bench_train.STEP_CASES))
+def test_torch_network_has_the_same_parameter_count(name):
+    torch = torch_or_skip()
+    net = bench_train._torch_network(torch, name)
+    ours = bench_train._glassnet_model(name)
+    count = sum(v.size for k, v in ours.params.items())
+    assert sum(p.numel() for p in net.parameters()) == count
+    bench_train.torch_step(torch, name)()
+
+
+def test_bench_main_prints_the_training_table(capsys):
+    assert bench.main(["--skip-naive", "--skip-torch", "--repeat", "1"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("CPU: ")
+    assert "training step (forward + backward + Adam)" in text
+    for name in bench_train.STEP_CASES:
+        assert name in text
