@@ -80,6 +80,23 @@ def test_version_1_files_resume_and_never_choose_the_folder(trained, tmp_path):
     assert_bit_identical(solver_state(resumed), solver_state(straight))
 
 
+def test_an_early_version_1_file_without_a_model_stream_resumes(trained, tmp_path):
+    def early(arrays, meta):
+        as_version_1(arrays, meta, "ck")
+        del meta["rng"]["model_rng"], arrays["model_rng/keys"]
+    path = edited(trained / "run_epoch_1.npz", tmp_path / "early.npz", early)
+    model, data, _ = make_problem("tiny")
+    resumed = Solver.resume(path, model, data)
+    fresh = np.random.RandomState([11, 1]).get_state()
+    assert resumed._model_rng.get_state()[2] == fresh[2]
+    assert np.array_equal(resumed._model_rng.get_state()[1], fresh[1])
+    resumed.train()   # TinySoftmax draws nothing: the end is the uninterrupted run's
+    model, data, kwargs = make_problem("tiny")
+    straight = Solver(model, data, **dict(kwargs, num_epochs=2))
+    straight.train()
+    assert_bit_identical(solver_state(resumed), solver_state(straight))
+
+
 def test_a_version_2_file_writes_next_to_itself(trained, tmp_path):
     shutil.copy(trained / "run_epoch_1.npz", tmp_path / "moved.npz")
     model, data, _ = make_problem("tiny")

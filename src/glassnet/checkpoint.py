@@ -10,7 +10,7 @@ plus a JSON header with the names, settings, counters and stream positions.
 Versions: 1 stored the writer's ``checkpoint_name`` (a path) in the settings; 2 stores
 only its last component, ``checkpoint_stem``, so a file never decides where a resumed
 run writes (the stem goes in the folder of the file resumed from). :data:`MIGRATIONS`
-turns a version-k header into version k+1; :meth:`CheckpointState.load` applies them.
+turn a version-k file's ``(arrays, header)`` into version k+1; :meth:`CheckpointState.load` applies them.
 
 Everything read is checked before use (types, ranges, lengths, shapes, the random
 streams' state) and a bad file is a ``ValueError`` naming what is wrong.
@@ -50,14 +50,21 @@ ARRAY_NAMES = ("param/", "state/", "best/", "history/", "train_acc_history", "va
 USES = ("update_rule_callable", "lr_schedule", "augment")
 
 
-def _migrate_1_to_2(meta, where):
-    """Version 1 kept the writer's whole ``checkpoint_name`` path; keep its last part."""
+def _migrate_1_to_2(arrays, meta, where):
+    """Version 1 kept the writer's whole ``checkpoint_name`` path: keep its last part.
+    Early version-1 files had no model stream (the model drew from the global generator,
+    so they never resumed its draws exactly): give them the one a fresh run would have."""
     settings = _field(meta, "settings", where, "dict")
     name = settings.pop("checkpoint_name", None)
     if name is not None and not isinstance(name, str):
         raise ValueError(f"{where}: header entry 'checkpoint_name' must be a string or "
                          f"null; got {type(name).__name__}")
     meta["checkpoint_stem"] = os.path.basename(name.rstrip("/\\")) if name else None
+    rng, seed = meta.get("rng"), settings.get("seed")
+    if isinstance(rng, dict) and "model_rng" not in rng and "model_rng/keys" not in arrays \
+            and isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0:
+        fresh = RandomStreamState.of(np.random.RandomState([seed, 1]))
+        rng["model_rng"], arrays["model_rng/keys"] = fresh.header(), fresh.keys
     meta["version"] = 2
     return meta
 
@@ -159,7 +166,7 @@ class CheckpointState:
             raise ValueError(f"{where} has checkpoint version {version}; this glassnet "
                              f"reads versions 1 to {CHECKPOINT_VERSION}")
         while version < CHECKPOINT_VERSION:
-            meta = MIGRATIONS[version](meta, where)
+            meta = MIGRATIONS[version](arrays, meta, where)
             version = meta["version"]
         return cls._read(arrays, meta, where)
 
