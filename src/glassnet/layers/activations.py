@@ -20,13 +20,49 @@ __all__ = [
 
 
 def relu_forward(x):
-    """ReLU: out = max(x, 0).   x: any shape -> out: same shape, cache = x"""
+    """ReLU: out = max(x, 0), elementwise.
+
+    Parameters
+    ----------
+    x : array_like, any shape
+        Inputs; integers and booleans are computed in float64, floats keep their dtype.
+
+    Returns
+    -------
+    out : ndarray, shape of x
+    cache : ndarray
+        ``x``, for :func:`relu_backward`.
+
+    Examples
+    --------
+    >>> out, cache = relu_forward([[-2.0, 0.0, 3.0]])
+    >>> out.tolist()
+    [[0.0, 0.0, 3.0]]
+    """
     x = as_float_array(x, "x")
     return np.maximum(x, 0), x
 
 
 def relu_backward(dout, cache):
-    """dx = dout * [x > 0].   dout: shape of x -> dx: shape of x"""
+    """ReLU backward: dx = dout * [x > 0] (the gradient at 0 is taken as 0).
+
+    Parameters
+    ----------
+    dout : array_like, shape of x
+        Upstream gradient.
+    cache : ndarray
+        From :func:`relu_forward`.
+
+    Returns
+    -------
+    dx : ndarray, shape of x
+
+    Examples
+    --------
+    >>> _, cache = relu_forward([-2.0, 0.0, 3.0])
+    >>> relu_backward([5.0, 5.0, 5.0], cache).tolist()
+    [0.0, 0.0, 5.0]
+    """
     x = cache
     dout = check_upstream(dout, x.shape, x.dtype)
     return np.where(x > 0, dout, 0)

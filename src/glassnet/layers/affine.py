@@ -14,8 +14,29 @@ __all__ = ["affine_forward", "affine_backward"]
 def affine_forward(x, w, b):
     """Affine layer: out = x.reshape(N, D) @ w + b.
 
-    x: (N, d1, ..., dk), w: (D, M) with D = d1 * ... * dk, b: (M,)
-    -> out: (N, M), cache = (x, w, b)
+    Parameters
+    ----------
+    x : array_like, shape (N, d1, ..., dk)
+        A minibatch of N examples; each is flattened to D = d1 * ... * dk features.
+    w : array_like, shape (D, M)
+        Weights.
+    b : array_like, shape (M,)
+        Biases.
+
+    Returns
+    -------
+    out : ndarray, shape (N, M)
+    cache : tuple
+        ``(x, w, b)`` for :func:`affine_backward`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(12.0).reshape(2, 2, 3)          # N=2 examples of 2x3 features
+    >>> w, b = np.ones((6, 4)), np.array([0.0, 1.0, 2.0, 3.0])
+    >>> out, cache = affine_forward(x, w, b)
+    >>> out.tolist()
+    [[15.0, 16.0, 17.0, 18.0], [51.0, 52.0, 53.0, 54.0]]
     """
     x = as_float_array(x, "x")
     w = as_float_array(w, "w")
@@ -34,8 +55,26 @@ def affine_forward(x, w, b):
 def affine_backward(dout, cache):
     """Backward pass of affine_forward.
 
-    dout: (N, M), cache from affine_forward
-    -> dx: (N, d1, ..., dk), dw: (D, M), db: (M,)
+    Parameters
+    ----------
+    dout : array_like, shape (N, M)
+        Upstream gradient.
+    cache : tuple
+        From :func:`affine_forward`.
+
+    Returns
+    -------
+    dx : ndarray, shape (N, d1, ..., dk)
+    dw : ndarray, shape (D, M)
+    db : ndarray, shape (M,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out, cache = affine_forward(np.ones((2, 3)), np.ones((3, 4)), np.zeros(4))
+    >>> dx, dw, db = affine_backward(np.ones((2, 4)), cache)
+    >>> dx.tolist(), db.tolist()
+    ([[4.0, 4.0, 4.0], [4.0, 4.0, 4.0]], [2.0, 2.0, 2.0, 2.0])
     """
     x, w, b = cache
     dout = check_upstream(dout, (x.shape[0], w.shape[1]), result_dtype(x, w, b))

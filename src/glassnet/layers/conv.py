@@ -101,10 +101,38 @@ def conv_output_size(size, kernel, stride, pad, axis="height", where=None):
 
 
 def conv_forward_naive(x, w, b, conv_param):
-    """Convolution forward pass by explicit loops over examples, filters and positions.
+    """Convolution forward pass by explicit loops over examples, filters and positions
+    (the formula is in the module docstring).
 
-    x: (N, C, H, W), w: (F, C, HH, WW), b: (F,), conv_param: {'stride', 'pad'}
-    ->  out: (N, F, H', W'), cache = (x, w, b, conv_param)
+    Parameters
+    ----------
+    x : array_like, shape (N, C, H, W)
+        Images.
+    w : array_like, shape (F, C, HH, WW)
+        F filters.
+    b : array_like, shape (F,)
+        Biases.
+    conv_param : dict
+        ``'stride'``: int >= 1; ``'pad'``: int >= 0 zeros on each side. The filter
+        positions must tile the padded input (see :func:`conv_output_size`).
+
+    Returns
+    -------
+    out : ndarray, shape (N, F, H', W')
+        H' = 1 + (H + 2*pad - HH) // stride, W' likewise.
+    cache : tuple
+        ``(x, w, b, conv_param)`` for :func:`conv_backward_naive`.
+
+    Examples
+    --------
+    A 2x2 filter of ones sums each 2x2 window:
+
+    >>> import numpy as np
+    >>> x = np.arange(9.0).reshape(1, 1, 3, 3)
+    >>> out, _ = conv_forward_naive(x, np.ones((1, 1, 2, 2)), np.zeros(1),
+    ...                             {"stride": 1, "pad": 0})
+    >>> out.tolist()
+    [[[[8.0, 12.0], [20.0, 24.0]]]]
     """
     x, w, b, stride, pad, out_h, out_w = check_conv_inputs(x, w, b, conv_param)
     N, F = x.shape[0], w.shape[0]
@@ -129,7 +157,18 @@ def conv_backward_naive(dout, cache):
         dw[f]               += xpad[n, :, window] * dout[n, f, i, j]
         db[f]               += dout[n, f, i, j]
 
-    dout: (N, F, H', W')  ->  dx: (N, C, H, W), dw: (F, C, HH, WW), db: (F,)
+    Parameters
+    ----------
+    dout : array_like, shape (N, F, H', W')
+        Upstream gradient.
+    cache : tuple
+        From :func:`conv_forward_naive`.
+
+    Returns
+    -------
+    dx : ndarray, shape (N, C, H, W)
+    dw : ndarray, shape (F, C, HH, WW)
+    db : ndarray, shape (F,)
     """
     x, w, b, conv_param = cache
     stride, pad = conv_param["stride"], conv_param["pad"]

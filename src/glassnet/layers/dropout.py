@@ -43,8 +43,32 @@ def _uniform(shape, seed, rng):
 def dropout_forward(x, dropout_param):
     """Inverted dropout keeping each unit with probability p.
 
-    x: any shape, dropout_param: {'mode', 'p', 'seed'?, 'rng'?}
-    -> out: shape of x, cache = (mode, mask) with mask None in test mode
+    Parameters
+    ----------
+    x : array_like, any shape
+        Inputs.
+    dropout_param : dict
+        ``'mode'``: 'train' or 'test' (required); ``'p'``: the keep probability, in
+        (0, 1] (required); ``'seed'``: an int >= 0 fixing the mask (optional); ``'rng'``:
+        a NumPy generator the mask is drawn from (optional). See the module docstring.
+
+    Returns
+    -------
+    out : ndarray, shape of x
+        ``x * mask`` in train mode, ``x`` in test mode.
+    cache : tuple
+        ``(mode, mask)``, mask None in test mode.
+
+    Examples
+    --------
+    Kept units are scaled by 1/p, dropped ones are 0; test mode is the identity:
+
+    >>> import numpy as np
+    >>> out, _ = dropout_forward(np.ones((2, 5)), {"mode": "train", "p": 0.5, "seed": 0})
+    >>> sorted(set(out.ravel().tolist()))
+    [0.0, 2.0]
+    >>> dropout_forward([1.0, 2.0], {"mode": "test", "p": 0.5})[0].tolist()
+    [1.0, 2.0]
     """
     x = as_float_array(x, "x")
     check_dict(dropout_param, "dropout_param")
@@ -60,7 +84,19 @@ def dropout_forward(x, dropout_param):
 
 
 def dropout_backward(dout, cache):
-    """Backward pass of dropout_forward: dx = dout * mask (train), dout (test)."""
+    """Backward pass of dropout_forward: dx = dout * mask (train), dout (test).
+
+    Parameters
+    ----------
+    dout : array_like, shape of x
+        Upstream gradient.
+    cache : tuple
+        From :func:`dropout_forward`.
+
+    Returns
+    -------
+    dx : ndarray, shape of x
+    """
     mode, mask = cache
     if mode == "test":
         return as_float_array(dout, "dout")

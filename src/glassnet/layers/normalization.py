@@ -14,7 +14,8 @@ They differ only in which entries share a mean and variance:
     spatial groupnorm  (N, C, H, W)  statistics per example and group of C/G channels
 
 One core, ``glassnet.layers.standardize``, does the statistics for all of them; the
-spatial batchnorm reuses the 2-d batchnorm through a transpose.
+spatial batchnorm reuses the 2-d batchnorm through a transpose. The group norm lives in
+``glassnet.layers.groupnorm``.
 
 Parameter dicts: ``bn_param = {'mode': 'train'|'test' (required), 'eps': 1e-5,
 'momentum': 0.9, 'running_mean', 'running_var'}``; ``ln_param`` and ``gn_param`` read only
@@ -29,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from glassnet._validate import (as_float_array, check_choice, check_dict, check_ndim,
-                                check_positive_int, check_probability, check_shape,
+                                check_probability, check_shape,
                                 check_upstream, require_key, result_dtype)
 from glassnet.layers.standardize import (Standardized, standardize, standardize_backward,
                                          standardize_backward_graph, standardize_with)
@@ -38,7 +39,6 @@ __all__ = [
     "batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt",
     "layernorm_forward", "layernorm_backward",
     "spatial_batchnorm_forward", "spatial_batchnorm_backward",
-    "spatial_groupnorm_forward", "spatial_groupnorm_backward",
 ]
 
 DEFAULT_EPS = 1e-5
@@ -92,8 +92,6 @@ class _BatchNormCache(NamedTuple):
 def batchnorm_forward(x, gamma, beta, bn_param):
     """Batch normalisation: each feature standardised over the minibatch.
 
-    x: (N, D), gamma: (D,), beta: (D,)  ->  out: (N, D), cache
-
     Train mode (``bn_param['mode'] == 'train'``):
         mu = mean_n x,  var = mean_n (x - mu)^2           (biased variance)
         out = gamma * (x - mu) / sqrt(var + eps) + beta
@@ -102,8 +100,34 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     and the updated running statistics are stored back into ``bn_param``.
     Test mode: out = gamma * (x - running_mean) / sqrt(running_var + eps) + beta.
 
-    Running statistics start as zeros of the layer's dtype when ``bn_param`` lacks them.
-    Defaults: eps=1e-5, momentum=0.9.
+    Parameters
+    ----------
+    x : array_like, shape (N, D)
+        A minibatch; train mode needs N >= 1 (an empty batch has no statistics).
+    gamma, beta : array_like, shape (D,)
+        Scale and shift.
+    bn_param : dict
+        ``'mode'``: 'train' or 'test' (required); ``'eps'``: finite >= 0 (1e-5);
+        ``'momentum'``: in [0, 1] (0.9); ``'running_mean'``, ``'running_var'``: shape (D,),
+        zeros of the layer's dtype when absent. Every argument is checked before the
+        running statistics are written, so a call that raises leaves ``bn_param`` as it was.
+
+    Returns
+    -------
+    out : ndarray, shape (N, D)
+    cache : object
+        For :func:`batchnorm_backward` / :func:`batchnorm_backward_alt`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[1.0, 10.0], [3.0, 30.0]])
+    >>> bn_param = {"mode": "train"}
+    >>> out, cache = batchnorm_forward(x, np.ones(2), np.zeros(2), bn_param)
+    >>> np.round(out, 4).tolist()
+    [[-1.0, -1.0], [1.0, 1.0]]
+    >>> np.round(bn_param["running_mean"], 6).tolist()  # 0.9 * 0 + 0.1 * [2, 20]
+    [0.2, 2.0]
     """
     x = as_float_array(x, "x")
     check_ndim(x, "x", 2, "(N, D)")
@@ -160,7 +184,20 @@ def _batchnorm_param_grads(dout, cache):
 def batchnorm_backward(dout, cache):
     """Backward pass of batchnorm, walking the computational graph node by node.
 
-    dout: (N, D)  ->  dx: (N, D), dgamma: (D,), dbeta: (D,)
+    Parameters
+    ----------
+    dout : array_like, shape (N, D)
+        Upstream gradient.
+    cache : object
+        From :func:`batchnorm_forward` (either mode).
+
+    Returns
+    -------
+    dx : ndarray, shape (N, D)
+    dgamma, dbeta : ndarray, shape (D,)
+
+    Notes
+    -----
 
     out = gamma * x_hat + beta gives dgamma = sum_n dout * x_hat, dbeta = sum_n dout and
     dx_hat = dout * gamma; dx then follows the graph of x_hat (see the steps in the code).
@@ -192,12 +229,32 @@ def batchnorm_backward_alt(dout, cache):
 def layernorm_forward(x, gamma, beta, ln_param):
     """Layer normalisation: each example standardised over its own features.
 
-    x: (N, D), gamma: (D,), beta: (D,)  ->  out: (N, D), cache
-
         mu_n = mean_d x[n],  var_n = mean_d (x[n] - mu_n)^2
         out[n] = gamma * (x[n] - mu_n) / sqrt(var_n + eps) + beta
 
-    The same in train and test (``ln_param['mode']``, if present, is ignored); eps=1e-5.
+    The same in train and test (``ln_param['mode']``, if present, is ignored).
+
+    Parameters
+    ----------
+    x : array_like, shape (N, D)
+        A minibatch; D >= 1 (zero features have no statistics), N may be 0.
+    gamma, beta : array_like, shape (D,)
+        Scale and shift.
+    ln_param : dict
+        ``'eps'``: finite >= 0 (default 1e-5); never written.
+
+    Returns
+    -------
+    out : ndarray, shape (N, D)
+    cache : tuple
+        For :func:`layernorm_backward`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out, _ = layernorm_forward([[1.0, 3.0], [10.0, 30.0]], np.ones(2), np.zeros(2), {})
+    >>> np.round(out, 4).tolist()
+    [[-1.0, 1.0], [-1.0, 1.0]]
     """
     x, gamma, beta = _float_inputs(x, gamma, beta)
     check_ndim(x, "x", 2, "(N, D)")
@@ -214,9 +271,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
 
 
 def layernorm_backward(dout, cache):
-    """Backward pass of layernorm.
-
-    dout: (N, D)  ->  dx: (N, D), dgamma: (D,), dbeta: (D,)
+    """Backward pass of layernorm: dout (N, D) -> dx (N, D), dgamma (D,), dbeta (D,).
 
         dgamma = sum_n dout * x_hat,  dbeta = sum_n dout,  dx_hat = dout * gamma
         dx = (dx_hat - <dx_hat> - x_hat * <dx_hat * x_hat>) / std   (<.>: mean over D)
@@ -248,10 +303,31 @@ def _channels_first(rows, shape):
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     """Batch normalisation for images: statistics per channel over (N, H, W).
 
-    x: (N, C, H, W), gamma: (C,), beta: (C,)  ->  out: (N, C, H, W), cache
-
     Exactly ``batchnorm_forward`` applied to x viewed as (N*H*W, C) rows; ``bn_param``
     (and its running statistics, shape (C,)) behave the same.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, H, W)
+        Images; train mode needs N*H*W >= 1.
+    gamma, beta : array_like, shape (C,)
+        Per-channel scale and shift.
+    bn_param : dict
+        As for :func:`batchnorm_forward`.
+
+    Returns
+    -------
+    out : ndarray, shape (N, C, H, W)
+    cache : tuple
+        For :func:`spatial_batchnorm_backward`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(8.0).reshape(2, 1, 2, 2)          # one channel, mean 3.5
+    >>> out, _ = spatial_batchnorm_forward(x, np.ones(1), np.zeros(1), {"mode": "train"})
+    >>> round(float(out.mean()), 12), round(float(out.std()), 4)
+    (0.0, 1.0)
     """
     x = as_float_array(x, "x")
     check_ndim(x, "x", 4, "(N, C, H, W)")
@@ -271,72 +347,3 @@ def spatial_batchnorm_backward(dout, cache):
     dout = check_upstream(dout, shape)
     dx_rows, dgamma, dbeta = batchnorm_backward_alt(_channels_last(dout), bn_cache)
     return _channels_first(dx_rows, shape), dgamma, dbeta
-
-
-# --------------------------------------------------------------------------------------
-# Spatial group normalisation
-# --------------------------------------------------------------------------------------
-
-class _GroupNormCache(NamedTuple):
-    gamma: np.ndarray
-    x_hat: np.ndarray           # (N, C, H, W)
-    stats: Standardized        # over rows of shape (N * G, C/G * H * W)
-
-
-def _channel_param(arr, name, num_channels):
-    """A per-channel parameter, given as (1, C, 1, 1) or (C,), as (1, C, 1, 1)."""
-    if arr.shape == (num_channels,):
-        return arr.reshape(1, num_channels, 1, 1)
-    check_shape(arr, name, (1, num_channels, 1, 1))
-    return arr
-
-
-def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
-    """Group normalisation: each example's C channels split into G groups of C/G channels,
-    each group standardised over its (C/G, H, W) entries.
-
-    x: (N, C, H, W), gamma: (1, C, 1, 1), beta: (1, C, 1, 1), G: int dividing C
-    ->  out: (N, C, H, W), cache
-
-        x_hat = standardise(x.reshape(N * G, C/G * H * W), over each row)
-        out   = gamma * x_hat.reshape(N, C, H, W) + beta
-
-    gamma and beta may also be given as (C,); gradients come back in the shape given.
-    ``gn_param`` reads only 'eps' (default 1e-5) and may be empty.
-    """
-    x, gamma, beta = _float_inputs(x, gamma, beta)
-    check_ndim(x, "x", 4, "(N, C, H, W)")
-    n, c, h, w = x.shape
-    G = check_positive_int(G, "G")
-    if c % G != 0:
-        raise ValueError(f"G must divide the number of channels C={c}; got G={G}")
-    param_shape = gamma.shape
-    gamma4 = _channel_param(gamma, "gamma", c)
-    beta4 = _channel_param(beta, "beta", c)
-    check_dict(gn_param, "gn_param")
-    eps = _read_eps(gn_param, "gn_param")
-    if c * h * w == 0:
-        raise ValueError(f"x must have at least one channel and one pixel (the mean and "
-                         f"variance of an empty group are undefined); got shape {x.shape}")
-
-    group_hat, _, _, stats = standardize(x.reshape(n * G, (c // G) * h * w), axis=1, eps=eps)
-    x_hat = group_hat.reshape(x.shape)
-    out = gamma4 * x_hat + beta4
-    return out, (param_shape, _GroupNormCache(gamma4, x_hat, stats))
-
-
-def spatial_groupnorm_backward(dout, cache):
-    """Backward pass of spatial group normalisation.
-
-    dout: (N, C, H, W)  ->  dx: (N, C, H, W), dgamma, dbeta (shaped like gamma)
-
-        dgamma = sum_{n,h,w} dout * x_hat,  dbeta = sum_{n,h,w} dout
-        dx = the standardisation backward of dout * gamma, per example and group
-    """
-    param_shape, gn = cache
-    dout = check_upstream(dout, gn.x_hat.shape, gn.x_hat.dtype)
-    dgamma = np.sum(dout * gn.x_hat, axis=(0, 2, 3), keepdims=True).reshape(param_shape)
-    dbeta = np.sum(dout, axis=(0, 2, 3), keepdims=True).reshape(param_shape)
-    dx_hat = (dout * gn.gamma).reshape(gn.stats.x_hat.shape)
-    dx = standardize_backward(dx_hat, gn.stats).reshape(dout.shape)
-    return dx, dgamma, dbeta

@@ -8,8 +8,9 @@ A window of pool_height x pool_width slides over each channel with a step of ``s
 
 Windows may overlap (stride < pool size) or leave gaps (stride > pool size). When they do
 not tile the input, the last rows or columns that no whole window reaches are left out
-(their gradient is zero), as PyTorch's max_pool2d does. The gradient of each output goes to the position of its
-window's maximum; on ties, to the first maximum in row-major order within the window.
+(their gradient is zero), as PyTorch's max_pool2d does. The gradient of each output goes
+to the position of its window's maximum; on ties, to the first maximum in row-major order
+within the window.
 
 ``glassnet.fast_layers`` computes the same thing with strided views; it shares the
 argument checks below so both versions accept and refuse exactly the same inputs.
@@ -87,8 +88,33 @@ def pool_output_size(size, window, stride, axis="height", where=None):
 def max_pool_forward_naive(x, pool_param):
     """Max pooling forward pass by explicit loops over examples, channels and positions.
 
-    x: (N, C, H, W), pool_param: {'pool_height', 'pool_width', 'stride'}
-    ->  out: (N, C, H', W'), cache = (x, pool_param)
+    Parameters
+    ----------
+    x : array_like, shape (N, C, H, W)
+        Images.
+    pool_param : dict
+        ``'pool_height'``, ``'pool_width'``, ``'stride'``: ints >= 1; the window must
+        fit in the input (see :func:`pool_output_size`).
+
+    Returns
+    -------
+    out : ndarray, shape (N, C, H', W')
+        H' = 1 + (H - pool_height) // stride, W' likewise.
+    cache : tuple
+        ``(x, pool_param)`` for :func:`max_pool_backward_naive`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[[[1.0, 2.0, 5.0, 0.0],
+    ...                 [3.0, 4.0, 1.0, 1.0],
+    ...                 [0.0, 0.0, 2.0, 2.0],
+    ...                 [9.0, 0.0, 2.0, 7.0]]]])
+    >>> out, cache = max_pool_forward_naive(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
+    >>> out.tolist()
+    [[[[4.0, 5.0], [9.0, 7.0]]]]
+    >>> max_pool_backward_naive(np.ones((1, 1, 2, 2)), cache)[0, 0].tolist()
+    [[0.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 1.0]]
     """
     x, ph, pw, stride, out_h, out_w = check_pool_inputs(x, pool_param)
     N, C = x.shape[:2]
@@ -108,7 +134,16 @@ def max_pool_backward_naive(dout, cache):
     dx[n, c, argmax of window (i, j)] += dout[n, c, i, j]   (first maximum on ties;
     overlapping windows add up)
 
-    dout: (N, C, H', W')  ->  dx: (N, C, H, W)
+    Parameters
+    ----------
+    dout : array_like, shape (N, C, H', W')
+        Upstream gradient.
+    cache : tuple
+        From :func:`max_pool_forward_naive`.
+
+    Returns
+    -------
+    dx : ndarray, shape (N, C, H, W)
     """
     x, pool_param = cache
     _, ph, pw, stride, out_h, out_w = check_pool_inputs(x, pool_param)
