@@ -78,6 +78,11 @@ def valid_batch(protocol, n=2, seed=0):
     return pickle.dumps(batch, protocol=protocol)
 
 
+def zeros_list(n):
+    """A pickled list of ``n`` zeros (two bytes each)."""
+    return b"](" + b"K\x00" * n + b"e"
+
+
 def crafted_cifar_pickles():
     """The crafted batches of the hostile-file report, and more of the same spirit."""
     pixels = binbytes(bytes(2 * 3072))
@@ -102,9 +107,10 @@ def crafted_cifar_pickles():
                                                       + binint(-1) + binint(0) + b"tb", pixels)),
         "ndarray-zero-strides": batch_pickle(ndarray_call(
             b"(" + binint(100000) + binint(3072) + b"\x86" + u1 + binbytes(b"\x00") + binint(0)
-            + binint(0) + binint(0) + b"\x86t")),
+            + binint(0) + binint(0) + b"\x86t"), zeros_list(100000)),
         "ndarray-no-buffer": batch_pickle(ndarray_call(b"(" + binint(10000) + binint(3072)
-                                                       + b"\x86\x85")),
+                                                       + b"\x86" + u1 + b"t"),
+                                          zeros_list(10000)),
         "declared-1e12-elements": batch_pickle(reconstruct((10 ** 12 // 3072 + 1, 3072), u1,
                                                            pixels)),
         "declared-shape-2^62": batch_pickle(reconstruct((1 << 62, 3072), u1, pixels)),
@@ -185,12 +191,32 @@ def bit_flips(content, count, seed=0, region=None):
     return out
 
 
+_STOMPS = (b"\xff\xff\xff\xff", b"\xff\xff\xff\x7f", b"\x00\x00\x00\x80",
+           b"\x00\x00\x00\x00", b"\xff" * 8, b"\x00\x00\x00\x00\x00\x01\x00\x00")
+
+
+def stomps(content, count, seed=0, region=None):
+    """``content`` with a few bytes overwritten by extreme values (huge or zero lengths,
+    sizes and counts), ``count`` times."""
+    rng = np.random.RandomState(seed + 1000)
+    lo, hi = region or (0, len(content))
+    out = []
+    for _ in range(count):
+        value = _STOMPS[rng.randint(len(_STOMPS))]
+        at = rng.randint(lo, max(lo + 1, hi - len(value) + 1))
+        out.append(content[:at] + value + content[at + len(value):])
+    return out
+
+
 def mutated(name, content, n_cut, n_flip, seed=0, region=None):
+    """Truncations (must fail), bit flips and byte stomps (may leave a valid file)."""
     cuts = [(f"{name}-cut{i}", c, "error") for i, c in
             enumerate(truncations(content, n_cut, seed)) if len(c) < len(content)]
     flips = [(f"{name}-flip{i}", c, "either") for i, c in
              enumerate(bit_flips(content, n_flip, seed, region))]
-    return cuts + flips
+    stomped = [(f"{name}-stomp{i}", c, "either") for i, c in
+               enumerate(stomps(content, n_flip, seed, region))]
+    return cuts + flips + stomped
 
 
 # --- bombs ------------------------------------------------------------------------------
@@ -334,8 +360,8 @@ def hostile_train_images():
         ("gzip-garbage", b"\x1f\x8b" + bytes(50), "error"),
         ("empty", b"", "error"),
     ]
-    cases += mutated("plain", valid, 40, 30, seed=1, region=(0, 16))
-    cases += mutated("gz", gzip_of(valid), 40, 40, seed=2)
+    cases += mutated("plain", valid, 60, 60, seed=1, region=(0, 16))
+    cases += mutated("gz", gzip_of(valid), 60, 60, seed=2)
     return cases
 
 
@@ -347,7 +373,7 @@ def hostile_train_labels():
             ("label-float", idx_bytes(np.array([0, 1.5, 1], np.float32)), "error"),
             ("label-count", idx_bytes(np.array([0, 1], np.uint8)), "error"),
             ("label-2d", idx_bytes(np.zeros((3, 1), np.uint8)), "error")] + \
-        mutated("labels", idx_bytes(labels), 12, 10, seed=3, region=(0, 8))
+        mutated("labels", idx_bytes(labels), 12, 20, seed=3, region=(0, 8))
 
 
 # --- MATLAB v5 files, assembled by hand --------------------------------------------------
@@ -418,9 +444,45 @@ def hostile_mat_files(savemat):
         ("compressed-lying-size", mat_file(x, mat_element(15, zlib.compress(
             struct.pack("<2I", 14, 1 << 30) + inflated[8:]), pad=False)), "error"),
     ]
-    cases += mutated("plain", valid.getvalue(), 30, 30, seed=5)
-    cases += mutated("compressed", compressed.getvalue(), 30, 30, seed=6)
+    cases += mutated("plain", valid.getvalue(), 80, 80, seed=5)
+    cases += mutated("compressed", compressed.getvalue(), 80, 80, seed=6)
+    rich_plain, rich_compressed = (_saved(savemat, rich_mat_arrays(), do_compression=c)
+                                   for c in (False, True))
+    cases.append(("rich", rich_plain, "either"))
+    cases += mutated("rich", rich_plain, 40, 150, seed=8)
+    cases += [(f"rich-inner{i}", c, "either")
+              for i, c in enumerate(inner_mutations(rich_compressed, 150, seed=9))]
     return cases
+
+
+def rich_mat_arrays():
+    """Training data next to every kind of variable glassnet must read past."""
+    rng = np.random.RandomState(1)
+    return {"training_data": rng.rand(4, 3), "training_labels": np.array([0, 1, 2, 1]),
+            "test_data": rng.rand(2, 3).astype(np.float32),
+            "cell": np.array([[1, "ab"]], dtype=object),
+            "record": {"a": np.int16(3), "b": np.ones((2, 2), np.uint8)}, "text": "text",
+            "logical": np.array([True, False]), "int64": np.arange(3, dtype=np.int64),
+            "complex": np.array([1 + 2j])}
+
+
+def inner_mutations(content, count, seed=0):
+    """A v5 file whose compressed variables are, one at a time, inflated, mutated (bit flip
+    or byte stomp) and deflated again: the mutation reaches the matrix structure itself."""
+    variables, pos = [], 128
+    while pos < len(content):
+        _, nbytes = struct.unpack_from("<2I", content, pos)
+        variables.append((pos, nbytes))
+        pos += 8 + nbytes
+    rng, out = np.random.RandomState(seed), []
+    for i in range(count):
+        at, nbytes = variables[rng.randint(len(variables))]
+        inner = zlib.decompress(content[at + 8:at + 8 + nbytes])
+        mutant = (bit_flips if i % 2 else stomps)(inner, 1, seed * 10000 + i)[0]
+        packed = zlib.compress(mutant)
+        out.append(content[:at] + struct.pack("<2I", 15, len(packed)) + packed
+                   + content[at + 8 + nbytes:])
+    return out
 
 
 def _saved(savemat, arrays, **options):
@@ -510,7 +572,7 @@ def hostile_npz_files(save_npz_bytes):
                                    zipfile.ZIP_BZIP2), "error"),
         ("directory-claims-10^9-members", _eocd_claims(valid, 0xFFFF, 0xFFFFFFF0), "error"),
     ]
-    cases += mutated("valid", valid, 60, 60, seed=7)
+    cases += mutated("valid", valid, 150, 150, seed=7)
     return cases
 
 

@@ -83,9 +83,13 @@ def cifar_folder_case(root, name, content, expect):
 def test_cifar_batches(tmp_path, record_property):
     triples = [(f"valid-protocol-{p}", hostile.valid_batch(p), "ok") for p in range(6)]
     triples += hostile.crafted_cifar_pickles()
-    for protocol in (0, 2, 4, 5):
+    for protocol in range(6):
         triples += hostile.mutated(f"protocol-{protocol}", hostile.valid_batch(protocol, 3),
-                                   60, 40, seed=protocol)
+                                   100, 100, seed=protocol)
+    python2 = hostile.batch_pickle(hostile.reconstruct(
+        (3, 3072), hostile.plain_dtype(), hostile.binbytes(bytes(range(256)) * 36)), n=3)
+    triples.append(("python2-style", python2, "ok"))
+    triples += hostile.mutated("python2-style", python2, 100, 100, seed=9)
     cases = write_cases(tmp_path / "batches", "cifar_batch", triples)
     folders = [cifar_folder_case(tmp_path / "folders", name, content, expect)
                for name, content, expect in hostile.crafted_cifar_pickles()[:25]

@@ -9,8 +9,14 @@ struct array gets an object array of ``prod(dims)`` entries before its elements 
 * the file is a v5 file (128-byte header; v4 and v7.3/HDF5 files are refused by name);
 * every element's declared byte count fits inside its parent (or the file);
 * compressed variables inflate, chunk by chunk, to at most ``max_bytes`` in all;
+* every element has a known type and a whole number of items; a matrix holds exactly the
+  elements of its class (flags, 2 to 32 non-negative dims, name, then its real and
+  imaginary parts, or ``prod(dims) * fields`` matrices for cells, structs and objects) and
+  nothing else, as SciPy reads the stream in order without looking at a matrix's length;
 * a cell, struct or object array declares no more elements than its body can hold
-  (each needs at least an 8-byte tag), and nesting is at most :data:`MAX_DEPTH` deep.
+  (each needs at least an 8-byte tag), and nesting is at most :data:`MAX_DEPTH` deep;
+* sparse matrices, function handles and opaque objects are refused (no training data
+  takes these forms).
 
 After it, everything SciPy allocates is bounded by a small multiple of ``max_bytes``.
 
@@ -25,8 +31,13 @@ import math
 import struct
 import zlib
 
-MI_INT32, MI_MATRIX, MI_COMPRESSED = 5, 14, 15
-CELL, STRUCT, OBJECT, OPAQUE = 1, 2, 3, 17
+MI_INT8, MI_INT32, MI_UINT32, MI_MATRIX, MI_COMPRESSED = 1, 5, 6, 14, 15
+MI_ITEMSIZE = {1: 1, 2: 1, 3: 2, 4: 2, 5: 4, 6: 4, 7: 4, 9: 8, 12: 8, 13: 8, 14: 1, 15: 1,
+               16: 1, 17: 2, 18: 4}
+"""The data element types of the v5 format and their item sizes (SciPy indexes tables by
+the type, so an unknown one must never reach it)."""
+CELL, STRUCT, OBJECT, SPARSE, UINT64 = 1, 2, 3, 5, 15
+COMPLEX_FLAG = 0x800
 MAX_DEPTH = 32
 _CHUNK = 1 << 20
 
@@ -67,12 +78,22 @@ class _Walker:
             nbytes, kind = first >> 16, first & 0xFFFF
             if nbytes > 4:
                 raise ValueError(f"a small element at byte {pos} claims {nbytes} bytes")
+            self.check_type(kind, nbytes, pos)
             return kind, nbytes, pos + 4, pos + 8
         if second > end - pos - 8:
             raise ValueError(f"an element at byte {pos} claims {second} bytes; only "
                              f"{end - pos - 8} are left")
+        self.check_type(first, second, pos)
         padding = -second % 8 if pad else 0
         return first, second, pos + 8, min(end, pos + 8 + second + padding)
+
+    @staticmethod
+    def check_type(kind, nbytes, pos):
+        if kind not in MI_ITEMSIZE:
+            raise ValueError(f"an element at byte {pos} has unknown type {kind}")
+        if nbytes % MI_ITEMSIZE[kind]:
+            raise ValueError(f"an element at byte {pos} of type {kind} holds {nbytes} bytes, "
+                             f"not a whole number of items")
 
     def inflate(self, data):
         decompressor, pieces, rest = zlib.decompressobj(), [], data
@@ -111,40 +132,59 @@ class _Walker:
             raise ValueError(f"variables are nested more than {MAX_DEPTH} deep")
         if pos == end:
             return  # an empty matrix
-        _, nbytes, start, pos = self.tag(data, pos, end)
-        if nbytes < 4:
-            raise ValueError("a matrix has no array flags")
-        array_class = struct.unpack_from(self.order + "I", data, start)[0] & 0xFF
-        if array_class == OPAQUE:
-            raise ValueError("it holds an opaque MATLAB object (a function handle or class "
-                             "instance), not data")
         kind, nbytes, start, pos = self.tag(data, pos, end)
-        if kind != MI_INT32 or nbytes % 4:
-            raise ValueError("a matrix has no int32 dimensions")
-        count = math.prod(struct.unpack_from(f"{self.order}{nbytes // 4}i", data, start))
-        if count < 0:
-            raise ValueError("a matrix has a negative dimension")
-        _, _, _, pos = self.tag(data, pos, end)  # the name
+        if kind != MI_UINT32 or nbytes != 8:
+            raise ValueError("a matrix has no array flags")
+        flags = struct.unpack_from(self.order + "I", data, start)[0]
+        array_class, is_complex = flags & 0xFF, bool(flags & COMPLEX_FLAG)
+        if not CELL <= array_class <= UINT64 or array_class == SPARSE:
+            raise ValueError(f"a matrix has array class {array_class}, which is not read "
+                             f"(sparse matrices, function handles and opaque objects)")
+        kind, nbytes, start, pos = self.tag(data, pos, end)
+        if kind != MI_INT32 or not 8 <= nbytes <= 4 * 32:
+            raise ValueError("a matrix has no int32 dimensions (2 to 32 of them)")
+        dims = struct.unpack_from(f"{self.order}{nbytes // 4}i", data, start)
+        if min(dims) < 0:
+            raise ValueError(f"a matrix has a negative dimension in {dims}")
+        count = math.prod(dims)
+        pos = self.text(data, pos, end)  # the name
         fields = 1
         if array_class == OBJECT:
-            _, _, _, pos = self.tag(data, pos, end)  # the class name
+            pos = self.text(data, pos, end)  # the class name
         if array_class in (STRUCT, OBJECT):
             fields, pos = self.field_count(data, pos, end)
-        if array_class in (CELL, STRUCT, OBJECT) and count * fields * 8 > end - pos:
-            raise ValueError(f"a cell or struct array declares {count * fields} elements in "
-                             f"{end - pos} bytes")
-        while pos < end:
-            kind, nbytes, start, pos = self.tag(data, pos, end)
-            if kind == MI_MATRIX:
+        if array_class in (CELL, STRUCT, OBJECT):
+            if count * fields * 8 > end - pos:
+                raise ValueError(f"a cell or struct array declares {count * fields} elements "
+                                 f"in {end - pos} bytes")
+            for _ in range(count * fields):
+                kind, nbytes, start, pos = self.tag(data, pos, end)
+                if kind != MI_MATRIX:
+                    raise ValueError(f"a cell or struct element has type {kind}, not a matrix")
                 self.matrix(data, start, start + nbytes, depth + 1)
+        else:  # numbers, text, logicals: the real (and imaginary) part
+            parts = 1 + is_complex
+            for _ in range(parts):
+                kind, _, _, pos = self.tag(data, pos, end)
+                if kind in (MI_MATRIX, MI_COMPRESSED):
+                    raise ValueError(f"a numeric matrix holds element type {kind}, not numbers")
+        if pos != end:
+            raise ValueError(f"a matrix of class {array_class} has {end - pos} bytes more than "
+                             f"its elements")
+
+    def text(self, data, pos, end):
+        kind, _, _, pos = self.tag(data, pos, end)
+        if kind != MI_INT8:
+            raise ValueError(f"a name element has type {kind}, not int8 text")
+        return pos
 
     def field_count(self, data, pos, end):
         kind, nbytes, start, pos = self.tag(data, pos, end)
         if kind != MI_INT32 or nbytes != 4:
             raise ValueError("a struct has no field-name length")
         length = struct.unpack_from(self.order + "i", data, start)[0]
-        _, names_bytes, _, pos = self.tag(data, pos, end)
-        if length <= 0 or names_bytes % length:
+        kind, names_bytes, _, pos = self.tag(data, pos, end)
+        if kind != MI_INT8 or length <= 0 or names_bytes % length:
             raise ValueError("a struct's field names are malformed")
         return names_bytes // length, pos
 
