@@ -178,6 +178,7 @@ def work(storage, name, *, folder=None, n_trials=None, n_jobs=1, timeout=None, s
               deadline=None if timeout is None else time.time() + timeout,
               factory=factory, options=options, data=data)
     progress = Progress(study.user_attrs.get(BUDGET_ATTR), quiet)
+    progress.skip_existing(study)
     try:
         _run_jobs(job, n_jobs, progress)
     finally:
@@ -260,6 +261,7 @@ def run(space, config=None, *, factory=None, options=None, data=None, n_trials=N
               seed=seed, deadline=None if timeout is None else time.time() + timeout,
               factory=factory, options=options, data=data)
     progress = Progress(budget, quiet)
+    progress.skip_existing(study)
     try:
         _run_jobs(job, n_jobs, progress)
     finally:

@@ -60,6 +60,15 @@ class Progress:
         else:
             print(line, file=self.stream, flush=True)
 
+    def skip_existing(self, study):
+        """Count the trials that had already ended (a resumed sweep, a late worker) without
+        printing them; the best of them still counts as the best so far."""
+        self.quiet, quiet = True, self.quiet
+        try:
+            self.poll(study)
+        finally:
+            self.quiet = quiet
+
     def poll(self, study):
         """Print the trials that ended since the last call, in the order they ended."""
         from optuna.trial import TrialState
