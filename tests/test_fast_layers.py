@@ -8,6 +8,7 @@ import pytest
 from hypothesis import assume, given, strategies as st
 
 from helpers import check_against_torch, check_layer, torch_or_skip
+import glassnet._threads
 import glassnet.fast_layers as fast_layers
 from glassnet.fast_layers import (conv_backward_fast, conv_forward_fast,
                                   max_pool_backward_fast, max_pool_forward_fast)
@@ -241,10 +242,14 @@ def test_pool_fast_equals_naive(rng, x_shape, ph, pw, stride, with_ties):
     assert np.isclose(dx_f.sum(), dout.sum())
 
 
+@pytest.mark.parametrize("num_threads", ["1", "3"])
 @pytest.mark.parametrize("x_shape, ph, pw, stride", POOL_GRID[:4])
-def test_pool_fast_in_several_blocks(monkeypatch, rng, x_shape, ph, pw, stride):
-    # Blocks of 3 planes: the (N*C) planes split unevenly, the last block shorter.
+def test_pool_fast_in_several_blocks(monkeypatch, rng, x_shape, ph, pw, stride, num_threads):
+    # Blocks of 3 planes: the (N*C) planes split unevenly, the last block shorter; the
+    # blocks shared out over 1 or 3 threads.
     monkeypatch.setattr(fast_layers, "_POOL_BLOCK_BYTES", 3 * x_shape[2] * x_shape[3] * 8)
+    monkeypatch.setattr(glassnet._threads, "MIN_ELEMENTS_PER_THREAD", 1)
+    monkeypatch.setenv("GLASSNET_NUM_THREADS", num_threads)
     x = np.round(rng.randn(*x_shape) * 2)
     param = {"pool_height": ph, "pool_width": pw, "stride": stride}
     out_n, cache_n = max_pool_forward_naive(x, param)

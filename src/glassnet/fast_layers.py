@@ -52,6 +52,7 @@ import threading
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from glassnet._threads import map_slices
 from glassnet._validate import check_upstream
 from glassnet.layers.conv import check_conv_inputs, conv_output_size
 from glassnet.layers.pooling import check_pool_inputs
@@ -348,6 +349,17 @@ def _plane_blocks(num_planes, plane_size, itemsize):
     return [slice(p0, min(p0 + step, num_planes)) for p0 in range(0, num_planes, step)]
 
 
+def _each_block(blocks, plane_elems, fn):
+    """fn(block) for every plane block, the blocks shared out over a few threads
+    (``glassnet._threads``; each thread has its own scratch buffers)."""
+    def run(part):
+        for block in blocks[part]:
+            fn(block)
+
+    per_block = (blocks[0].stop - blocks[0].start) * plane_elems if blocks else 0
+    map_slices(run, len(blocks), per_block)
+
+
 def max_pool_forward_fast(x, pool_param):
     """Max pooling forward pass: np.maximum over the window offsets of strided views.
 
@@ -358,7 +370,8 @@ def max_pool_forward_fast(x, pool_param):
     N, C, H, W = x.shape
     planes = x.reshape(N * C, H, W)
     out = np.empty((N * C, out_h, out_w), dtype=x.dtype)
-    for block in _plane_blocks(N * C, H * W, x.dtype.itemsize):
+
+    def pool(block):
         x_block, out_block = planes[block], out[block]
         np.copyto(out_block, _pool_offset_view(x_block, 0, 0, stride, out_h, out_w))
         for k in range(ph):
@@ -366,6 +379,8 @@ def max_pool_forward_fast(x, pool_param):
                 if k or l:
                     np.maximum(out_block, _pool_offset_view(x_block, k, l, stride, out_h, out_w),
                                out=out_block)
+
+    _each_block(_plane_blocks(N * C, H * W, x.dtype.itemsize), H * W, pool)
     out = out.reshape(N, C, out_h, out_w)
     return out, (x, dict(pool_param), out)
 
@@ -399,26 +414,27 @@ def max_pool_backward_fast(dout, cache):
     out_planes, dout_planes = out.reshape(N * C, out_h, out_w), dout.reshape(N * C, out_h, out_w)
     blocks = _plane_blocks(N * C, H * W, x.dtype.itemsize)
     size = blocks[0].stop - blocks[0].start
-    unrouted_buf = _scratch("unrouted", (size, out_h, out_w), bool)  # max not found yet
-    hit_buf = _scratch("hit", (size, out_h, out_w), bool)
-    nan_buf = _scratch("nan", (size, out_h, out_w), bool) if np.isnan(out).any() else None
-    share_buf = _scratch("share", (size, out_h, out_w), x.dtype)
+    has_nan = bool(np.isnan(out).any())
     # dout * hit would turn an inf or NaN gradient into NaN where hit is False (inf * 0):
     # then the gradient is copied where hit is True instead, onto zeros.
     finite = bool(np.isfinite(dout).all())
     last = (ph - 1, pw - 1)
-    for block in blocks:
+
+    def route(block):
         m = block.stop - block.start
         x_block, dx_block = planes[block], dx_planes[block]
         out_block, dout_block = out_planes[block], dout_planes[block]
-        unrouted, hit, share = unrouted_buf[:m], hit_buf[:m], share_buf[:m]
+        unrouted = _scratch("unrouted", (size, out_h, out_w), bool)[:m]  # max not found yet
+        hit = _scratch("hit", (size, out_h, out_w), bool)[:m]
+        share = _scratch("share", (size, out_h, out_w), x.dtype)[:m]
+        nan = _scratch("nan", (size, out_h, out_w), bool)[:m] if has_nan else None
         unrouted.fill(True)
         for k in range(ph):
             for l in range(pw):
                 x_part = _pool_offset_view(x_block, k, l, stride, out_h, out_w)
                 np.equal(x_part, out_block, out=hit)
-                if nan_buf is not None:  # NaN windows: the first NaN holds the maximum
-                    hit |= np.isnan(x_part, out=nan_buf[:m])
+                if has_nan:  # NaN windows: the first NaN holds the maximum
+                    hit |= np.isnan(x_part, out=nan)
                 hit &= unrouted
                 if (k, l) != last:
                     unrouted ^= hit
@@ -431,4 +447,6 @@ def max_pool_backward_fast(dout, cache):
                     np.copyto(target, dout_block, where=hit)
                 if not disjoint:
                     dx_part += share
+
+    _each_block(blocks, H * W, route)
     return dx

@@ -1,0 +1,30 @@
+"""Whole training steps (forward, backward, Adam) of glassnet's networks against the same
+networks in PyTorch, timed in one process; prints the CPU, the BLAS and the ratios.
+
+    python benchmarks/bench_train_steps.py [--repeat R] [--case NAME ...]
+
+The same table closes ``glassnet bench``. Set GLASSNET_NUM_THREADS (glassnet's
+elementwise threads) and OPENBLAS_NUM_THREADS (both libraries' BLAS threads; torch is
+given NumPy's count) to compare thread settings.
+"""
+import argparse
+import sys
+
+from glassnet.bench_train import STEP_CASES, bench_train_steps, print_train_table, system_info
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7, help="runs per case, best kept")
+    parser.add_argument("--case", action="append", choices=list(STEP_CASES),
+                        help="only this case (repeatable)")
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error(f"--repeat must be a positive integer; got {args.repeat}")
+    print("\n".join(system_info()))
+    print_train_table(bench_train_steps(repeat=args.repeat, names=args.case))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
