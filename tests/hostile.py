@@ -182,6 +182,7 @@ def bit_flips(content, count, seed=0, region=None):
     """``content`` with one random bit flipped, ``count`` times (within ``region`` if given)."""
     rng = np.random.RandomState(seed)
     lo, hi = region or (0, len(content))
+    hi = min(hi, len(content))
     out = []
     for _ in range(count):
         at = rng.randint(lo, hi)
