@@ -8,8 +8,10 @@ import pytest
 from hypothesis import assume, given, strategies as st
 
 from helpers import check_against_torch, check_layer, torch_or_skip
+import glassnet._scratch
 import glassnet._threads
 import glassnet.fast_layers as fast_layers
+import glassnet.fast_pool as fast_pool
 from glassnet.fast_layers import (conv_backward_fast, conv_forward_fast,
                                   max_pool_backward_fast, max_pool_forward_fast)
 from glassnet.gradient_check import rel_error
@@ -247,7 +249,7 @@ def test_pool_fast_equals_naive(rng, x_shape, ph, pw, stride, with_ties):
 def test_pool_fast_in_several_blocks(monkeypatch, rng, x_shape, ph, pw, stride, num_threads):
     # Blocks of 3 planes: the (N*C) planes split unevenly, the last block shorter; the
     # blocks shared out over 1 or 3 threads.
-    monkeypatch.setattr(fast_layers, "_POOL_BLOCK_BYTES", 3 * x_shape[2] * x_shape[3] * 8)
+    monkeypatch.setattr(fast_pool, "_POOL_BLOCK_BYTES", 3 * x_shape[2] * x_shape[3] * 8)
     monkeypatch.setattr(glassnet._threads, "MIN_ELEMENTS_PER_THREAD", 1)
     monkeypatch.setenv("GLASSNET_NUM_THREADS", num_threads)
     x = np.round(rng.randn(*x_shape) * 2)
@@ -461,7 +463,7 @@ def test_scratch_buffers_grow_and_switch_dtype(rng):
 
 
 def test_buffers_too_large_to_keep_are_fresh(monkeypatch, rng):
-    monkeypatch.setattr(fast_layers, "_SCRATCH_MAX_BYTES", 0)
+    monkeypatch.setattr(glassnet._scratch, "SCRATCH_MAX_BYTES", 0)
     a = fast_layers._scratch("test_slot", (2, 3), np.float64)
     b = fast_layers._scratch("test_slot", (2, 3), np.float64)
     assert not np.shares_memory(a, b)
