@@ -119,6 +119,7 @@ def test_callback_exceptions_propagate(tmp_path):
         train_run(SMALL, folder, callbacks=[Pruner()])
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_divergence_saves_no_model(tmp_path):
     folder = RunFolder.create(tmp_path / "run")
     config = TrainConfig(data="digits", model="softmax", optimizer="sgd", lr=1e30, epochs=2,
