@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from glassnet._validate import (check_nonnegative_number, check_number_in_range,
-                                check_positive_number, check_upstream)
+                                check_positive_number, check_probability, check_upstream)
 from glassnet.layers.conv import conv_output_size
 from glassnet.layers.pooling import pool_output_size
 
@@ -94,3 +94,14 @@ def test_pool_output_size_refuses_a_window_larger_than_the_input():
     with pytest.raises(ValueError, match=r"^block 3: pool geometry: pool_width 2 is larger than "
                                          r"the input width 1 \(a max pool needs"):
         pool_output_size(1, 2, 2, axis="width", where="block 3")
+
+
+def test_probability_shares_the_number_rules():
+    assert check_probability(1, "p") == 1.0 and check_probability(0, "q", allow_zero=True) == 0.0
+    with pytest.raises(ValueError, match=r"p must be in \(0, 1\]; got 0"):
+        check_probability(0, "p")
+    with pytest.raises(ValueError, match=r"p must be in \(0, 1\]; got nan"):
+        check_probability(float("nan"), "p")
+    for bad in (True, "0.5", None):
+        with pytest.raises(TypeError, match=r"p must be a number in \(0, 1\]"):
+            check_probability(bad, "p")

@@ -187,15 +187,15 @@ def check_positive_number(value, name):
 
 
 def check_probability(value, name, allow_zero=False):
-    """Require a number in (0, 1] (or [0, 1] with ``allow_zero``)."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number in {'[0' if allow_zero else '(0'}, 1]; "
-                        f"got {value!r}") from None
+    """Require a real number in (0, 1] (or [0, 1] with ``allow_zero``) -> float.
+
+    Refused like :func:`check_number_in_range` (bools and strings are a TypeError).
+    """
+    interval = ("[0" if allow_zero else "(0") + ", 1]"
+    v = _real_number(value, name, f"a number in {interval}")
     low_ok = v >= 0 if allow_zero else v > 0
     if not (low_ok and v <= 1):
-        raise ValueError(f"{name} must be in {'[0' if allow_zero else '(0'}, 1]; got {value!r}")
+        raise ValueError(f"{name} must be in {interval}; got {value!r}")
     return v
 
 

@@ -5,11 +5,9 @@
     sigmoid(x)    = 1 / (1 + exp(-x))             sigmoid'(x)    = s * (1 - s)
     tanh(x)                                       tanh'(x)       = 1 - tanh(x)**2
 """
-import math
-
 import numpy as np
 
-from glassnet._validate import as_float_array, check_upstream
+from glassnet._validate import as_float_array, check_number_in_range, check_upstream
 
 __all__ = [
     "relu_forward", "relu_backward",
@@ -68,22 +66,29 @@ def relu_backward(dout, cache):
     return np.where(x > 0, dout, 0)
 
 
-def _check_slope(slope):
-    if isinstance(slope, (bool, np.bool_)) or not isinstance(slope, (int, float, np.integer,
-                                                                     np.floating)):
-        raise TypeError(f"slope must be a real number; got {slope!r}")
-    if not math.isfinite(slope):
-        raise ValueError(f"slope must be a finite number; got {slope!r}")
-    return float(slope)
-
-
 def leaky_relu_forward(x, slope=0.01):
     """Leaky ReLU: out = x where x > 0, slope * x elsewhere.
 
-    x: any shape, slope: finite real -> out: same shape, cache = (x, slope)
+    Parameters
+    ----------
+    x : array_like, any shape
+        Inputs.
+    slope : float
+        The slope for x <= 0, any finite real number (default 0.01).
+
+    Returns
+    -------
+    out : ndarray, shape of x
+    cache : tuple
+        ``(x, slope)`` for :func:`leaky_relu_backward`.
+
+    Examples
+    --------
+    >>> leaky_relu_forward([-2.0, 3.0], slope=0.5)[0].tolist()
+    [-1.0, 3.0]
     """
     x = as_float_array(x, "x")
-    slope = _check_slope(slope)
+    slope = check_number_in_range(slope, "slope")
     return np.where(x > 0, x, slope * x), (x, slope)
 
 
@@ -99,7 +104,22 @@ def sigmoid_forward(x):
 
     With z = exp(-|x|) <= 1: sigmoid(x) = 1 / (1 + z) for x >= 0 and z / (1 + z) for x < 0,
     so sigmoid(-1000) is exactly 0 and nothing overflows.
-    x: any shape -> out: same shape, cache = out
+
+    Parameters
+    ----------
+    x : array_like, any shape
+        Inputs.
+
+    Returns
+    -------
+    out : ndarray, shape of x
+    cache : ndarray
+        ``out``, for :func:`sigmoid_backward`.
+
+    Examples
+    --------
+    >>> sigmoid_forward([-1000.0, 0.0, 1000.0])[0].tolist()
+    [0.0, 0.5, 1.0]
     """
     x = as_float_array(x, "x")
     z = np.exp(-np.abs(x))
@@ -115,7 +135,24 @@ def sigmoid_backward(dout, cache):
 
 
 def tanh_forward(x):
-    """Hyperbolic tangent: out = tanh(x).   x: any shape -> out: same shape, cache = out"""
+    """Hyperbolic tangent: out = tanh(x).
+
+    Parameters
+    ----------
+    x : array_like, any shape
+        Inputs.
+
+    Returns
+    -------
+    out : ndarray, shape of x
+    cache : ndarray
+        ``out``, for :func:`tanh_backward`.
+
+    Examples
+    --------
+    >>> tanh_forward([0.0])[0].tolist()
+    [0.0]
+    """
     x = as_float_array(x, "x")
     out = np.tanh(x)
     return out, out

@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from glassnet._validate import (as_float_array, check_choice, check_dict, check_ndim,
-                                check_probability, check_shape,
+                                check_nonnegative_number, check_probability, check_shape,
                                 check_upstream, require_key, result_dtype)
 from glassnet.layers.standardize import (Standardized, standardize, standardize_backward,
                                          standardize_backward_graph, standardize_with)
@@ -52,14 +52,7 @@ BN_MODES = ("train", "test")
 
 def _read_eps(params, name):
     """params['eps'] (default 1e-5) as a finite float >= 0."""
-    eps = params.get("eps", DEFAULT_EPS)
-    try:
-        eps = float(eps)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}['eps'] must be a number >= 0; got {eps!r}") from None
-    if not np.isfinite(eps) or eps < 0:
-        raise ValueError(f"{name}['eps'] must be a finite number >= 0; got {eps!r}")
-    return eps
+    return check_nonnegative_number(params.get("eps", DEFAULT_EPS), f"{name}['eps']")
 
 
 def _float_inputs(x, gamma, beta):
