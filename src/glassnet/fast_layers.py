@@ -107,9 +107,15 @@ class _ConvPlan:
         self.block = int(max(1, min(self.N, max(min_images, round(_BLOCK_BYTES / per_image)))))
 
     def pad_input(self, x):
-        """x (N, C, H, W) -> the zero-padded buffer (N, C, Hp + extra, Wp)."""
-        xpad = np.zeros((self.N, self.C, self.Hp + self.extra, self.Wp), dtype=x.dtype)
-        xpad[:, :, self.pad_h:self.pad_h + self.H, self.pad_w:self.pad_w + self.W] = x
+        """x (N, C, H, W) -> the zero-padded buffer (N, C, Hp + extra, Wp), in scratch
+        memory (slot 'xpad'): only the border is zeroed, the inside is x."""
+        ph, pw, H, W = self.pad_h, self.pad_w, self.H, self.W
+        xpad = _scratch("xpad", (self.N, self.C, self.Hp + self.extra, self.Wp), x.dtype)
+        xpad[:, :, :ph] = 0
+        xpad[:, :, ph + H:] = 0
+        xpad[:, :, ph:ph + H, :pw] = 0
+        xpad[:, :, ph:ph + H, pw + W:] = 0
+        xpad[:, :, ph:ph + H, pw:pw + W] = x
         return xpad
 
     def windows(self, xpad, n0, m):

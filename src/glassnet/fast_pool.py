@@ -80,6 +80,8 @@ def max_pool_backward_fast(dout, cache):
     For each window offset (k, l) in row-major order:
         hit       = (x at offset (k, l) == out) and the window is still unrouted
         dx[offset (k, l)] += dout * hit
+    (the last offset needs no comparison: every window holds its maximum somewhere, so
+    the windows still unrouted have it there).
 
     A window holding NaN has the maximum NaN (as in the naive layer, whose argmax picks
     the first NaN): there ``hit`` is "x at offset (k, l) is NaN", so the gradient goes to
@@ -116,16 +118,22 @@ def max_pool_backward_fast(dout, cache):
         hit = _scratch("hit", (size, out_h, out_w), bool)[:m]
         share = _scratch("share", (size, out_h, out_w), x.dtype)[:m]
         nan = _scratch("nan", (size, out_h, out_w), bool)[:m] if has_nan else None
-        unrouted.fill(True)
         for k in range(ph):
             for l in range(pw):
                 x_part = _pool_offset_view(x_block, k, l, stride, out_h, out_w)
-                np.equal(x_part, out_block, out=hit)
-                if has_nan:  # NaN windows: the first NaN holds the maximum
-                    hit |= np.isnan(x_part, out=nan)
-                hit &= unrouted
-                if (k, l) != last:
-                    unrouted ^= hit
+                if last == (0, 0):  # 1x1 windows: each is its own maximum
+                    hit.fill(True)
+                elif (k, l) == last:  # every window holds its maximum somewhere: the rest
+                    hit = unrouted
+                else:
+                    np.equal(x_part, out_block, out=hit)
+                    if has_nan:  # NaN windows: the first NaN holds the maximum
+                        hit |= np.isnan(x_part, out=nan)
+                    if k == l == 0:
+                        np.logical_not(hit, out=unrouted)
+                    else:
+                        hit &= unrouted
+                        unrouted ^= hit
                 dx_part = _pool_offset_view(dx_block, k, l, stride, out_h, out_w)
                 target = dx_part if disjoint else share
                 if finite:
