@@ -326,6 +326,15 @@ def test_protocol_5_buffers_in_band_and_out_of_band():
 
 
 @pytest.mark.parametrize("protocol", range(6))
+def test_an_array_referenced_twice_is_one_filled_array(protocol):
+    from glassnet.datasets.plain_pickle import RawArray, decode
+    labels = np.arange(5, dtype=np.int64)
+    decoded = decode(pickle.dumps({"a": labels, "b": [labels]}, protocol=protocol))
+    assert isinstance(decoded["a"], RawArray) and decoded["b"][0] is decoded["a"]
+    np.testing.assert_array_equal(decoded["b"][0].to_numpy(), labels)
+
+
+@pytest.mark.parametrize("protocol", range(6))
 def test_plain_values_decode_as_pickle_loads_them(protocol):
     from glassnet.datasets.plain_pickle import decode
     value = {"text": "héllo \u20ac\n", b"bytes": bytes(range(256)), 3: [1.5, -2.25e300, None],

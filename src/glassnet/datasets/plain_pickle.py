@@ -4,101 +4,24 @@ A pickle is a program for a stack machine; :mod:`pickle` runs it and calls whate
 globals it names. This module reads the same opcodes (protocols 0 to 5) but only builds
 plain values: ``None``, ``bool``, ``int``, ``float``, ``str``, ``bytes``, ``list``,
 ``tuple`` and ``dict`` (keys ``str``, ``bytes`` or ``int``). The few NumPy calls a pickled
-array is made of are *recognised*, never made:
+array is made of are recognised by :mod:`glassnet.datasets.pickle_numpy` and become
+:class:`RawArray` descriptions whose dtype, shape and byte count were checked; any other
+global (``os.system``, ``builtins.eval``, ...) is refused when it is named.
 
-* ``numpy.core.multiarray._reconstruct(ndarray, (0,), b'b')`` followed by BUILD with
-  ``(1, shape, dtype, fortran, raw_bytes)`` (protocols 0-4);
-* ``numpy.core.numeric._frombuffer(buffer, dtype, shape, order)`` (protocol 5, the buffer
-  in-band or out-of-band);
-* ``numpy.dtype(name, align, copy)`` followed by BUILD with the plain byte-order state;
-* ``numpy.core.multiarray.scalar(dtype, raw_bytes)`` and ``_codecs.encode(text, 'latin1')``.
-
-Each becomes a :class:`RawArray` (or an ``int``/``bytes``) only after its arguments pass
-strict checks: the dtype is one of :data:`DTYPES` (no fields, no objects), the shape a tuple
-of non-negative ints, and the byte string exactly ``prod(shape) * itemsize`` long. Every
-length the file declares is checked against the bytes actually left before anything is
-sliced, and the bytes made by conversions are capped, so decoding a file of ``L`` bytes
-allocates O(L) memory. Anything else raises :class:`ValueError` naming the offset.
+Every length the file declares is checked against the bytes actually left before anything
+is sliced, and the bytes conversions make are capped at twice the file's length, so decoding
+a file of ``L`` bytes allocates O(L) memory. Anything else raises :class:`ValueError` naming
+the offset.
 """
 import codecs
-import math
 import os
 import struct
 
-import numpy as np
+from glassnet.datasets import pickle_numpy
+from glassnet.datasets.pickle_numpy import DTYPES, RawArray  # noqa: F401 (re-exported)
 
-DTYPES = ("u1", "i4", "i8")
-"""The array element types a decoded pickle may hold (uint8 pixels, int32/int64 labels)."""
 HIGHEST_PROTOCOL = 5
-_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray", "numpy.core.numeric",
-            "numpy._core.numeric", "numpy", "_codecs")
-_GLOBALS = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")} | {
-    (module, name) for module in _MODULES[:4]
-    for name in ("_reconstruct", "_frombuffer", "scalar")}
 _KEY_TYPES = (str, bytes, int)
-_MAX_DIM = 1 << 62
-
-
-class Global:
-    """A global the pickle named (one of the few allowed); it is never resolved."""
-
-    def __init__(self, module, name):
-        self.module, self.name = module, name
-        self.call = name if module != "numpy" else f"numpy.{name}"
-
-
-class _DTypeSpec:
-    """``numpy.dtype(name, ...)`` awaiting its BUILD state (the byte order)."""
-
-    def __init__(self, name):
-        self.name, self.order = name, None
-
-    def dtype(self):
-        if self.order is None:
-            raise ValueError("a numpy.dtype is used before its state was set")
-        order = "<" if self.order == "=" and np.little_endian else self.order
-        return np.dtype(self.name).newbyteorder(">" if order == ">" else "<")
-
-
-class _ArraySpec:
-    """``_reconstruct(ndarray, (0,), b'b')`` awaiting its BUILD state."""
-
-    def __init__(self):
-        self.array = None
-
-
-class RawArray:
-    """A checked array description: ``dtype`` (from :data:`DTYPES`), ``shape``, ``order``
-    ('C' or 'F') and ``data``, exactly ``prod(shape) * dtype.itemsize`` bytes."""
-
-    def __init__(self, dtype, shape, order, data):
-        self.dtype, self.shape, self.order, self.data = dtype, shape, order, data
-
-    def to_numpy(self):
-        """A read-only view of ``data`` as a NumPy array (no copy)."""
-        return np.frombuffer(self.data, dtype=self.dtype).reshape(self.shape, order=self.order)
-
-
-def _checked_shape(shape):
-    if not isinstance(shape, tuple) or not all(type(d) is int and 0 <= d < _MAX_DIM
-                                               for d in shape):
-        raise ValueError("an array shape must be a tuple of non-negative ints")
-    return shape
-
-
-def _raw_array(spec, shape, order, data):
-    """A :class:`RawArray` after checking the dtype, shape and byte count agree."""
-    if not isinstance(spec, _DTypeSpec):
-        raise ValueError("an array's dtype must be a numpy.dtype")
-    dtype = spec.dtype()
-    shape = _checked_shape(shape)
-    if not isinstance(data, (bytes, bytearray)):
-        raise ValueError(f"an array's data must be a byte string; got {type(data).__name__}")
-    expected = math.prod(shape) * dtype.itemsize
-    if len(data) != expected:
-        raise ValueError(f"an array of shape {shape} and dtype {dtype} needs {expected} "
-                         f"bytes of data; the file gives {len(data)}")
-    return RawArray(dtype, shape, order, data)
 
 
 class _Decoder:
@@ -228,11 +151,11 @@ def _tuple_of(n):
 
 
 def _global_from_names(d, module, name):
-    if (module, name) not in _GLOBALS:
+    if (module, name) not in pickle_numpy.GLOBALS:
         raise ValueError(f"refusing to unpickle {module}.{name}: a data file only holds plain "
                          f"containers and NumPy arrays, so this file is not one (it may try "
                          f"to run code); glassnet never executes code from a data file")
-    d.stack.append(Global(module, name))
+    d.stack.append(pickle_numpy.Global(module, name))
 
 
 def _text_global(d):
@@ -249,101 +172,18 @@ def _stack_global(d):
 
 def _reduce(d):
     args, func = d.pop(), d.pop()
-    if not isinstance(func, Global) or not isinstance(args, tuple):
-        raise ValueError(f"refusing a call at offset {d.pos}: only the allowed NumPy globals "
-                         f"may be called, with a tuple of arguments")
-    d.stack.append(_CALLS.get(func.call, _not_callable)(d, func, *args))
-
-
-def _not_callable(d, func, *args):
-    raise ValueError(f"refusing to call {func.module}.{func.name} from a pickle: arrays are "
-                     f"only rebuilt from their raw bytes")
-
-
-def _call_encode(d, func, text=None, encoding=None, *rest):
-    if rest or not isinstance(text, str) or encoding != "latin1":
-        raise ValueError("only _codecs.encode(text, 'latin1') is allowed in a pickle")
-    d.spend(len(text))
     try:
-        return text.encode("latin1")
-    except UnicodeEncodeError as exc:
-        raise ValueError(f"_codecs.encode: text is not latin1 ({exc})") from exc
-
-
-def _as_str(value):
-    """Python 2 pickles give names as byte strings: read them as latin1 text."""
-    return value.decode("latin1") if isinstance(value, bytes) else value
-
-
-def _call_dtype(d, func, name=None, align=False, copy=True, *rest):
-    name = _as_str(name)
-    if rest or name not in DTYPES or align not in (0, 1) or copy not in (0, 1):
-        raise ValueError(f"refusing numpy.dtype({name!r}) in a pickle: only "
-                         f"{', '.join(DTYPES)} arrays are read" if isinstance(name, str) else
-                         "refusing numpy.dtype with a non-text type name")
-    return _DTypeSpec(name)
-
-
-def _call_reconstruct(d, func, cls=None, shape=None, typecode=None, *rest):
-    if rest or not (isinstance(cls, Global) and cls.call == "numpy.ndarray") \
-            or shape != (0,) or typecode not in (b"b", "b"):
-        raise ValueError("refusing _reconstruct with arguments other than "
-                         "(numpy.ndarray, (0,), b'b')")
-    return _ArraySpec()
-
-
-def _call_frombuffer(d, func, buffer=None, spec=None, shape=None, order=None, *rest):
-    if rest or order not in ("C", "F"):
-        raise ValueError("refusing _frombuffer without order 'C' or 'F'")
-    return _raw_array(spec, shape, order, buffer)
-
-
-def _call_scalar(d, func, spec=None, data=None, *rest):
-    if rest:
-        raise ValueError("refusing numpy scalar() with extra arguments")
-    return _raw_array(spec, (), "C", data).to_numpy().item()
-
-
-_CALLS = {"encode": _call_encode, "numpy.dtype": _call_dtype,
-          "_reconstruct": _call_reconstruct, "_frombuffer": _call_frombuffer,
-          "scalar": _call_scalar}
+        d.stack.append(pickle_numpy.call(func, args, d.spend))
+    except ValueError as exc:
+        raise ValueError(f"{exc} (offset {d.pos})") from None
 
 
 def _build(d):
     state = d.pop()
-    target = d.stack[-1] if d.stack else None
-    if isinstance(target, _DTypeSpec) and target.order is None:
-        _build_dtype(target, state)
-    elif isinstance(target, _ArraySpec) and target.array is None:
-        d.stack[-1] = target.array = _build_array(state)
-    else:
-        raise ValueError(f"refusing BUILD at offset {d.pos} on "
-                         f"{type(target).__name__}: only a new numpy.dtype or array takes "
-                         f"a state")
-
-
-def _build_dtype(spec, state):
-    """Accept only the state NumPy writes for a plain dtype: its byte order, nothing else."""
-    if isinstance(state, tuple) and len(state) > 1:
-        state = (state[0], _as_str(state[1])) + state[2:]
-    plain = (isinstance(state, tuple) and len(state) in (8, 9) and state[0] in (3, 4)
-             and state[1] in ("<", ">", "|", "=") and state[2:5] == (None, None, None)
-             and state[5] in (-1, np.dtype(spec.name).itemsize)
-             and state[6] in (-1, np.dtype(spec.name).alignment)
-             and state[7] == 0 and state[8:] in ((), (None,)))
-    if not plain:
-        raise ValueError(f"refusing a numpy.dtype state that is not a plain {spec.name}: "
-                         f"fields, offsets, sizes and flags cannot be set from a file")
-    spec.order = state[1]
-
-
-def _build_array(state):
-    if isinstance(state, tuple) and len(state) == 5 and state[0] == 1:
-        state = state[1:]
-    if not isinstance(state, tuple) or len(state) != 4 or state[2] not in (0, 1):
-        raise ValueError("refusing an array state other than (1, shape, dtype, fortran, bytes)")
-    shape, spec, fortran, data = state
-    return _raw_array(spec, shape, "F" if fortran else "C", data)
+    try:
+        pickle_numpy.build(d.stack[-1] if d.stack else None, state)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (offset {d.pos})") from None
 
 
 def _memo_put(d, index):
