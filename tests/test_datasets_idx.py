@@ -189,7 +189,8 @@ def test_declared_size_is_capped_before_allocating(tmp_path, gz):
     import tracemalloc
 
     import hostile
-    header = hostile.idx_header(0x08, (4096, 1024, 1024))  # 4 GiB promised
+    import hostile_datasets
+    header = hostile_datasets.idx_header(0x08, (4096, 1024, 1024))  # 4 GiB promised
     content = header + bytes(1000)
     path = tmp_path / "big"
     path.write_bytes(hostile.gzip_of(content) if gz else content)
@@ -210,6 +211,7 @@ def test_declared_size_is_capped_before_allocating(tmp_path, gz):
 
 def test_gzip_bomb_after_the_data_is_refused_early(tmp_path):
     import hostile
+    import hostile_datasets
     data = np.arange(32, dtype=np.uint8).reshape(2, 4, 4)
     path = tmp_path / "bomb.gz"
     path.write_bytes(hostile.gzip_bomb(idx_bytes(data), 4096))  # 4 GiB of zeros follow

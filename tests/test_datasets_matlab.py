@@ -121,11 +121,12 @@ def test_compressed_bomb_is_refused_within_max_bytes(tmp_path):
     import tracemalloc
 
     import hostile
-    x = hostile.mat_double(b"training_data", np.zeros((2, 2)))
-    bomb = hostile.mat_element(15, hostile.zlib_bomb(struct.pack("<2I", 14, 0xFFFFFFF0), 256),
-                               pad=False)
+    import hostile_datasets
+    x = hostile_datasets.mat_double(b"training_data", np.zeros((2, 2)))
+    bomb = hostile_datasets.mat_element(
+        15, hostile.zlib_bomb(struct.pack("<2I", 14, 0xFFFFFFF0), 256), pad=False)
     path = tmp_path / "bomb.mat"
-    path.write_bytes(hostile.mat_file(x, bomb))
+    path.write_bytes(hostile_datasets.mat_file(x, bomb))
     tracemalloc.start()
     try:
         with pytest.raises(ValueError, match="inflate to more than the bytes allowed"):
@@ -145,13 +146,14 @@ def test_declared_structure_is_checked_before_scipy(tmp_path, variable, message)
     import struct
 
     import hostile
-    x = hostile.mat_double(b"training_data", np.zeros((2, 2)))
+    import hostile_datasets
+    x = hostile_datasets.mat_double(b"training_data", np.zeros((2, 2)))
     big = 2 ** 31 - 1
-    extra = {"cell": hostile.mat_matrix(1, (big, big), b"training_labels"),
-             "nested": hostile._nested_cells(100),
+    extra = {"cell": hostile_datasets.mat_matrix(1, (big, big), b"training_labels"),
+             "nested": hostile_datasets._nested_cells(100),
              "claims": struct.pack("<2I", 14, 0xFFFFFFF0)}[variable]
     path = tmp_path / "crafted.mat"
-    path.write_bytes(hostile.mat_file(x, extra))
+    path.write_bytes(hostile_datasets.mat_file(x, extra))
     with pytest.raises(ValueError, match=message):
         load_mat(path)
 

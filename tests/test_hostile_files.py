@@ -1,6 +1,6 @@
 """The hostile-file corpus: every loader, in a subprocess under an address-space limit.
 
-The files are generated here (see ``hostile.py``): the crafted CIFAR-10 pickles of the
+The files are generated here (see ``hostile.py`` and ``hostile_datasets.py``): the crafted CIFAR-10 pickles of the
 hostile-file report (dtype changed by BUILD, zero strides, arrays without a buffer, sizes of
 2^40 bytes, protocol 5 out of band, code-running globals), truncations at many offsets, bit
 flips, gzip, zlib and zip bombs, lying zip headers and wrong-type ``.npy`` headers. Each
@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import hostile
+import hostile_datasets
 from glassnet._io import save_npz
 
 ADDRESS_SPACE_LIMIT = 1 << 30
@@ -99,18 +100,19 @@ def test_cifar_batches(tmp_path, record_property):
 
 
 def test_mnist_folders(tmp_path, record_property):
-    arrays = hostile.mnist_arrays()
+    arrays = hostile_datasets.mnist_arrays()
     cases = []
-    hostile_files = [("train-images-idx3-ubyte", t) for t in hostile.hostile_train_images()]
-    hostile_files += [("train-labels-idx1-ubyte", t) for t in hostile.hostile_train_labels()]
-    hostile_files.append(("train-images-idx3-ubyte", ("valid", hostile.idx_bytes(
+    images, labels = "train-images-idx3-ubyte", "train-labels-idx1-ubyte"
+    hostile_files = [(images, t) for t in hostile_datasets.hostile_train_images()]
+    hostile_files += [(labels, t) for t in hostile_datasets.hostile_train_labels()]
+    hostile_files.append(("train-images-idx3-ubyte", ("valid", hostile_datasets.idx_bytes(
         arrays["train-images-idx3-ubyte"]), "ok")))
     for i, (stem, (name, content, expect)) in enumerate(hostile_files):
         folder = tmp_path / f"m{i:04d}"
         folder.mkdir()
         for other, array in arrays.items():
             if other != stem:
-                (folder / other).write_bytes(hostile.idx_bytes(array))
+                (folder / other).write_bytes(hostile_datasets.idx_bytes(array))
         suffix = ".gz" if content[:2] == b"\x1f\x8b" else ""
         (folder / (stem + suffix)).write_bytes(content)
         cases.append({"loader": "mnist_folder", "path": str(folder), "expect": expect,
@@ -120,7 +122,7 @@ def test_mnist_folders(tmp_path, record_property):
 
 def test_mat_files(tmp_path, record_property):
     scipy_io = pytest.importorskip("scipy.io", reason="SciPy writes the .mat test files")
-    triples = hostile.hostile_mat_files(scipy_io.savemat)
+    triples = hostile_datasets.hostile_mat_files(scipy_io.savemat)
     without_test = io.BytesIO()
     scipy_io.savemat(without_test, {"training_data": np.ones((3, 2)),
                                     "training_labels": np.array([0, 1, 0])})
