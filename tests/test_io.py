@@ -168,3 +168,24 @@ def test_every_plain_dtype_and_order_round_trips(tmp_path):
     for name, array in arrays.items():
         assert back[name].dtype == array.dtype and back[name].shape == array.shape
         np.testing.assert_array_equal(back[name], array)
+
+
+def test_zip64_archives_load_and_their_claims_are_checked(tmp_path, monkeypatch):
+    import struct
+    import zipfile
+    path = tmp_path / "zip64.npz"
+    with monkeypatch.context() as patch:  # make zipfile write its zip64 end records
+        patch.setattr(zipfile, "ZIP_FILECOUNT_LIMIT", 1)
+        save_npz(path, {"a": np.arange(3.0), "b": np.ones(2)}, {"v": 1})
+    content = path.read_bytes()
+    assert b"PK\x06\x06" in content and b"PK\x06\x07" in content
+    arrays, meta = load_npz(path, "model")
+    assert meta == {"v": 1} and arrays["a"].tolist() == [0.0, 1.0, 2.0]
+    record = content.rfind(b"PK\x06\x06")
+    for offset, value, message in [(32, 10 ** 9, "declares 1000000000 members"),
+                                   (40, 1 << 40, "in a 1099511627776-byte directory")]:
+        patched = bytearray(content)
+        struct.pack_into("<Q", patched, record + offset, value)
+        path.write_bytes(bytes(patched))
+        with pytest.raises(ValueError, match=message):
+            load_npz(path, "model")
