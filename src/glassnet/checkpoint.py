@@ -9,8 +9,9 @@ plus a JSON header with the names, settings, counters and stream positions.
 
 Versions: 1 stored the writer's ``checkpoint_name`` (a path) in the settings; 2 stores
 only its last component, ``checkpoint_stem``, so a file never decides where a resumed
-run writes (the stem goes in the folder of the file resumed from). :data:`MIGRATIONS`
-turn a version-k file's ``(arrays, header)`` into version k+1; :meth:`CheckpointState.load` applies them.
+run writes (the stem goes in the folder of the file resumed from). The functions in
+:data:`MIGRATIONS` turn a version-k file's ``(arrays, header)`` into version k+1;
+:meth:`CheckpointState.load` applies them.
 
 Everything read is checked before use (types, ranges, lengths, shapes, the random
 streams' state) and a bad file is a ``ValueError`` naming what is wrong.
