@@ -228,6 +228,8 @@ def read_npz(f, size, where, kind, accept=None, unknown="refuse", max_bytes=None
                 raise NpzError(f"{where} holds {len(infos)} members; at most {MAX_MEMBERS}")
             members = {}
             for info in infos:
+                if unknown == "skip" and not info.filename.endswith(".npy"):
+                    continue  # not an array: never one the caller accepts
                 name = _array_name(info, where)
                 if name in members:
                     raise NpzError(f"{where} holds member {name!r} twice")
