@@ -1,7 +1,9 @@
 """Run one loader over a manifest of files, under an address-space limit.
 
 Usage: ``python hostile_runner.py MANIFEST LIMIT_BYTES``. The manifest is a JSON list of
-``{"loader": ..., "path": ...}``. The limit is set before NumPy is imported. For each case
+``{"loader": ..., "path": ...}``. Once the loaders are imported, the address space is limited
+to what the process already maps plus ``LIMIT_BYTES`` (so the limit measures the loading,
+whatever the libraries map at import on a given machine). For each case
 one JSON line ``{"i", "outcome", "message"}`` is printed after a ``{"start": i}`` line, so a
 crash (a signal) names the file that caused it. ``outcome`` is ``"ok"``, ``"ValueError"`` or
 the name of any other exception.
@@ -24,9 +26,22 @@ def _loaders():
     }
 
 
-def main(manifest, limit):
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+def _mapped_bytes():
+    """The process's current address-space size (Linux), or 0 where it cannot be read."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def main(manifest, allowance):
     loaders = _loaders()
+    limit = _mapped_bytes() + allowance
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     with open(manifest) as f:
         cases = json.load(f)
     for i, case in enumerate(cases):

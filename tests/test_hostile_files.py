@@ -4,8 +4,9 @@ The files are generated here (see ``hostile.py`` and ``hostile_datasets.py``): t
 hostile-file report (dtype changed by BUILD, zero strides, arrays without a buffer, sizes of
 2^40 bytes, protocol 5 out of band, code-running globals), truncations at many offsets, bit
 flips, gzip, zlib and zip bombs, lying zip headers and wrong-type ``.npy`` headers. Each
-loader reads its share of the corpus in one subprocess limited to
-:data:`ADDRESS_SPACE_LIMIT` bytes of address space; every file must end in a ``ValueError``
+loader reads its share of the corpus in one subprocess whose address space may grow by at
+most :data:`ADDRESS_SPACE_LIMIT` bytes past what it maps once the loaders are imported
+(``resource.setrlimit(RLIMIT_AS)``); every file must end in a ``ValueError``
 (or, for a bit flip that leaves a valid file, load), never another exception, a
 ``MemoryError`` or a signal. The number of files tried is printed and recorded as the
 test property ``hostile_files``.
