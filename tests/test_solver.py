@@ -814,18 +814,21 @@ def inject(where, k, kwargs, monkeypatch):
     return kwargs
 
 
-@pytest.mark.parametrize("where,k", [
-    ("training loss", 1), ("training loss", 5), ("training loss", 13),
-    ("accuracy check", 1), ("accuracy check", 4), ("update rule", 1), ("update rule", 7),
-    ("checkpoint write", 2), ("checkpoint write", 3), ("on_epoch_end", 2),
-    ("on_iteration", 5), ("on_iteration", 9)])
+@pytest.mark.parametrize("kind,where,k", [
+    ("tiny_dropout", "training loss", 1), ("tiny_dropout", "training loss", 5),
+    ("tiny_dropout", "training loss", 13), ("tiny_dropout", "accuracy check", 1),
+    ("tiny_dropout", "accuracy check", 4), ("tiny_dropout", "update rule", 1),
+    ("tiny_dropout", "update rule", 7), ("tiny_dropout", "checkpoint write", 2),
+    ("tiny_dropout", "checkpoint write", 3), ("tiny_dropout", "on_epoch_end", 2),
+    ("tiny_dropout", "on_iteration", 5), ("tiny_dropout", "on_iteration", 9),
+    ("fcn_batchnorm", "training loss", 7), ("fcn_dropout", "training loss", 7)])
 def test_an_interrupted_iteration_is_undone_and_resume_is_bit_identical(tmp_path, monkeypatch,
-                                                                       where, k):
-    model, data, kwargs = make_problem("tiny_dropout")
+                                                                       kind, where, k):
+    model, data, kwargs = make_problem(kind)
     straight = Solver(model, data, **kwargs)
     straight.train()
 
-    model, data, kwargs = make_problem("tiny_dropout")
+    model, data, kwargs = make_problem(kind)
     completed = []
     run_kwargs = inject(where, k, dict(kwargs, checkpoint_name=str(tmp_path / "ck")),
                         monkeypatch)
@@ -843,7 +846,7 @@ def test_an_interrupted_iteration_is_undone_and_resume_is_bit_identical(tmp_path
     else:
         assert solver.iteration == 0 and solver.loss_history == []
     solver.save_checkpoint(tmp_path / "interrupted.npz")
-    fresh, _, _ = make_problem("tiny_dropout")
+    fresh, _, _ = make_problem(kind)
     extra = {"update_rule": optim.adam} if where == "update rule" else {}
     resumed = Solver.resume(tmp_path / "interrupted.npz", fresh, data, **extra)
     resumed.train()
