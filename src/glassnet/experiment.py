@@ -162,17 +162,24 @@ def _solver_options(config, run_folder, data_info, callbacks, progress):
             "print_every": 0, "seed": config.seed}
 
 
-def train_run(config, run_folder, callbacks=(), progress=False):
+def train_run(config, run_folder, callbacks=(), progress=False, train_on_val=False):
     """Train ``config`` (a TrainConfig, resolved here) into ``run_folder`` (a RunFolder,
     already created); returns the metrics dict also written to metrics.json.
 
     Metrics: test_acc (None without a test split), best_val_acc, best_epoch,
     final_train_acc, final_val_acc, final_loss, epochs, iterations, stop_reason, seconds,
     seconds_per_epoch, num_params, per_class_accuracy.
+
+    ``train_on_val``: train on the training and validation splits together (the final
+    retraining of a configuration chosen on validation accuracy; the validation accuracy
+    is then measured on seen data and only the test accuracy means anything).
     """
     from glassnet.solver import Solver
     config = config.resolved()
     data, info = load_data(config)
+    if train_on_val:
+        data = dict(data, X_train=np.concatenate([data["X_train"], data["X_val"]]),
+                    y_train=np.concatenate([data["y_train"], data["y_val"]]))
     model = build_model(config, info)
     run_folder.write_config(config, model, __version__)
     bookkeeping = _RunBookkeeping(run_folder)
