@@ -42,7 +42,9 @@ class TinyModel:
         if log_dir is not None:
             with open(os.path.join(log_dir, f"{os.getpid()}.jsonl"), "a") as f:
                 f.write(json.dumps({"x": self.x, "value": value, "pid": os.getpid(),
-                                    "seconds": time.time() - start}) + "\n")
+                                    "seconds": time.time() - start,
+                                    "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS")})
+                        + "\n")
         return {"val_acc_history": [value / 2, value]}
 
 

@@ -66,7 +66,7 @@ def test_status_and_best(swept, capsys):
     code, out, _ = glassnet(capsys, "sweep", "best", "s1", "--out", str(swept), "--retrain",
                             "--run", str(swept / "again"))
     assert code == 0
-    assert re.search(r"retrained: best val 0\.\d{4}, test 0\.\d{4}", out)
+    assert re.search(r"retrained on train\+val: test 0\.\d{4}", out)
     assert (swept / "again" / "model.npz").is_file()
 
 
@@ -115,7 +115,8 @@ def test_create_once_and_work_in_two_terminals_on_postgres(tmp_path):
     url, drop = sw.fresh_database(PG_URL)
     try:
         cli = [sys.executable, "-m", "glassnet", "sweep"]
-        subprocess.run(cli + ["create", "--storage", url, "--name", "pg", *TINY, "--param",
+        tiny = [*TINY[:4], "--epochs", "1", *TINY[6:]]
+        subprocess.run(cli + ["create", "--storage", url, "--name", "pg", *tiny, "--param",
                               "lr=log:1e-3:3e-2", "--trials", "4", "--pruner", "none"],
                        check=True, capture_output=True, text=True, timeout=120)
         workers = [subprocess.Popen(cli + ["work", "--storage", url, "--name", "pg", "--out",

@@ -108,12 +108,12 @@ def test_eight_concurrent_creators_on_a_journal_file(tmp_path):
 
 @needs_postgres
 def test_eight_workers_on_postgres_share_one_sweep(pg_url, tmp_path):
-    budget = 40
+    budget = 24
     tune.create({"x": tune.Uniform(0.0, 1.0)}, storage=pg_url, name="s", n_trials=budget,
                 sampler="random", pruner="none", factory=sw.make_tiny)
     log_dir = tmp_path / "logs"
     log_dir.mkdir()
-    options = {"sleep": 0.3, "log_dir": str(log_dir)}
+    options = {"sleep": 0.2, "log_dir": str(log_dir)}
     workers = [SPAWN.Process(target=sw.work_tiny, args=(pg_url, "s", str(tmp_path), options))
                for _ in range(8)]
     for p in workers:
@@ -160,6 +160,7 @@ def _first_started_pid(hang_file, timeout=60):
 
 def test_four_worker_processes_on_the_journal_file(tmp_path):
     budget = 16
+    blas_before = os.environ.get("OPENBLAS_NUM_THREADS")
     log_dir = tmp_path / "logs"
     log_dir.mkdir()
     result = tune.run({"x": tune.Uniform(0.0, 1.0)}, factory=sw.make_tiny, data=sw.tiny_data(),
@@ -168,6 +169,8 @@ def test_four_worker_processes_on_the_journal_file(tmp_path):
                       name="j", quiet=True, report=False)
     trained, logs = check_sweep(result.study, log_dir, budget)
     assert len({line["pid"] for line in logs}) >= 2
+    assert {line["blas_threads"] for line in logs} == {"1"}     # one BLAS thread per worker
+    assert os.environ.get("OPENBLAS_NUM_THREADS") == blas_before  # this process: unchanged
     assert result.best_val == max(t.value for t in trained)
 
 

@@ -54,11 +54,12 @@ def test_classic_softmax_search_is_a_few_lines_and_gives_the_handouts_table(digi
     assert os.path.isfile(tmp_path / "s" / "best_model.npz")
 
 
-def test_a_solver_model_factory_reports_every_epoch_and_can_be_pruned(digits, tmp_path):
+@pytest.mark.parametrize("pruner", ["median", "hyperband"])
+def test_a_solver_model_factory_reports_every_epoch_and_can_be_pruned(pruner, digits, tmp_path):
     result = tune.run({"lr": tune.LogUniform(1e-5, 1e-1), "reg": tune.LogUniform(1e-6, 1e-2),
                        "hidden": tune.Choice([16, 64])},
                       factory=make_fc, data=digits, n_trials=10, sampler="random",
-                      pruner="median", seed=1,
+                      pruner=pruner, seed=1,
                       options=lambda p: {"update_rule": "adam", "num_epochs": 4,
                                          "batch_size": 100, "seed": 0,
                                          "optim_config": {"learning_rate": p["lr"]}},

@@ -103,7 +103,8 @@ def add_parser(subparsers):
         q.add_argument("--out", metavar="DIR", help="sweep folder [default: sweeps/NAME]")
         if command == "best":
             q.add_argument("--retrain", action="store_true", help="train the best configuration "
-                           "again into a normal run folder and report its test accuracy")
+                           "again on train+val into a normal run folder and report its test "
+                           "accuracy")
             q.add_argument("--run", metavar="DIR", help="that run folder [default: "
                            "DIR/best-run]")
     p.set_defaults(func=run)
@@ -266,7 +267,6 @@ def _print_best(result):
 
 def _cmd_best(args):
     from glassnet import tune
-    from glassnet.config import TrainConfig
     storage, folder = _located(args)
     result = tune.load(storage, args.sweep, folder)
     _print_best(result)
@@ -278,16 +278,11 @@ def _cmd_best(args):
     if result.spec["mode"] != "config":
         raise CLIError("--retrain needs a sweep of training configurations (this one used a "
                        "model factory)")
-    from glassnet.experiment import train_run
-    from glassnet.runs import RunFolder
-    from glassnet.tune.trial import config_values
-    config = TrainConfig.from_dict(result.spec["base"]).replace(
-        **config_values(result.best_params)).resolved()
     run_dir = args.run or os.path.join(folder, "best-run")
-    say(f"retraining the best configuration into {run_dir}")
-    metrics = train_run(config, RunFolder.create(run_dir))
+    say(f"retraining the best configuration on train+val into {run_dir}")
+    metrics = result.retrain(run_dir)
     test = metrics.get("test_acc")
-    print(f"retrained: best val {metrics['best_val_acc']:.4f}"
-          + (f", test {test:.4f}" if test is not None else " (no test split)"), flush=True)
+    print("retrained on train+val: " + (f"test {test:.4f}" if test is not None
+                                        else "no test split to evaluate on"), flush=True)
     print(f"run folder: {os.path.abspath(run_dir)}  (open report.html)", flush=True)
     return EXIT_OK

@@ -143,9 +143,10 @@ def create(space, config=None, *, storage, name, n_trials=None, sampler=None, pr
     space, spec = _definition(space, config, factory, sampler, pruner)
     budget = _budget(space, spec, n_trials, timeout=None if n_trials else 0)
     grid = space.grid_points() if spec["sampler"] == "grid" else None
-    study, created = storage_mod.create_study(storage, name, spec, heartbeat, grace, grid)
-    if created or study.user_attrs.get(BUDGET_ATTR) != budget:
-        study.set_user_attr(BUDGET_ATTR, budget)
+    study, created = storage_mod.create_study(storage, name, spec, heartbeat, grace, grid,
+                                              attrs={BUDGET_ATTR: budget})
+    if not created and study.user_attrs.get(BUDGET_ATTR) != budget:
+        study.set_user_attr(BUDGET_ATTR, budget)   # a later create may raise the budget
     return study, created
 
 
@@ -252,11 +253,11 @@ def run(space, config=None, *, factory=None, options=None, data=None, n_trials=N
                   "and are queued again", flush=True)
     else:
         grid = space.grid_points() if spec["sampler"] == "grid" else None
-        study, created = storage_mod.create_study(storage, name, spec, heartbeat, grace, grid)
+        study, created = storage_mod.create_study(storage, name, spec, heartbeat, grace, grid,
+                                                  attrs={BUDGET_ATTR: budget})
         if not created:
             raise ValueError(f"sweep {name!r} already exists in {storage_mod.describe_storage(storage)}; "
                              "resume it (resume=True, --resume) or choose another name")
-        study.set_user_attr(BUDGET_ATTR, budget)
     job = Job(storage=storage, name=name, folder=folder, heartbeat=heartbeat, grace=grace,
               seed=seed, deadline=None if timeout is None else time.time() + timeout,
               factory=factory, options=options, data=data)

@@ -123,6 +123,25 @@ class SweepResult:
         from glassnet import load_model
         return load_model(self._best_model_path())
 
+    def best_config(self):
+        """The best trial's TrainConfig (configuration mode)."""
+        from glassnet.config import TrainConfig
+        from glassnet.tune.trial import config_values
+        if self.spec["mode"] != "config":
+            raise ValueError("this sweep trained models from a factory: it has no training "
+                             "configuration to retrain")
+        return TrainConfig.from_dict(self.spec["base"]).replace(
+            **config_values(self.best_params)).resolved()
+
+    def retrain(self, run_dir, overwrite=False):
+        """Train the best configuration again on the training and validation splits
+        together into the normal run folder ``run_dir``; returns its metrics (test_acc is
+        the sweep's final, unbiased number)."""
+        from glassnet.experiment import train_run
+        from glassnet.runs import RunFolder
+        config = self.best_config()
+        return train_run(config, RunFolder.create(run_dir, overwrite=overwrite), train_on_val=True)
+
     def counts(self):
         """{state name: count}, plus 'retried' (trials queued again after their worker died)."""
         counts = {}

@@ -115,13 +115,14 @@ def _canonical(spec):
     return json.loads(json.dumps(spec, sort_keys=True))
 
 
-def create_study(storage, name, spec, heartbeat=30, grace=None, grid_points=None):
+def create_study(storage, name, spec, heartbeat=30, grace=None, grid_points=None, attrs=None):
     """Create the sweep ``name`` with definition ``spec`` (a JSON-able dict), or load it when
     it exists with the same definition. Safe to call from many processes at once.
 
-    Exactly one caller wins Optuna's study creation; it queues the grid points (if any)
-    and then writes ``spec``, so a worker that can read the definition also sees the whole
-    queue. The others wait for the definition and compare it with theirs.
+    Exactly one caller wins Optuna's study creation; it queues the grid points (if any),
+    writes the user attributes ``attrs`` (the trial budget) and then ``spec``, so a worker
+    that can read the definition also sees the whole queue and the budget. The others wait
+    for the definition and compare it with theirs.
 
     Returns ``(study, created)``.
 
@@ -145,6 +146,8 @@ def create_study(storage, name, spec, heartbeat=30, grace=None, grid_points=None
     if created:
         for params in grid_points or ():
             study.enqueue_trial(params, skip_if_exists=False)
+        for key, value in (attrs or {}).items():
+            study.set_user_attr(key, value)
         study.set_user_attr(SPEC_ATTR, spec)
         return study, True
     existing = _wait_for_spec(study)
