@@ -71,6 +71,10 @@ def _relayout(arr, how):
         return np.ascontiguousarray(arr.T).T
     if how == "list":
         return arr.tolist()
+    if how == "ragged":                      # nested lists whose first row is one short
+        rows = arr.tolist()
+        rows[0] = rows[0][:-1]
+        return rows
     return arr
 
 
@@ -133,6 +137,8 @@ def hostile(draw, arr, name, allow_shape=True, dtype=None):
     with np.errstate(invalid="ignore"):
         arr = _as_dtype(arr, dtype)
     layout = draw(st.sampled_from(["c", "c", "fortran", "strided", "transposed", "list"]))
+    if arr.ndim >= 2 and arr.shape[0] >= 2 and arr.shape[1] and _attack(draw):
+        layout = "ragged"
     notes.append(f"{name}:{np.dtype(dtype).name}/{layout}")
     return _relayout(arr, layout), notes
 
@@ -144,7 +150,10 @@ def _to_reference(value):
         return {k: _to_reference(v) if isinstance(v, (list, np.ndarray)) else copy.deepcopy(v)
                 for k, v in value.items()}
     if isinstance(value, (list, np.ndarray)):
-        arr = np.array(value)
+        try:
+            arr = np.array(value)
+        except ValueError:                   # a ragged list: must be refused anyway
+            return copy.deepcopy(value)
         if arr.dtype.kind in "biuf":
             return np.array(arr, dtype=np.float64, order="C")
         return arr
@@ -183,9 +192,14 @@ def _has_nonfinite(values):
 
 
 def _refused_kind(values):
+    """Whether an argument is something no layer may accept: an array of complex numbers,
+    objects or strings, or a ragged nested list."""
     for v in values:
         if isinstance(v, (list, np.ndarray)):
-            arr = np.asarray(v) if not isinstance(v, np.ndarray) else v
+            try:
+                arr = np.asarray(v)
+            except ValueError:
+                return True
             if arr.dtype.kind in REFUSED_KINDS:
                 return True
     return False
@@ -380,7 +394,9 @@ def fuzz_dropout(data):
                                 ["predict", None, 1]),
              "p": _maybe_bad(data, data.draw(st.sampled_from([0.3, 0.5, 1.0])),
                              BAD_NUMBERS + [0.0, 1.5]),
-             "seed": _maybe_bad(data, data.draw(st.integers(0, 2**31 - 1)), BAD_INTS[1:])}
+             # (None is no attack: the mask then comes from the global generator)
+             "seed": _maybe_bad(data, data.draw(st.integers(0, 2**31 - 1)),
+                                [-1, 1.5, "2", True, 2**32, 2**70])}
     if _attack(data.draw):
         param = data.draw(st.sampled_from([[], "train", {"mode": "train"}]))
     check_pair(data, "dropout_forward", layers.dropout_forward, layers.dropout_backward,
@@ -507,6 +523,15 @@ def _fuzz_loss(name):
     return body
 
 
+def _dtype_of(value):
+    """The dtype of an argument as a benign dtype to reuse, or None."""
+    try:
+        dtype = np.asarray(value).dtype.type
+    except ValueError:
+        return None
+    return dtype if dtype in DTYPES else None
+
+
 def _fuzz_rule(name):
     rule = getattr(optim, name)
 
@@ -515,7 +540,7 @@ def _fuzz_rule(name):
         shape = _any_shape(data)
         w, notes = data.draw(hostile(rng.randn(*shape), "w"), label="w")
         # Parameters and gradients usually share a dtype: half the time they do here.
-        same = np.asarray(w).dtype.type if data.draw(st.booleans()) else None
+        same = _dtype_of(w) if data.draw(st.booleans()) else None
         dw, _ = data.draw(hostile(rng.randn(*shape), "dw", dtype=same), label="dw")
         config = {}
         for key in optim.DEFAULTS[name]:

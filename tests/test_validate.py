@@ -105,3 +105,10 @@ def test_probability_shares_the_number_rules():
     for bad in (True, "0.5", None):
         with pytest.raises(TypeError, match=r"p must be a number in \(0, 1\]"):
             check_probability(bad, "p")
+
+
+def test_ragged_lists_are_a_type_error_naming_the_argument():
+    from glassnet._validate import as_float_array
+    with pytest.raises(TypeError, match=r"^x must be an array of numbers; got a list NumPy "
+                                         r"cannot read"):
+        as_float_array([[1.0, 2.0], [3.0]], "x")

@@ -12,7 +12,11 @@ import numpy as np
 def as_float_array(x, name):
     """Return ``x`` as a floating ndarray: float arrays pass through unchanged,
     integer and boolean arrays (and Python lists of numbers) become float64."""
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as err:      # ragged nested lists, odd objects
+        raise TypeError(f"{name} must be an array of numbers; got a {type(x).__name__} "
+                        f"NumPy cannot read as one ({err})") from None
     if arr.dtype.kind == "f":
         return arr
     if arr.dtype.kind in "iub":

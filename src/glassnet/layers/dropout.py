@@ -31,6 +31,9 @@ def _uniform(shape, seed, rng):
     generator."""
     if seed is not None:
         seed = check_nonnegative_int(seed, "dropout_param['seed']")
+        if seed >= 2**32:
+            raise ValueError(f"dropout_param['seed'] must be below 2**32 (a RandomState "
+                             f"seed); got {seed}")
         return np.random.RandomState(seed).rand(*shape)
     if rng is not None:
         if not isinstance(rng, (np.random.RandomState, np.random.Generator)):
