@@ -440,13 +440,16 @@ def _fuzz_norm(name, backward_name):
                                               ("gamma", rng.randn(*param_shape)),
                                               ("beta", rng.randn(*param_shape))])
         param = _norm_param(data, rng, c, "batchnorm" in name)
+        if _attack(data.draw):
+            param = data.draw(st.sampled_from([None, [], "train", ("mode", "train")]))
         args, names = [x, gamma, beta], ["x", "gamma", "beta"]
         if name == "spatial_groupnorm":
             args.append(_maybe_bad(data, groups, BAD_INTS + [5]))
             names.append("G")
         args.append(param)
         names.append(param_name)
-        check_pair(data, f"{name}_forward", forward, backward, args, names, dicts=[param])
+        check_pair(data, f"{name}_forward", forward, backward, args, names,
+                   dicts=[param] if isinstance(param, dict) else [])
     return body
 
 
@@ -463,6 +466,8 @@ def fuzz_conv(data):
                                    ("b", rng.randn(f))])
     param = {"stride": _maybe_bad(data, stride, BAD_INTS), "pad": _maybe_bad(data, pad,
                                                                            BAD_INTS[1:])}
+    if _attack(data.draw):
+        param = data.draw(st.sampled_from([None, [stride, pad], {"stride": stride}, {}]))
     check_pair(data, "conv_forward_naive", layers.conv_forward_naive,
                layers.conv_backward_naive, [x, w, b, param], ["x", "w", "b", "conv_param"])
 
@@ -476,6 +481,8 @@ def fuzz_max_pool(data):
     param = {"pool_height": _maybe_bad(data, ph, BAD_INTS),
              "pool_width": _maybe_bad(data, pw, BAD_INTS),
              "stride": _maybe_bad(data, stride, BAD_INTS)}
+    if _attack(data.draw):
+        param = data.draw(st.sampled_from([None, (ph, pw, stride), {"pool_height": ph}]))
     check_pair(data, "max_pool_forward_naive", layers.max_pool_forward_naive,
                layers.max_pool_backward_naive, [x, param], ["x", "pool_param"])
 
