@@ -12,7 +12,13 @@ from glassnet._validate import check_positive_int, check_positive_number
 
 
 def rel_error(x, y):
-    """max |x - y| / max(1e-8, |x| + |y|), elementwise, then the largest."""
+    """max |x - y| / max(1e-8, |x| + |y|), elementwise, then the largest.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Two arrays of the same shape (or broadcastable), compared in float64.
+    """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
@@ -96,9 +102,21 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
 def eval_numerical_gradient_blobs(f, inputs, output, h=1e-5):
     """Gradients for a function of several arrays that writes its result into ``output``.
 
-    ``f(*inputs)`` fills ``output.vals`` (an object with ``vals`` and ``diffs`` arrays,
-    the upstream gradient in ``output.diffs``); returns one gradient per input, each
-    the gradient of ``sum(output.vals * output.diffs)``. ``h`` must be finite and > 0.
+    Parameters
+    ----------
+    f : callable
+        ``f(*inputs)`` fills ``output.vals``.
+    inputs : sequence of blobs
+        Objects with ``vals`` (perturbed in place and restored) and ``diffs`` arrays.
+    output : blob
+        Its ``vals`` are written by ``f``; ``diffs`` holds the upstream gradient.
+    h : float
+        The step, finite and > 0 (default 1e-5).
+
+    Returns
+    -------
+    list of ndarray
+        One gradient of ``sum(output.vals * output.diffs)`` per input.
     """
     h = _check_step(h)
     def output_of(_):
