@@ -1,0 +1,113 @@
+"""The tutorial notebooks (notebooks/*.ipynb): stored clean, and each runs top to bottom.
+
+Each notebook is executed by nbclient in a fresh IPython kernel with ``GLASSNET_CI=1`` (the
+notebooks' one switch for small sizes) and ``MPLBACKEND=Agg``; a cell that raises fails
+the test with the cell's traceback. The kernel is described by a kernel spec written into
+a temporary ``JUPYTER_PATH`` that starts this very interpreter, so no
+``python -m ipykernel install`` is needed and the notebooks import the glassnet under test.
+The kernel's working folder is a temporary folder: a notebook that wrote a file next to
+itself would not write it into the repository.
+
+Stored notebooks carry no outputs, no execution counts and no widget state, so their
+diffs stay readable; the first test checks that.
+"""
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+KERNEL_NAME = "glassnet-notebook-test"
+CELL_TIMEOUT_S = 300     # one cell; a CI-mode notebook takes well under a minute in all
+# The CI-mode sizes are small matrices: BLAS threads gain nothing there, and on a busy machine
+# threads that wait for each other made the same notebooks 2-4 times slower (measured).
+ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def stored_output_problems(notebook):
+    """Reasons a stored notebook (a dict as nbformat reads it) is not clean: outputs,
+    execution counts, or saved widget state."""
+    problems = []
+    for index, cell in enumerate(notebook["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        if cell.get("outputs"):
+            problems.append(f"cell {index} has {len(cell['outputs'])} stored output(s)")
+        if cell.get("execution_count") is not None:
+            problems.append(f"cell {index} has execution_count {cell['execution_count']}")
+    if "widgets" in notebook.get("metadata", {}):
+        problems.append("the notebook metadata holds saved widget state")
+    return problems
+
+
+def test_there_are_six_notebooks():
+    assert [p.name[:3] for p in NOTEBOOKS] == ["01_", "02_", "03_", "04_", "05_", "06_"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_stored_without_outputs(path):
+    nbformat = pytest.importorskip("nbformat")
+    notebook = nbformat.read(str(path), as_version=4)
+    nbformat.validate(notebook)
+    assert stored_output_problems(notebook) == [], (
+        f"{path.name} was saved with outputs; clear them (Kernel > Restart & Clear Output, "
+        f"or `jupyter nbconvert --clear-output --inplace {path.name}`) before committing")
+    assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_the_output_check_sees_a_stored_output():
+    nbformat = pytest.importorskip("nbformat")
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+    executed = new_notebook(cells=[new_code_cell("1 + 1", execution_count=3, outputs=[
+        new_output("execute_result", data={"text/plain": "2"}, execution_count=3)])])
+    assert stored_output_problems(executed) == ["cell 0 has 1 stored output(s)",
+                                                "cell 0 has execution_count 3"]
+    executed.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {}}
+    assert stored_output_problems(executed)[-1] == "the notebook metadata holds saved widget state"
+    clean = new_notebook(cells=[new_code_cell("1 + 1")])
+    assert stored_output_problems(clean) == []
+
+
+@pytest.fixture(scope="module")
+def kernel_path(tmp_path_factory):
+    """A JUPYTER_PATH holding one kernel spec: this interpreter running ipykernel with the
+    notebooks' CI switch on, a non-interactive matplotlib backend and one BLAS thread."""
+    pytest.importorskip("ipykernel")
+    root = tmp_path_factory.mktemp("jupyter")
+    spec_dir = root / "kernels" / KERNEL_NAME
+    spec_dir.mkdir(parents=True)
+    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "glassnet notebook test", "language": "python",
+            "env": {"GLASSNET_CI": "1", "MPLBACKEND": "Agg", **ONE_BLAS_THREAD}}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    return str(root)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_top_to_bottom(path, kernel_path, tmp_path, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    monkeypatch.setenv("JUPYTER_PATH", kernel_path + os.pathsep + os.environ.get("JUPYTER_PATH", ""))
+    notebook = nbformat.read(str(path), as_version=4)
+    client = nbclient.NotebookClient(notebook, kernel_name=KERNEL_NAME, timeout=CELL_TIMEOUT_S,
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    start = time.perf_counter()
+    try:
+        client.execute()
+    except nbclient.exceptions.CellExecutionError as exc:
+        pytest.fail(f"{path.name} raised in a cell:\n{exc}", pytrace=False)
+    seconds = time.perf_counter() - start
+    print(f"{path.name}: {seconds:.1f} s in CI mode")
+    code_cells = [c for c in notebook.cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None for c in code_cells), "a cell did not run"
+    errors = [o for c in code_cells for o in c.outputs if o.output_type == "error"]
+    assert errors == []
+    # The notebooks draw: at least one picture came out of each.
+    pictures = [o for c in code_cells for o in c.outputs if "image/png" in o.get("data", {})]
+    assert pictures, f"{path.name} showed no picture"
+    # Nothing was written next to the kernel: every file goes to a temporary folder.
+    assert list(tmp_path.iterdir()) == []
