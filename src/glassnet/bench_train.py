@@ -17,6 +17,7 @@ parameter (glassnet), ``zero_grad``, forward, cross-entropy, ``backward`` and
 """
 import os
 import platform
+import time
 
 import numpy as np
 
@@ -149,9 +150,10 @@ def torch_step(torch, name):
     return step
 
 
-def bench_train_steps(repeat=7, names=None):
+def bench_train_steps(repeat=7, names=None, clock=time.perf_counter):
     """Rows (case, batch, glassnet s, torch s or None) of one float32 training step, best
-    of ``repeat``; torch's thread count is set to NumPy's BLAS thread count meanwhile."""
+    of ``repeat`` by ``clock`` (see ``glassnet.bench.best_times``); torch's thread count is
+    set to NumPy's BLAS thread count meanwhile."""
     try:
         import torch
     except ImportError:
@@ -165,7 +167,7 @@ def bench_train_steps(repeat=7, names=None):
             candidates = {"glassnet": glassnet_step(name)}
             if torch is not None:
                 candidates["torch"] = torch_step(torch, name)
-            best = best_times(candidates, repeat)
+            best = best_times(candidates, repeat, clock)
             rows.append((name, STEP_CASES[name][0], best["glassnet"], best.get("torch")))
     finally:
         if torch is not None:
