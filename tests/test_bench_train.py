@@ -40,5 +40,6 @@ def test_bench_main_prints_the_training_table(capsys):
     text = capsys.readouterr().out
     assert text.startswith("CPU: ")
     assert "training step (forward + backward + Adam)" in text
-    for name in bench_train.STEP_CASES:
-        assert name in text
+    for name in bench_train.STEP_CASES:  # --skip-torch: glassnet's times only
+        row = next(line for line in text.splitlines() if line.startswith(name))
+        assert float(row.split()[-2]) > 0 and row.split()[-1] == "-"

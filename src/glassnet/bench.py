@@ -224,7 +224,7 @@ def _torch_version():
 
 def main(argv=None):
     """Command-line entry: print the machine and the tables. Options: --quick, --repeat R,
-    --skip-naive, --skip-torch (the layer comparison with torch), --skip-train."""
+    --skip-naive, --skip-torch (no PyTorch anywhere), --skip-train."""
     parser = argparse.ArgumentParser(
         prog="glassnet bench", description="Speed of glassnet's fast conv and pool layers, "
         "as ratios against the naive layers and PyTorch measured in this process.")
@@ -234,7 +234,7 @@ def main(argv=None):
                         help="runs per measurement, best kept (default 7, quick 3)")
     parser.add_argument("--skip-naive", action="store_true", help="skip fast vs naive")
     parser.add_argument("--skip-torch", action="store_true",
-                        help="skip the layer-by-layer comparison with torch")
+                        help="no PyTorch: skip the layer comparison, time only glassnet's steps")
     parser.add_argument("--skip-train", action="store_true",
                         help="skip the training-step comparison")
     args = parser.parse_args(argv)
@@ -258,5 +258,6 @@ def main(argv=None):
             _print_torch_table(rows, batch)
         print()
     if not args.skip_train:
-        bench_train.print_train_table(bench_train.bench_train_steps(repeat=repeat))
+        bench_train.print_train_table(bench_train.bench_train_steps(
+            repeat=repeat, with_torch=not args.skip_torch))
     return 0

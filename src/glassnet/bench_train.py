@@ -150,14 +150,17 @@ def torch_step(torch, name):
     return step
 
 
-def bench_train_steps(repeat=7, names=None, clock=time.perf_counter):
+def bench_train_steps(repeat=7, names=None, clock=time.perf_counter, with_torch=True):
     """Rows (case, batch, glassnet s, torch s or None) of one float32 training step, best
     of ``repeat`` by ``clock`` (see ``glassnet.bench.best_times``); torch's thread count is
-    set to NumPy's BLAS thread count meanwhile."""
-    try:
-        import torch
-    except ImportError:
-        torch = None
+    set to NumPy's BLAS thread count meanwhile. Torch times are None when torch is not
+    installed or ``with_torch`` is False."""
+    torch = None
+    if with_torch:
+        try:
+            import torch
+        except ImportError:
+            pass
     rows = []
     saved_threads = torch.get_num_threads() if torch is not None else None
     try:
