@@ -205,3 +205,16 @@ def test_empty_batch_in_test_mode_and_zero_channels(rng):
                                                 {"mode": "test"})
     assert out.shape == (2, 0, 2, 2)
     assert spatial_batchnorm_backward_fast(np.ones((2, 0, 2, 2)), cache)[0].shape == (2, 0, 2, 2)
+
+
+def test_masked_upstream_gives_the_same_gradient(rng):
+    """masked=True skips the mask: for a gradient already zero where the ReLU is off,
+    the result is the same as with the mask; a non-bool flag is refused."""
+    x, gamma, beta, bn_param = bn_args(rng, (3, 2, 4, 4))
+    out, cache = spatial_batchnorm_relu_forward_fast(x, gamma, beta, bn_param)
+    dout = rng.randn(*out.shape) * (out > 0)
+    for g, g_ref in zip(spatial_batchnorm_relu_backward_fast(dout, cache, masked=True),
+                        spatial_batchnorm_relu_backward_fast(dout, cache)):
+        np.testing.assert_array_equal(g, g_ref)
+    with pytest.raises(TypeError, match="masked"):
+        spatial_batchnorm_relu_backward_fast(dout, cache, masked=1)

@@ -131,8 +131,9 @@ def _forward(x, gamma, beta, bn_param, relu, overwrite_x):
     return out.reshape(x.shape), cache
 
 
-def _backward(dout, cache):
+def _backward(dout, cache, apply_mask=True):
     x_hat, std, gamma = cache.x_hat, cache.std, cache.gamma
+    mask = cache.out if apply_mask else None
     N, C, HW = x_hat.shape
     M = N * HW
     dout = check_upstream(dout, cache.shape, x_hat.dtype)
@@ -142,8 +143,8 @@ def _backward(dout, cache):
     col = (slice(None), None)
 
     def masked_sums(s):
-        if cache.out is not None:
-            relu_mask_into(dx[s], d3[s], cache.out[s])
+        if mask is not None:
+            relu_mask_into(dx[s], d3[s], mask[s])
             dy = dx[s]
         else:
             dy = d3[s]
@@ -157,7 +158,7 @@ def _backward(dout, cache):
 
     def finish(s):
         for b in _blocks(s, per_image):
-            dy = dx[b] if cache.out is not None else d3[b]
+            dy = dx[b] if mask is not None else d3[b]
             target = dx[b]
             np.multiply(dy, gamma[col], out=target)
             if cache.batch_stats:
@@ -204,7 +205,14 @@ def spatial_batchnorm_relu_forward_fast(x, gamma, beta, bn_param, overwrite_x=Fa
     return _forward(x, gamma, beta, bn_param, relu=True, overwrite_x=overwrite_x)
 
 
-def spatial_batchnorm_relu_backward_fast(dout, cache):
+def spatial_batchnorm_relu_backward_fast(dout, cache, masked=False):
     """Backward of ``spatial_batchnorm_relu_forward_fast``: the ReLU mask is applied in
-    the same pass as the sums. dout (N, C, H, W) -> dx, dgamma (C,), dbeta (C,)."""
-    return _backward(dout, cache)
+    the same pass as the sums. dout (N, C, H, W) -> dx, dgamma (C,), dbeta (C,).
+
+    ``masked=True`` says ``dout`` is already zero wherever the ReLU's output is not
+    positive (as the gradient a max pool routes from a ReLU-masked pooled gradient is),
+    so the mask is not applied again; the result is the same.
+    """
+    if not isinstance(masked, (bool, np.bool_)):
+        raise TypeError(f"masked must be True or False; got {masked!r}")
+    return _backward(dout, cache, apply_mask=not masked)

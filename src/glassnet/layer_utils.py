@@ -181,10 +181,15 @@ def conv_bn_relu_pool_forward(x, w, b, gamma, beta, conv_param, bn_param, pool_p
 
 
 def conv_bn_relu_pool_backward(dout, cache, compute_dx=True):
-    """dout: (N, F, H'', W'') -> dx (None when not compute_dx), dw, db, dgamma, dbeta"""
-    block_cache, pool_cache = cache
-    ds = max_pool_backward_fast(dout, pool_cache)
-    return conv_bn_relu_backward(ds, block_cache, compute_dx=compute_dx)
+    """dout: (N, F, H'', W'') -> dx (None when not compute_dx), dw, db, dgamma, dbeta
+
+    ReLU's mask is applied to the pooled gradient (see the module notes), so the
+    batchnorm backward pass gets a gradient that is already masked."""
+    (conv_cache, bn_relu_cache), pool_cache = cache
+    ds = max_pool_backward_fast(relu_backward_fast(dout, pool_cache[2]), pool_cache)
+    da, dgamma, dbeta = spatial_batchnorm_relu_backward_fast(ds, bn_relu_cache, masked=True)
+    dx, dw, db = conv_backward_fast(da, conv_cache, compute_dx=compute_dx)
+    return dx, dw, db, dgamma, dbeta
 
 
 def conv_gn_relu_forward(x, w, b, gamma, beta, G, conv_param, gn_param):
