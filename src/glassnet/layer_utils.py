@@ -2,8 +2,8 @@
 
 Each sandwich only calls the layers of ``glassnet.layers`` and the fast layers
 (``fast_layers``, ``fast_relu``, ``fast_norm``) in order; its cache is the tuple of the
-layers' caches and its backward calls their backward passes in reverse. No gradient is
-written twice.
+layers' caches (a ReLU followed by a max pool needs none, see below) and its backward
+calls their backward passes in reverse. No gradient is written twice.
 
     affine_relu        relu(x @ w + b)
     affine_bn_relu     relu(batchnorm(x @ w + b))
@@ -24,7 +24,8 @@ shortcuts, both exact:
 * Before a max pool, ReLU's mask is applied to the pooled gradient instead of the
   unpooled one (4x fewer values for a 2x2 pool): the pool routes each output's gradient
   to a position holding the window's maximum ``m``, and ``relu(a) > 0`` there exactly
-  when ``m > 0``.
+  when ``m > 0``; so the pool's output is the mask, and every other position of the
+  routed gradient is already zero.
 * ``compute_dx=False`` on the convolutional backward passes skips the gradient of the
   input (the first layer of a network needs none).
 """
