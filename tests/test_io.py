@@ -5,7 +5,7 @@ import stat
 import numpy as np
 import pytest
 
-from glassnet._io import atomic_write_bytes, load_npz, save_npz
+from glassnet._io import atomic_write_bytes, load_npz, load_npz_meta, save_npz
 
 
 def test_new_file_gets_umask_permissions(tmp_path):
@@ -189,3 +189,18 @@ def test_zip64_archives_load_and_their_claims_are_checked(tmp_path, monkeypatch)
         path.write_bytes(bytes(patched))
         with pytest.raises(ValueError, match=message):
             load_npz(path, "model")
+
+
+def test_metadata_alone_is_read_without_touching_the_arrays(tmp_path):
+    import hostile
+    # the array member's deflate stream is garbage: reading it would fail
+    content = _zip_with_raw_member({"__glassnet_meta__.npy": _meta_member()}, "param/W.npy",
+                                   b"\xff" * 64, 1 << 20)
+    path = tmp_path / "m.npz"
+    path.write_bytes(content)
+    assert load_npz_meta(path, "model") == {"v": 1}
+    with pytest.raises(ValueError, match="truncated or not a glassnet .npz"):
+        load_npz(path, "model")
+    path.write_bytes(hostile.npy_bytes(np.ones(2)))
+    with pytest.raises(ValueError, match="not an npz archive"):
+        load_npz_meta(path, "model")

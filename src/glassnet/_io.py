@@ -107,3 +107,10 @@ def load_npz(path, kind, accept=None, unknown="refuse", max_bytes=None, check_he
         size = os.fstat(f.fileno()).st_size
         return read_npz(f, size, f"{kind} file {path!r}", kind, accept=accept, unknown=unknown,
                         max_bytes=max_bytes, check_header=check_header)
+
+
+def load_npz_meta(path, kind):
+    """Only the JSON metadata of a :func:`save_npz` file; no array is read or decompressed
+    (e.g. to learn a model's configuration, and so the shapes its arrays must have, before
+    :func:`load_npz` reads them with ``check_header``). Raises as :func:`load_npz` does."""
+    return load_npz(path, kind, accept=lambda name: False, unknown="skip")[1]
