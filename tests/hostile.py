@@ -382,7 +382,17 @@ def hostile_npz_files(save_npz_bytes):
         ("directory-claims-10^9-members", _eocd_claims(valid, 0xFFFF, 0xFFFFFFF0), "error"),
     ]
     cases += mutated("valid", valid, 150, 150, seed=7)
+    deflated = _deflated_copy(valid)
+    cases.append(("deflated", deflated, "ok"))
+    cases += mutated("deflated", deflated, 100, 150, seed=8)
     return cases
+
+
+def _deflated_copy(content):
+    """The same archive with every member deflated (as ``np.savez_compressed`` writes)."""
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        return zip_bytes({name: archive.read(name) for name in archive.namelist()},
+                         zipfile.ZIP_DEFLATED)
 
 
 def _eocd_claims(content, entries, directory_bytes):
