@@ -11,7 +11,7 @@ import sweep_workers as sw
 from glassnet.cli import main
 
 PG_URL = os.environ.get("GLASSNET_TEST_POSTGRES_URL")
-TINY = ["--data", "digits", "--model", "fc", "--epochs", "2", "--num-train", "300",
+TINY = ["--data", "digits", "--model", "fc", "--epochs", "1", "--num-train", "200",
         "--batch-size", "50"]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -115,8 +115,7 @@ def test_create_once_and_work_in_two_terminals_on_postgres(tmp_path):
     url, drop = sw.fresh_database(PG_URL)
     try:
         cli = [sys.executable, "-m", "glassnet", "sweep"]
-        tiny = [*TINY[:4], "--epochs", "1", *TINY[6:]]
-        subprocess.run(cli + ["create", "--storage", url, "--name", "pg", *tiny, "--param",
+        subprocess.run(cli + ["create", "--storage", url, "--name", "pg", *TINY, "--param",
                               "lr=log:1e-3:3e-2", "--trials", "4", "--pruner", "none"],
                        check=True, capture_output=True, text=True, timeout=120)
         workers = [subprocess.Popen(cli + ["work", "--storage", url, "--name", "pg", "--out",

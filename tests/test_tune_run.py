@@ -78,9 +78,9 @@ def test_a_solver_model_factory_reports_every_epoch_and_can_be_pruned(pruner, di
 def test_configuration_trials_are_normal_runs(tmp_path):
     base = TrainConfig(data="digits", model="fc", epochs=2, num_train=300, batch_size=50)
     result = tune.run({"lr": tune.LogUniform(1e-3, 3e-2), "hidden": tune.Choice([32, [64, 32]])},
-                      base, n_trials=3, pruner="none", folder=str(tmp_path / "s"),
+                      base, n_trials=2, pruner="none", folder=str(tmp_path / "s"),
                       name="cfg", quiet=True)
-    assert len(result.complete) == 3 and len(result.results) == 3
+    assert len(result.complete) == 2 and len(result.results) == 2
     for trial in result.complete:
         folder = RunFolder(trial.user_attrs["run_dir"])
         config, metrics = folder.read_config(), folder.read_metrics()

@@ -55,7 +55,8 @@ class EpochReporter:
         if self.best is None or val > self.best[0]:
             self.best = (val, train, epoch)
         self.trial.report(val, step=epoch)
-        if self.trial.should_prune():
+        last = epoch >= getattr(solver, "num_epochs", epoch + 1)   # done anyway: keep it
+        if not last and self.trial.should_prune():
             self._record()
             raise optuna.TrialPruned(f"pruned after epoch {epoch} (val {val:.4f})")
 

@@ -173,7 +173,10 @@ def _worker_main(job, index):
     """Entry point of a spawned worker process (quiet: the parent prints progress)."""
     import optuna
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    work(job, index)
+    try:
+        work(job, index)
+    except KeyboardInterrupt:   # Ctrl-C reaches the whole process group; the parent reports
+        pass
 
 
 @contextlib.contextmanager
