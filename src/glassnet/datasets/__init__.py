@@ -5,6 +5,12 @@
 :mod:`glassnet.datasets.catalog` for the conventions, :mod:`glassnet.datasets.locate` for
 where data are looked for, :mod:`glassnet.datasets.download` for fetching, and
 :mod:`glassnet.datasets.preprocess` for scaling, standardisation and augmentation.
+
+Data files are untrusted input: CIFAR-10's pickled batches are decoded, never unpickled
+(:mod:`~glassnet.datasets.plain_pickle`, :mod:`~glassnet.datasets.pickle_numpy`), IDX files
+are read within a size cap, and ``.mat`` files are checked element by element before SciPy
+reads them (:mod:`~glassnet.datasets.mat_check`). A broken, truncated or hostile file raises
+``ValueError`` before any large allocation.
 """
 from glassnet.datasets.catalog import dataset_info, list_datasets, load_dataset, where
 from glassnet.datasets.cifar10 import (get_CIFAR10_data, get_CIFAR10_linear_data,
