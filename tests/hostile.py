@@ -95,6 +95,8 @@ def crafted_cifar_pickles():
                     + binint(63) + b"tb")
     ndarray_call = lambda args: glob("numpy", "ndarray") + args + b"R"
     huge = 1 << 40
+    unbuilt_array = (glob("numpy.core.multiarray", "_reconstruct") + glob("numpy", "ndarray")
+                     + binint(0) + b"\x85" + binbytes(b"b") + b"\x87R")
     cases = {
         "dtype-build-field-offset": batch_pickle(reconstruct((2, 3072), dtype_call() + fields,
                                                              pixels)),
@@ -150,6 +152,9 @@ def crafted_cifar_pickles():
         "labels-float-array": batch_pickle(reconstruct((2, 3072), u1, pixels),
                                            reconstruct((2,), plain_dtype("f8", "<"),
                                                        binbytes(bytes(16)))),
+        "labels-array-never-built": batch_pickle(reconstruct((2, 3072), u1, pixels),
+                                                 unbuilt_array),
+        "data-array-never-built": batch_pickle(unbuilt_array),
         "data-int64": batch_pickle(reconstruct((2, 3072), plain_dtype("i8", "<"),
                                                binbytes(bytes(2 * 3072 * 8)))),
         "data-missing": b"\x80\x02}(" + short_binstring(b"labels") + b"]u.",

@@ -50,7 +50,7 @@ def _text_key(key):
 def _batch_labels(labels, filename):
     """int64 labels from a decoded list of ints or an integer :class:`RawArray`."""
     if isinstance(labels, RawArray):
-        if labels.dtype.kind not in "iu" or len(labels.shape) != 1:
+        if labels.data is None or labels.dtype.kind not in "iu" or len(labels.shape) != 1:
             raise ValueError(f"CIFAR-10 batch {filename!r}: labels must be a 1-d integer "
                              f"array; got {labels.dtype} of shape {labels.shape}")
         return labels.to_numpy()
@@ -81,7 +81,7 @@ def _read_python_batch(filename):
     for key in ("data", "labels"):
         if key not in batch:
             raise ValueError(f"CIFAR-10 batch {filename!r} has no {key!r} entry; "
-                             f"got keys {sorted(map(str, batch))}")
+                             f"got keys {sorted(str(k)[:40] for k in batch)[:10]}")
     data = batch["data"]
     if not isinstance(data, RawArray) or data.dtype != np.uint8 or len(data.shape) != 2 \
             or data.shape[1] != NUM_PIXELS:
