@@ -8,7 +8,8 @@ where one NumPy call uses one. The fast batchnorm and ReLU passes go through
 The number of threads is ``GLASSNET_NUM_THREADS`` when set (a positive integer; 1 turns
 threading off), else ``os.cpu_count()``, read at each call. The pool itself is the one
 piece of module-level state: created on first use, grown when more threads are asked
-for, and shared by every caller (``concurrent.futures`` pools are thread-safe).
+for, shared by every caller (``concurrent.futures`` pools are thread-safe), and
+forgotten in a forked child process (whose copy would have no threads).
 """
 import os
 import threading
@@ -22,6 +23,16 @@ MIN_ELEMENTS_PER_THREAD = 2**16
 _pool = None            # lazily created ThreadPoolExecutor, see the module notes
 _pool_size = 0
 _pool_lock = threading.Lock()
+
+
+def _forget_pool_in_child():
+    """A forked child has none of the parent's threads: it starts a pool of its own."""
+    global _pool, _pool_size, _pool_lock
+    _pool, _pool_size, _pool_lock = None, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
 def num_threads():
