@@ -113,3 +113,21 @@ def test_bad_sweeps_are_refused_before_anything_runs(digits, tmp_path):
     with pytest.raises(ValueError, match="sampler"):
         tune.run({"lr": [0.1]}, TrainConfig(), sampler="bayes")
     assert not os.listdir(tmp_path)            # nothing was created
+
+
+def broken_factory(params):
+    raise ValueError(f"cannot build a model with reg={params['reg']}")
+
+
+def test_failing_trials_are_recorded_and_the_report_is_still_written(digits, tmp_path):
+    result = tune.run({"reg": [0.1, 0.2]}, factory=broken_factory, data=digits,
+                      folder=str(tmp_path / "s"), name="broken", quiet=True)
+    assert [t.state for t in result.study.trials] == [TrialState.FAIL, TrialState.FAIL]
+    assert result.results == {}
+    with pytest.raises(ValueError, match="no complete trial"):
+        result.best_val
+    with open(tmp_path / "s" / "trials.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert rows[0]["error"] == "ValueError: cannot build a model with reg=0.1"
+    page = (tmp_path / "s" / "report.html").read_text()
+    assert "trials fail</td><td>2" in page and "cannot build a model" in page
