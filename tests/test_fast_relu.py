@@ -80,23 +80,3 @@ def test_map_slices_covers_the_axis_in_order(monkeypatch):
     monkeypatch.setattr(threads, "MIN_ELEMENTS_PER_THREAD", 100)
     assert len(map_slices(lambda s: s, 10, 10)) == 1  # too little work to split
 
-
-@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
-def test_thread_pool_works_in_a_forked_child(monkeypatch):
-    """The parent's pool has no threads in a forked child: the child makes its own
-    instead of waiting forever on the copy."""
-    import os
-    import signal
-    monkeypatch.setattr(threads, "MIN_ELEMENTS_PER_THREAD", 1)
-    monkeypatch.setenv("GLASSNET_NUM_THREADS", "2")
-    assert map_slices(lambda s: s.stop - s.start, 4, 1) == [2, 2]  # the parent's pool exists
-    pid = os.fork()
-    if pid == 0:  # child: exit 0 only if the threaded call completes (SIGALRM if it hangs)
-        ok = False
-        try:
-            signal.alarm(30)
-            ok = map_slices(lambda s: s.stop - s.start, 4, 1) == [2, 2]
-        finally:
-            os._exit(0 if ok else 1)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
