@@ -91,3 +91,13 @@ def work_tiny(storage, name, folder, options, heartbeat=30, grace=None):
     from glassnet import tune
     tune.work(storage, name, folder=folder, factory=make_tiny, options=options, data=tiny_data(),
               heartbeat=heartbeat, grace=grace, quiet=True)
+
+
+def make_tiny_interrupted_once(params):
+    """make_tiny, except that the first call in a folder with a file named 'interrupt'
+    raises KeyboardInterrupt (Ctrl-C in the middle of a trial) and removes the file."""
+    flag = os.path.join(os.environ["GLASSNET_TEST_FLAGS"], "interrupt")
+    if os.path.exists(flag):
+        os.remove(flag)
+        raise KeyboardInterrupt
+    return TinyModel(params)

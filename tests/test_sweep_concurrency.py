@@ -223,3 +223,21 @@ def test_resume_fails_and_requeues_trials_left_running_by_dead_local_workers(tmp
     trials = result.study.trials
     assert trials[2].state == TrialState.FAIL
     check_sweep(result.study, log_dir, 4, killed=[2])
+
+
+def test_a_trial_interrupted_by_ctrl_c_is_run_again_on_resume(tmp_path, monkeypatch):
+    monkeypatch.setenv("GLASSNET_TEST_FLAGS", str(tmp_path))
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+    common = dict(factory=sw.make_tiny_interrupted_once, data=sw.tiny_data(), sampler="random",
+                  pruner="none", folder=str(tmp_path / "sweep"), name="c", quiet=True,
+                  report=False, options={"log_dir": str(log_dir)}, n_trials=3)
+    space = {"x": tune.Uniform(0.0, 1.0)}
+    tune.run(space, n_trials=1, **{k: v for k, v in common.items() if k != "n_trials"})
+    (tmp_path / "interrupt").write_text("")
+    with pytest.raises(KeyboardInterrupt):
+        tune.run(space, resume=True, **common)
+    result = tune.run(space, resume=True, **common)
+    trials = result.study.trials
+    assert trials[1].state == TrialState.FAIL and trials[1].user_attrs["interrupted"]
+    check_sweep(result.study, log_dir, 3, killed=[1])

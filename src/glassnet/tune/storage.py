@@ -208,7 +208,8 @@ def _pid_alive(pid):
 def requeue_dead_local_trials(study, include_unmarked=False):
     """Fail every RUNNING trial whose worker ran on this host and is gone, and queue its
     parameters again (as a heartbeat would on a database storage); also queue again the
-    trials that a Ctrl-C interrupted. Returns the numbers of the trials queued again.
+    trials that a Ctrl-C interrupted on this host. Returns the numbers of the trials queued
+    again.
 
     ``include_unmarked``: also RUNNING trials without a host/pid record (killed before they
     wrote one); right for a one-machine journal file when no worker of it is running.
@@ -225,7 +226,8 @@ def requeue_dead_local_trials(study, include_unmarked=False):
     requeue = []
     for trial in trials:
         attrs = trial.user_attrs
-        if trial.state == TrialState.FAIL and attrs.get("interrupted") and trial.number not in retried:
+        if (trial.state == TrialState.FAIL and attrs.get("interrupted")
+                and attrs.get("host") == host and trial.number not in retried):
             requeue.append(trial.number)
             continue
         if trial.state != TrialState.RUNNING:
