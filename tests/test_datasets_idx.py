@@ -217,3 +217,15 @@ def test_gzip_bomb_after_the_data_is_refused_early(tmp_path):
     path.write_bytes(hostile.gzip_bomb(idx_bytes(data), 4096))  # 4 GiB of zeros follow
     with pytest.raises(ValueError, match="extra bytes after the 32 bytes"):
         read_idx(path)
+
+
+def test_missing_files_and_devices_are_not_read(tmp_path):
+    from glassnet.datasets import load_CIFAR_batch
+    for path in (str(tmp_path / "absent"), "/dev/zero", str(tmp_path)):
+        with pytest.raises(FileNotFoundError, match="no IDX file at"):
+            read_idx(path)
+        with pytest.raises(FileNotFoundError, match="no CIFAR-10 batch file at"):
+            load_CIFAR_batch(path)
+    os.symlink("/dev/zero", tmp_path / "data_batch_1.bin")
+    with pytest.raises(FileNotFoundError, match="no CIFAR-10 batch file at"):
+        load_CIFAR_batch(tmp_path / "data_batch_1.bin")

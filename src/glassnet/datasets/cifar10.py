@@ -123,6 +123,8 @@ def read_batch(filename):
     """uint8 images ``(N, 3, 32, 32)`` (NCHW) and int64 labels of one batch file; a name
     ending in ``.bin`` is read as the binary version, anything else as a pickle."""
     filename = os.fspath(filename)
+    if not os.path.isfile(filename):  # missing, or a device or pipe that never ends
+        raise FileNotFoundError(f"no CIFAR-10 batch file at {filename!r}")
     if filename.endswith(".bin"):
         return _read_binary_batch(filename)
     return _read_python_batch(filename)

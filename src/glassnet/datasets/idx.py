@@ -91,6 +91,8 @@ def read_idx(filename, max_bytes=DEFAULT_MAX_BYTES):
     ``max_bytes``.
     """
     filename = os.fspath(filename)
+    if not os.path.isfile(filename):  # missing, or a device or pipe that never ends
+        raise FileNotFoundError(f"no IDX file at {filename!r}")
     gz = _is_gzip(filename)
     try:
         with (gzip.open if gz else open)(filename, "rb") as f:
