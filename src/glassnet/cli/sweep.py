@@ -60,6 +60,8 @@ def add_parser(subparsers):
                        help="default: grid when every --param is a grid, else tpe")
         q.add_argument("--pruner", choices=("median", "hyperband", "none"),
                        help="stop bad trials early on validation accuracy [default: median]")
+
+    def heartbeat_option(q):
         q.add_argument("--heartbeat", type=int, default=30, metavar="S",
                        help="database storage: seconds between a running trial's heartbeats; "
                             "a trial silent for 2x as long is failed and retried [default: 30]")
@@ -67,6 +69,7 @@ def add_parser(subparsers):
     q = sub.add_parser("run", help="run a whole sweep on this machine",
                        description="Run a sweep on this machine with --jobs worker processes.")
     space_options(q)
+    heartbeat_option(q)
     q.add_argument("--jobs", type=int, default=None, help="worker processes [default: 1]")
     q.add_argument("--timeout", type=float, help="seconds after which no trial starts")
     q.add_argument("--name", help="sweep name [default: <data>-<model>-<time>]")
@@ -90,8 +93,7 @@ def add_parser(subparsers):
     q.add_argument("--jobs", type=int, default=1, help="worker processes [default: 1]")
     q.add_argument("--timeout", type=float, help="seconds after which no trial starts")
     q.add_argument("--out", metavar="DIR", help="this machine's trial folders [default: sweeps/NAME]")
-    q.add_argument("--heartbeat", type=int, default=30, metavar="S",
-                   help="seconds between heartbeats (database storage) [default: 30]")
+    heartbeat_option(q)
     q.add_argument("--seed", type=int, help="seed of this machine's samplers [default: fresh]")
     q.add_argument("--quiet", action="store_true", help="no progress bar or per-trial lines")
 
@@ -204,7 +206,7 @@ def _cmd_create(args):
     space, base, settings = definition(args)
     study, created = tune.create(space, base, storage=args.storage, name=args.name,
                                  n_trials=settings.get("trials"), sampler=settings.get("sampler"),
-                                 pruner=settings["pruner"], heartbeat=args.heartbeat)
+                                 pruner=settings["pruner"])
     verb = "created" if created else "already exists (same definition)"
     say(f"sweep {args.name} {verb} in {describe_storage(args.storage)}: "
         f"{len(study.trials)} trials so far")
