@@ -1,9 +1,10 @@
 """Small models and data for the Solver's tests, importable without pytest (the interrupt
 tests' child processes use them): TinySoftmax (with state), TinyDropout (drawing from
-model.rng), Gaussian-blob data, and the seeded runs the resume tests compare."""
+model.rng), Gaussian-blob data, the seeded runs the resume tests compare, and exact
+comparisons of whole solver states."""
 import numpy as np
 
-from glassnet.solver import Solver  # noqa: F401  (the children import it from here)
+from glassnet.solver import HISTORY_COLUMNS, Solver  # noqa: F401  (children import it)
 
 
 class TinySoftmax:
@@ -97,3 +98,38 @@ def make_problem(kind):
     else:
         model = make_fcn(normalization="batchnorm")
     return model, data, kwargs
+
+
+def solver_state(solver):
+    """Everything a run produces, for exact comparisons (wall times excluded)."""
+    model = solver.model
+    configs = {p: {k: (np.array(v) if isinstance(v, np.ndarray) else v)
+                   for k, v in c.items()} for p, c in solver.optim_configs.items()}
+    state = model.get_state() if hasattr(model, "get_state") else {}
+    _, keys, pos, has_gauss, cached_gaussian = solver._rng.get_state()
+    return {
+        "params": {k: v.copy() for k, v in model.params.items()},
+        "model_state": {k: np.array(v) for k, v in state.items()},
+        "best_params": {k: v.copy() for k, v in solver.best_params.items()},
+        "best_val_acc": solver.best_val_acc,
+        "rng": {"keys": keys.copy(), "pos": pos, "gauss": (has_gauss, cached_gaussian)},
+        "epochs_since_best": solver._epochs_since_best, "diverged": solver.diverged,
+        "loss_history": list(solver.loss_history),
+        "train_acc_history": list(solver.train_acc_history),
+        "val_acc_history": list(solver.val_acc_history),
+        "history": {c: list(solver.history[c]) for c in HISTORY_COLUMNS if c != "seconds"},
+        "configs": configs, "epoch": solver.epoch, "iteration": solver.iteration,
+    }
+
+
+def assert_bit_identical(a, b, where="state"):
+    if isinstance(a, dict):
+        assert set(a) == set(b), f"{where}: keys {sorted(a)} != {sorted(b)}"
+        for k in a:
+            assert_bit_identical(a[k], b[k], f"{where}[{k!r}]")
+    elif isinstance(a, (np.ndarray, list)):
+        a_arr, b_arr = np.asarray(a), np.asarray(b)
+        assert a_arr.dtype == b_arr.dtype and a_arr.shape == b_arr.shape, where
+        assert np.array_equal(a_arr, b_arr, equal_nan=True), f"{where} differs"
+    else:
+        assert a == b or (a != a and b != b), f"{where}: {a!r} != {b!r}"

@@ -13,8 +13,8 @@ from glassnet._io import save_npz
 from glassnet.checkpoint import (CHECKPOINT_VERSION, CheckpointState, find_latest_checkpoint,
                                  remove_stale_temp_files)
 from glassnet.solver import Solver
-from test_solver import (TinySoftmax, assert_bit_identical, make_data, make_problem,
-                         solver_state)
+from solver_models import (TinySoftmax, assert_bit_identical, make_data, make_problem,
+                           solver_state)
 
 
 def read_raw(path):

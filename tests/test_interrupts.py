@@ -1,4 +1,8 @@
-"""Interrupt anywhere, resume bit for bit, with real signals.
+"""Interrupt anywhere, resume bit for bit: in process, and with real signals.
+
+- KeyboardInterrupt raised at chosen points of an iteration (the training loss, the
+  accuracy check, the update rule, a checkpoint write, the callbacks): the iteration is
+  undone completely, and save_checkpoint + resume end bit-identical.
 
 - SIGINT (Ctrl-C) at random moments of training, in fresh interpreters: each one catches
   the KeyboardInterrupt, writes a checkpoint and exits; the next one resumes from it. At
@@ -20,9 +24,10 @@ import time
 import numpy as np
 import pytest
 
+from glassnet import optim
 from glassnet.checkpoint import CheckpointState, find_latest_checkpoint
 from glassnet.solver import Solver
-from solver_models import make_problem
+from solver_models import assert_bit_identical, make_problem, solver_state
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 SIGINT_RUN = dict(num_epochs=1000, checkpoint_every=10)   # ~1 ms per epoch, 5 iterations
@@ -189,3 +194,96 @@ def test_sigkill_while_writing_checkpoints(tmp_path):
           f"checkpoint write (a temp file left), every run bit-identical")
     assert kills >= 50
     assert killed_mid_write >= 10, "too few kills landed in the middle of a write"
+
+
+# ---- every iteration is a transaction --------------------------------------------------------
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, raised by the test at a chosen point."""
+
+
+def interrupt_on_call(function, k):
+    """``function`` that raises Interrupted on its k-th call (after running it)."""
+    count = [0]
+
+    def wrapped(*args, **kwargs):
+        result = function(*args, **kwargs)
+        count[0] += 1
+        if count[0] == k:
+            raise Interrupted
+        return result
+    return wrapped
+
+
+def inject_model(where, k, model):
+    """Make the k-th training (or scoring) call of model.loss raise Interrupted."""
+    inner = type(model).loss
+    calls = [0]
+
+    def loss(X, y=None):
+        if where == "training loss":   # after the model updated its state and drew its mask
+            out = inner(model, X, y)
+            calls[0] += y is not None
+            if y is not None and calls[0] == k:
+                raise Interrupted
+            return out
+        calls[0] += y is None          # accuracy check: after the subsample was drawn
+        if y is None and calls[0] == k:
+            raise Interrupted
+        return inner(model, X, y)
+    model.loss = loss
+
+
+def inject(where, k, kwargs, monkeypatch):
+    """Make the k-th call at ``where`` raise Interrupted; return the solver keywords."""
+    kwargs = dict(kwargs)
+    if where == "update rule":         # after some parameters were updated
+        kwargs["update_rule"] = interrupt_on_call(optim.adam, k)
+    elif where == "checkpoint write":  # between the epoch file and _latest
+        import glassnet.checkpoint
+        monkeypatch.setattr(glassnet.checkpoint, "save_npz",
+                            interrupt_on_call(glassnet.checkpoint.save_npz, k))
+    elif where == "on_epoch_end":
+        kwargs["on_epoch_end"] = interrupt_on_call(lambda s: None, k)
+    elif where == "on_iteration":
+        kwargs["on_iteration"] = interrupt_on_call(lambda s: None, k)
+    return kwargs
+
+
+@pytest.mark.parametrize("kind,where,k", [
+    ("tiny_dropout", "training loss", 1), ("tiny_dropout", "training loss", 5),
+    ("tiny_dropout", "training loss", 13), ("tiny_dropout", "accuracy check", 1),
+    ("tiny_dropout", "accuracy check", 4), ("tiny_dropout", "update rule", 1),
+    ("tiny_dropout", "update rule", 7), ("tiny_dropout", "checkpoint write", 2),
+    ("tiny_dropout", "checkpoint write", 3), ("tiny_dropout", "on_epoch_end", 2),
+    ("tiny_dropout", "on_iteration", 5), ("tiny_dropout", "on_iteration", 9),
+    ("fcn_batchnorm", "training loss", 7), ("fcn_dropout", "training loss", 7)])
+def test_an_interrupted_iteration_is_undone_and_resume_is_bit_identical(tmp_path, monkeypatch,
+                                                                       kind, where, k):
+    model, data, kwargs = make_problem(kind)
+    straight = Solver(model, data, **kwargs)
+    straight.train()
+
+    model, data, kwargs = make_problem(kind)
+    completed = []
+    run_kwargs = inject(where, k, dict(kwargs, checkpoint_name=str(tmp_path / "ck")),
+                        monkeypatch)
+    solver = Solver(model, data, **run_kwargs)
+    if where in ("training loss", "accuracy check"):
+        inject_model(where, k, model)
+    solver.callbacks.append(type("Snap", (), {"on_iteration": lambda self, s: completed.append(
+        solver_state(s))})())
+    with pytest.raises(Interrupted):
+        solver.train()
+    monkeypatch.undo()
+    # Exactly the state after the last completed iteration (or the start).
+    if completed:
+        assert_bit_identical(solver_state(solver), completed[-1])
+    else:
+        assert solver.iteration == 0 and solver.loss_history == []
+    solver.save_checkpoint(tmp_path / "interrupted.npz")
+    fresh, _, _ = make_problem(kind)
+    extra = {"update_rule": optim.adam} if where == "update rule" else {}
+    resumed = Solver.resume(tmp_path / "interrupted.npz", fresh, data, **extra)
+    resumed.train()
+    assert_bit_identical(solver_state(resumed), solver_state(straight))

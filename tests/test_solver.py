@@ -19,44 +19,10 @@ from glassnet import optim
 from glassnet._io import load_npz
 from glassnet.solver import (HISTORY_COLUMNS, Solver, cosine_schedule, step_schedule,
                              warmup_schedule)
-from solver_models import TinyDropout, TinySoftmax, make_data, make_problem  # noqa: F401
+from solver_models import (TinyDropout, TinySoftmax, assert_bit_identical,  # noqa: F401
+                           make_data, make_problem, solver_state)
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-def solver_state(solver):
-    """Everything a run produces, for exact comparisons (wall times excluded)."""
-    model = solver.model
-    configs = {p: {k: (np.array(v) if isinstance(v, np.ndarray) else v)
-                   for k, v in c.items()} for p, c in solver.optim_configs.items()}
-    state = model.get_state() if hasattr(model, "get_state") else {}
-    _, keys, pos, has_gauss, cached_gaussian = solver._rng.get_state()
-    return {
-        "params": {k: v.copy() for k, v in model.params.items()},
-        "model_state": {k: np.array(v) for k, v in state.items()},
-        "best_params": {k: v.copy() for k, v in solver.best_params.items()},
-        "best_val_acc": solver.best_val_acc,
-        "rng": {"keys": keys.copy(), "pos": pos, "gauss": (has_gauss, cached_gaussian)},
-        "epochs_since_best": solver._epochs_since_best, "diverged": solver.diverged,
-        "loss_history": list(solver.loss_history),
-        "train_acc_history": list(solver.train_acc_history),
-        "val_acc_history": list(solver.val_acc_history),
-        "history": {c: list(solver.history[c]) for c in HISTORY_COLUMNS if c != "seconds"},
-        "configs": configs, "epoch": solver.epoch, "iteration": solver.iteration,
-    }
-
-
-def assert_bit_identical(a, b, where="state"):
-    if isinstance(a, dict):
-        assert set(a) == set(b), f"{where}: keys {sorted(a)} != {sorted(b)}"
-        for k in a:
-            assert_bit_identical(a[k], b[k], f"{where}[{k!r}]")
-    elif isinstance(a, (np.ndarray, list)):
-        a_arr, b_arr = np.asarray(a), np.asarray(b)
-        assert a_arr.dtype == b_arr.dtype and a_arr.shape == b_arr.shape, where
-        assert np.array_equal(a_arr, b_arr, equal_nan=True), f"{where} differs"
-    else:
-        assert a == b or (a != a and b != b), f"{where}: {a!r} != {b!r}"
 
 
 def tiny_solver(data=None, **kwargs):
@@ -758,96 +724,3 @@ def test_callback_objects():
         tiny_solver(callbacks=[Recorder(), print])
     with pytest.raises(TypeError, match="callbacks must be a list"):
         tiny_solver(callbacks=Recorder())
-
-
-# ---- every iteration is a transaction --------------------------------------------------------
-
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C, raised by the test at a chosen point."""
-
-
-def interrupt_on_call(function, k):
-    """``function`` that raises Interrupted on its k-th call (after running it)."""
-    count = [0]
-
-    def wrapped(*args, **kwargs):
-        result = function(*args, **kwargs)
-        count[0] += 1
-        if count[0] == k:
-            raise Interrupted
-        return result
-    return wrapped
-
-
-def inject_model(where, k, model):
-    """Make the k-th training (or scoring) call of model.loss raise Interrupted."""
-    inner = type(model).loss
-    calls = [0]
-
-    def loss(X, y=None):
-        if where == "training loss":   # after the model updated its state and drew its mask
-            out = inner(model, X, y)
-            calls[0] += y is not None
-            if y is not None and calls[0] == k:
-                raise Interrupted
-            return out
-        calls[0] += y is None          # accuracy check: after the subsample was drawn
-        if y is None and calls[0] == k:
-            raise Interrupted
-        return inner(model, X, y)
-    model.loss = loss
-
-
-def inject(where, k, kwargs, monkeypatch):
-    """Make the k-th call at ``where`` raise Interrupted; return the solver keywords."""
-    kwargs = dict(kwargs)
-    if where == "update rule":         # after some parameters were updated
-        kwargs["update_rule"] = interrupt_on_call(optim.adam, k)
-    elif where == "checkpoint write":  # between the epoch file and _latest
-        import glassnet.checkpoint
-        monkeypatch.setattr(glassnet.checkpoint, "save_npz",
-                            interrupt_on_call(glassnet.checkpoint.save_npz, k))
-    elif where == "on_epoch_end":
-        kwargs["on_epoch_end"] = interrupt_on_call(lambda s: None, k)
-    elif where == "on_iteration":
-        kwargs["on_iteration"] = interrupt_on_call(lambda s: None, k)
-    return kwargs
-
-
-@pytest.mark.parametrize("kind,where,k", [
-    ("tiny_dropout", "training loss", 1), ("tiny_dropout", "training loss", 5),
-    ("tiny_dropout", "training loss", 13), ("tiny_dropout", "accuracy check", 1),
-    ("tiny_dropout", "accuracy check", 4), ("tiny_dropout", "update rule", 1),
-    ("tiny_dropout", "update rule", 7), ("tiny_dropout", "checkpoint write", 2),
-    ("tiny_dropout", "checkpoint write", 3), ("tiny_dropout", "on_epoch_end", 2),
-    ("tiny_dropout", "on_iteration", 5), ("tiny_dropout", "on_iteration", 9),
-    ("fcn_batchnorm", "training loss", 7), ("fcn_dropout", "training loss", 7)])
-def test_an_interrupted_iteration_is_undone_and_resume_is_bit_identical(tmp_path, monkeypatch,
-                                                                       kind, where, k):
-    model, data, kwargs = make_problem(kind)
-    straight = Solver(model, data, **kwargs)
-    straight.train()
-
-    model, data, kwargs = make_problem(kind)
-    completed = []
-    run_kwargs = inject(where, k, dict(kwargs, checkpoint_name=str(tmp_path / "ck")),
-                        monkeypatch)
-    solver = Solver(model, data, **run_kwargs)
-    if where in ("training loss", "accuracy check"):
-        inject_model(where, k, model)
-    solver.callbacks.append(type("Snap", (), {"on_iteration": lambda self, s: completed.append(
-        solver_state(s))})())
-    with pytest.raises(Interrupted):
-        solver.train()
-    monkeypatch.undo()
-    # Exactly the state after the last completed iteration (or the start).
-    if completed:
-        assert_bit_identical(solver_state(solver), completed[-1])
-    else:
-        assert solver.iteration == 0 and solver.loss_history == []
-    solver.save_checkpoint(tmp_path / "interrupted.npz")
-    fresh, _, _ = make_problem(kind)
-    extra = {"update_rule": optim.adam} if where == "update rule" else {}
-    resumed = Solver.resume(tmp_path / "interrupted.npz", fresh, data, **extra)
-    resumed.train()
-    assert_bit_identical(solver_state(resumed), solver_state(straight))
