@@ -246,7 +246,8 @@ def _flatten(result):
 def _compare(got, ref, where, input_tol=0.0, nonfinite_inputs=False):
     """Every array of ``got`` against ``ref``: the same shape, a float dtype, the same NaN
     and inf entries and the finite entries within the tolerance of the least precise
-    dtype involved. With NaN/inf inputs in a low precision, rounding may legitimately turn
+    dtype involved (a true result beyond the result dtype's range must be the infinity of
+    its sign). With NaN/inf inputs in a low precision, rounding may legitimately turn
     an inf into a NaN (inf * (1 - 1.0) in float16 where float64 has inf * 1e-4), so only
     the entries finite in both are compared then."""
     got, ref = _flatten(got), _flatten(ref)
@@ -257,6 +258,9 @@ def _compare(got, ref, where, input_tol=0.0, nonfinite_inputs=False):
         g_arr, r_arr = np.asarray(g), np.asarray(r)
         assert g_arr.shape == r_arr.shape, f"{where}: shape {g_arr.shape} != {r_arr.shape}"
         assert g_arr.dtype.kind == "f", f"{where}: result dtype {g_arr.dtype}"
+        # A true result beyond the result dtype's range (65504 in float16) is +-inf there.
+        too_big = np.abs(r_arr) > np.finfo(g_arr.dtype).max
+        r_arr = np.where(too_big, np.sign(r_arr) * np.inf, r_arr)
         finite = np.isfinite(r_arr)
         if nonfinite_inputs and max(input_tol, TOLERANCE[g_arr.dtype]) > 1e-9:
             finite &= np.isfinite(g_arr)

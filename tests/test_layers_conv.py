@@ -162,3 +162,11 @@ def test_upstream_gradient_shape_is_checked(rng):
     with pytest.raises(ValueError, match=r"dout must have shape \(2, 3, 2, 2\); "
                                          r"got shape \(2, 3, 2\)"):
         conv_backward_naive(np.zeros((2, 3, 2)), cache)
+
+
+def test_empty_filters_are_refused_naming_w():
+    # Found by tests/test_fuzz_layers.py: the message named the helper's 'kernel', not w.
+    with pytest.raises(ValueError, match=r"^w must hold filters of at least 1x1 pixels "
+                                         r"\(F, C, HH, WW\); got shape \(2, 3, 0, 3\)"):
+        conv_forward_naive(np.zeros((1, 3, 4, 4)), np.zeros((2, 3, 0, 3)), np.zeros(2),
+                           {"stride": 1, "pad": 0})

@@ -37,6 +37,9 @@ def check_conv_inputs(x, w, b, conv_param):
         raise ValueError(f"w must have as many channels as x: x has C={x.shape[1]} "
                          f"(shape {x.shape}), w has {w.shape[1]} (shape {w.shape})")
     check_shape(b, "b", (w.shape[0],))
+    if w.shape[2] == 0 or w.shape[3] == 0:
+        raise ValueError(f"w must hold filters of at least 1x1 pixels (F, C, HH, WW); "
+                         f"got shape {w.shape}")
     stride = check_positive_int(require_key(conv_param, "stride", "conv_param"),
                                 "conv_param['stride']")
     pad = check_nonnegative_int(require_key(conv_param, "pad", "conv_param"),
