@@ -49,7 +49,13 @@ def _each_block(blocks, plane_elems, fn):
 
 
 def max_pool_forward_fast(x, pool_param):
-    """Max pooling forward pass: np.maximum over the window offsets of strided views.
+    """Max pooling forward pass, separable: first the maximum over the window's rows for
+    every column, then over the window's columns,
+
+        rows[n, i, w] = max_k x[n, i*stride + k, w]        (whole rows: long runs)
+        out[n, i, j]  = max_l rows[n, i, j*stride + l]
+
+    ph + pw - 1 passes over strided views instead of ph * pw.
 
     x: (N, C, H, W), pool_param: {'pool_height', 'pool_width', 'stride'}
     ->  out: (N, C, H', W'), cache = (x, pool_param, out)
@@ -58,17 +64,22 @@ def max_pool_forward_fast(x, pool_param):
     N, C, H, W = x.shape
     planes = x.reshape(N * C, H, W)
     out = np.empty((N * C, out_h, out_w), dtype=x.dtype)
+    blocks = _plane_blocks(N * C, H * W, x.dtype.itemsize)
+    size = blocks[0].stop - blocks[0].start if blocks else 0
+    span = stride * (out_h - 1) + 1  # rows i*stride for i < out_h
 
     def pool(block):
         x_block, out_block = planes[block], out[block]
-        np.copyto(out_block, _pool_offset_view(x_block, 0, 0, stride, out_h, out_w))
-        for k in range(ph):
-            for l in range(pw):
-                if k or l:
-                    np.maximum(out_block, _pool_offset_view(x_block, k, l, stride, out_h, out_w),
-                               out=out_block)
+        rows = _scratch("pool_rows", (size, out_h, W), x.dtype)[:block.stop - block.start]
+        np.copyto(rows, x_block[:, 0:span:stride])
+        for k in range(1, ph):
+            np.maximum(rows, x_block[:, k:k + span:stride], out=rows)
+        width = stride * (out_w - 1) + 1  # columns j*stride for j < out_w
+        np.copyto(out_block, rows[:, :, 0:width:stride])
+        for l in range(1, pw):
+            np.maximum(out_block, rows[:, :, l:l + width:stride], out=out_block)
 
-    _each_block(_plane_blocks(N * C, H * W, x.dtype.itemsize), H * W, pool)
+    _each_block(blocks, H * W, pool)
     out = out.reshape(N, C, out_h, out_w)
     return out, (x, dict(pool_param), out)
 
