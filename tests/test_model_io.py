@@ -156,7 +156,7 @@ def test_foreign_npz_is_refused(tmp_path):
         load_model(path)
     other = tmp_path / "other.npz"
     save_npz(other, {"x": np.ones(2)}, {"format": "something-else", "version": 1})
-    with pytest.raises(ValueError, match="not a glassnet model file"):
+    with pytest.raises(ValueError, match="holds 'x', which a glassnet model file does not hold"):
         load_model(other)
 
 

@@ -181,7 +181,7 @@ def load_model(path):
     Refuses (ValueError) a truncated or foreign file, one written by a newer glassnet,
     or one naming an unknown model class. Never unpickles.
     """
-    arrays, meta = load_npz(path, "model")
+    arrays, meta = load_npz(path, "model", accept=("param/", "state/"))
     if meta.get("format") != FORMAT_NAME:
         raise ValueError(f"{path!r} is not a glassnet model file (format {meta.get('format')!r})")
     version = meta.get("version")

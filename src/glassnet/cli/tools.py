@@ -77,7 +77,8 @@ def cmd_data(args):
     return EXIT_OK
 
 def cmd_bench(argv):
-    from glassnet import bench
+    import importlib
+    bench = importlib.import_module("glassnet.bench")
     code = bench.main(argv)
     return EXIT_OK if code is None else int(code)
 
