@@ -259,8 +259,8 @@ def _compare(got, ref, where, input_tol=0.0, nonfinite_inputs=False):
         assert g_arr.shape == r_arr.shape, f"{where}: shape {g_arr.shape} != {r_arr.shape}"
         assert g_arr.dtype.kind == "f", f"{where}: result dtype {g_arr.dtype}"
         # A true result beyond the result dtype's range (65504 in float16) is +-inf there.
-        too_big = np.abs(r_arr) > np.finfo(g_arr.dtype).max
-        r_arr = np.where(too_big, np.sign(r_arr) * np.inf, r_arr)
+        too_big = np.abs(np.nan_to_num(r_arr)) > np.finfo(g_arr.dtype).max
+        r_arr = np.where(too_big, np.copysign(np.inf, r_arr), r_arr)
         finite = np.isfinite(r_arr)
         if nonfinite_inputs and max(input_tol, TOLERANCE[g_arr.dtype]) > 1e-9:
             finite &= np.isfinite(g_arr)
