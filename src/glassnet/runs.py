@@ -18,6 +18,7 @@ import os
 import shutil
 
 from glassnet._io import atomic_write_text
+from glassnet.checkpoint_files import epoch_checkpoint_path, latest_checkpoint_path
 from glassnet.config import MODEL_KINDS, ConfigError, TrainConfig
 
 CONFIG = "config.json"
@@ -135,10 +136,10 @@ class RunFolder:
 
     @property
     def latest_checkpoint_path(self):
-        return f"{self.checkpoint_prefix}_latest.npz"
+        return latest_checkpoint_path(self.checkpoint_prefix)
 
     def epoch_checkpoint_path(self, epoch):
-        return f"{self.checkpoint_prefix}_epoch_{epoch}.npz"
+        return epoch_checkpoint_path(self.checkpoint_prefix, epoch)
 
     # ---- creating ----------------------------------------------------------------------
 
@@ -229,10 +230,7 @@ class RunFolder:
         latest checkpoint and the newest epoch file stay)."""
         if not os.path.isfile(self.epoch_checkpoint_path(epoch)):
             return
-        folder = os.path.join(self.path, CHECKPOINT_DIR)
-        prefix = f"{CHECKPOINT_PREFIX}_epoch_"
-        for name in os.listdir(folder):
-            number = name[len(prefix):-len(".npz")]
-            if name.startswith(prefix) and name.endswith(".npz") and number.isdigit() \
-                    and int(number) < epoch:
-                os.remove(os.path.join(folder, name))
+        for older in range(1, epoch):
+            path = self.epoch_checkpoint_path(older)
+            if os.path.isfile(path):
+                os.remove(path)

@@ -136,6 +136,7 @@ class ThreeLayerConvNet(_LayeredModel):
         filter_size = _validate.check_positive_int(filter_size, "filter_size")
         hidden_dim = _validate.check_positive_int(hidden_dim, "hidden_dim")
         num_classes = _validate.check_positive_int(num_classes, "num_classes")
+        self.num_classes = num_classes
         weight_scale = check_positive_number(weight_scale, "weight_scale")
         self.reg = check_nonnegative_number(reg, "reg")
         dtype_name = check_dtype(dtype)
