@@ -225,8 +225,11 @@ def _same_dicts(a, b):
         return (isinstance(b, dict) and a.keys() == b.keys()
                 and all(_same_dicts(a[k], b[k]) for k in a))
     if isinstance(a, np.ndarray):
-        return isinstance(b, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype \
-            and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+        if not (isinstance(b, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype):
+            return False
+        if a.dtype.kind == "O":              # objects (NaN among them): compare their reprs
+            return [repr(v) for v in a.ravel()] == [repr(v) for v in b.ravel()]
+        return np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
     if isinstance(a, float) and np.isnan(a):
         return isinstance(b, float) and np.isnan(b)
     return type(a) is type(b) and a == b
