@@ -9,7 +9,7 @@ The kernel's working folder is a temporary folder: a notebook that wrote a file 
 itself would not write it into the repository.
 
 Stored notebooks carry no outputs, no execution counts and no widget state, so their
-diffs stay readable; the first test checks that.
+diffs stay readable: test_notebook_is_stored_without_outputs checks that.
 """
 import json
 import os
