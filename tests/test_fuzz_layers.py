@@ -20,358 +20,30 @@ The runs are deterministic (``derandomize=True``) and bounded: a fixed number of
 per function (the table FUZZED at the end); ``pytest -s`` prints how many were compared with
 the reference and how many refused.
 """
-import copy
-import re
-from collections import Counter
-
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fuzz_oracle import (DTYPES, FUZZ, OUTCOMES, attack, check_call, check_pair,
+                         example_rng, hostile, hostile_args, maybe_bad, report)
 from glassnet import layers, optim
-
-FUZZ = settings(derandomize=True, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-DTYPES = (np.float64, np.float64, np.float32, np.float16, np.bool_, np.int8, np.int64, np.uint8)
-REFUSED_DTYPES = (np.complex128, object, np.str_)
-REFUSED_KINDS = "cOSUVMm"          # complex, object, strings, void, datetimes
-# Largest accepted error, relative to 1 + max|reference|, by the least precise float dtype
-# among the inputs and the result.
-TOLERANCE = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 2e-3,
-             np.dtype(np.float16): 6e-2}
-
-OUTCOMES = Counter()               # (function, 'compared' | 'refused') -> examples
-
-
-# --------------------------------------------------------------------------------------
-# Hostile arguments
-# --------------------------------------------------------------------------------------
-
-def _as_dtype(arr, dtype):
-    if dtype is np.str_:
-        return arr.astype(str)
-    if dtype is np.bool_:
-        return arr > 0
-    if np.dtype(dtype).kind in "iu":
-        values = np.round(3 * arr)
-        return (np.abs(values) if np.dtype(dtype).kind == "u" else values).astype(dtype)
-    if dtype is object:
-        return arr.astype(object)
-    return arr.astype(dtype)
-
-
-def _relayout(arr, how):
-    """The same values in another memory layout (or as nested lists)."""
-    if how == "fortran":
-        return np.asfortranarray(arr)
-    if how == "strided" and arr.ndim:
-        big = np.repeat(arr, 2, axis=0)
-        return big[::2]
-    if how == "transposed" and arr.ndim >= 2:
-        return np.ascontiguousarray(arr.T).T
-    if how == "list":
-        return arr.tolist()
-    if how == "ragged":                      # nested lists whose first row is one short
-        rows = arr.tolist()
-        rows[0] = rows[0][:-1]
-        return rows
-    return arr
-
-
-def _reshape_badly(arr, how, rng):
-    """A wrong shape: one axis fewer or more, one entry longer, or an empty axis."""
-    if arr.ndim == 0 or how == "add_axis":
-        return arr[None]
-    axis = rng.randint(arr.ndim)
-    if how == "drop_axis":
-        return arr.sum(axis=axis)
-    if how == "grow":
-        return np.concatenate([arr, arr.take([0] * min(1, arr.shape[axis]), axis=axis)],
-                              axis=axis)
-    return arr.take([], axis=axis)           # empty
-
-
-# Each example draws how many attacks it makes (0, 1 or 2): an attack is an argument the
-# call must refuse (a wrong shape, a complex/object/string dtype, a bad parameter value).
-# Examples without one check that every other kind of input gives the right numbers.
-_ATTACKS = {"left": 0}
-
-
-def _begin(data):
-    _ATTACKS["left"] = data.draw(st.sampled_from([0, 1, 0, 2]), label="attacks")
-
-
-def _attack(draw):
-    """Whether to attack here: while the example has attacks left, one time in three."""
-    if _ATTACKS["left"] and draw(st.integers(0, 2)) == 1:
-        _ATTACKS["left"] -= 1
-        return True
-    return False
-
-
-@st.composite
-def hostile(draw, arr, name, allow_shape=True, dtype=None):
-    """A hostile version of the valid float64 array ``arr``; returns (value, notes).
-    ``dtype``: the dtype to give it unless the example attacks it with a refused one."""
-    rng = np.random.RandomState(draw(st.integers(0, 2**31 - 1)))
-    arr = np.asarray(arr, dtype=np.float64)
-    notes = []
-    if allow_shape and _attack(draw):
-        how = draw(st.sampled_from(["drop_axis", "add_axis", "grow", "empty"]))
-        arr = np.asarray(_reshape_badly(arr, how, rng))
-        notes.append(f"{name}:{how}")
-    if _attack(draw):
-        dtype = draw(st.sampled_from(REFUSED_DTYPES))
-    elif dtype is None:
-        dtype = draw(st.sampled_from(DTYPES))
-    if draw(st.integers(0, 3)) == 1 and arr.size:
-        arr = arr.copy()
-        arr.reshape(-1)[rng.randint(0, arr.size, size=1 + arr.size // 4)] = 0.0
-        notes.append(f"{name}:zeros")
-    if draw(st.integers(0, 3)) == 2 and arr.size and np.dtype(dtype).kind in "fcO":
-        arr = arr.copy()
-        flat = arr.reshape(-1)
-        for k in rng.randint(0, arr.size, size=1 + arr.size // 8):
-            flat[k] = rng.choice([np.nan, np.inf, -np.inf])
-        notes.append(f"{name}:nonfinite")
-    with np.errstate(invalid="ignore"):
-        arr = _as_dtype(arr, dtype)
-    layout = draw(st.sampled_from(["c", "c", "fortran", "strided", "transposed", "list"]))
-    if arr.ndim >= 2 and arr.shape[0] >= 2 and arr.shape[1] and _attack(draw):
-        layout = "ragged"
-    notes.append(f"{name}:{np.dtype(dtype).name}/{layout}")
-    return _relayout(arr, layout), notes
-
-
-def _to_reference(value):
-    """The float64, C-contiguous version of an array argument, and of the arrays in a dict
-    argument (other values are copied as they are)."""
-    if isinstance(value, dict):
-        return {k: _to_reference(v) if isinstance(v, (list, np.ndarray)) else copy.deepcopy(v)
-                for k, v in value.items()}
-    if isinstance(value, (list, np.ndarray)):
-        try:
-            arr = np.array(value)
-        except ValueError:                   # a ragged list: must be refused anyway
-            return copy.deepcopy(value)
-        if arr.dtype.kind in "biuf":
-            return np.array(arr, dtype=np.float64, order="C")
-        return arr
-    return copy.deepcopy(value)
-
-
-def _input_tolerance(values):
-    """The tolerance of the least precise float array among the arguments (and in the
-    dicts among them): a float16 input limits what any computation can give back."""
-    tol = TOLERANCE[np.dtype(np.float64)]
-    for v in values:
-        if isinstance(v, dict):
-            tol = max(tol, _input_tolerance(list(v.values())))
-        elif isinstance(v, np.ndarray) and v.dtype in TOLERANCE:
-            tol = max(tol, TOLERANCE[v.dtype])
-    return tol
-
-
-def _has_nonfinite(values):
-    """Whether any float array among the arguments (or in their dicts) holds NaN or inf."""
-    for v in values:
-        if isinstance(v, dict):
-            v = list(v.values())
-        if isinstance(v, tuple) or (isinstance(v, list) and any(
-                isinstance(a, (dict, np.ndarray, tuple)) for a in v)):
-            if _has_nonfinite(list(v)):
-                return True
-            continue
-        try:
-            arr = np.asarray(v) if isinstance(v, (list, np.ndarray, float)) else None
-        except ValueError:      # a ragged list
-            continue
-        if arr is not None and arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-            return True
-    return False
-
-
-def _refused_kind(values):
-    """Whether an argument is something no layer may accept: an array of complex numbers,
-    objects or strings, or a ragged nested list."""
-    for v in values:
-        if isinstance(v, (list, np.ndarray)):
-            try:
-                arr = np.asarray(v)
-            except ValueError:
-                return True
-            if arr.dtype.kind in REFUSED_KINDS:
-                return True
-    return False
-
-
-# --------------------------------------------------------------------------------------
-# The oracle
-# --------------------------------------------------------------------------------------
-
-def _names_an_argument(message, names):
-    return any(re.search(rf"(^|[^A-Za-z_]){re.escape(n)}([^A-Za-z_]|$)", message)
-               for n in names)
-
-
-def _snapshot(dicts):
-    return copy.deepcopy(dicts)
-
-
-def _same_dicts(a, b):
-    if isinstance(a, dict):
-        return (isinstance(b, dict) and a.keys() == b.keys()
-                and all(_same_dicts(a[k], b[k]) for k in a))
-    if isinstance(a, np.ndarray):
-        if not (isinstance(b, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype):
-            return False
-        if a.dtype.kind == "O":              # objects (NaN among them): compare their reprs
-            return [repr(v) for v in a.ravel()] == [repr(v) for v in b.ravel()]
-        return np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
-    if isinstance(a, float) and np.isnan(a):
-        return isinstance(b, float) and np.isnan(b)
-    return type(a) is type(b) and a == b
-
-
-def _flatten(result):
-    if isinstance(result, tuple):
-        out = []
-        for r in result:
-            out.extend(_flatten(r))
-        return out
-    if isinstance(result, dict):
-        return [result[k] for k in sorted(result) if isinstance(result[k], np.ndarray)]
-    return [result]
-
-
-def _compare(got, ref, where, input_tol=0.0, nonfinite_inputs=False):
-    """Every array of ``got`` against ``ref``: the same shape, a float dtype, the same NaN
-    and inf entries and the finite entries within the tolerance of the least precise
-    dtype involved (a true result beyond the result dtype's range must be the infinity of
-    its sign). With NaN/inf inputs in a low precision, rounding may legitimately turn
-    an inf into a NaN (inf * (1 - 1.0) in float16 where float64 has inf * 1e-4), so only
-    the entries finite in both are compared then."""
-    got, ref = _flatten(got), _flatten(ref)
-    assert len(got) == len(ref), where
-    for g, r in zip(got, ref):
-        if not isinstance(r, (np.ndarray, np.generic)):
-            continue
-        g_arr, r_arr = np.asarray(g), np.asarray(r)
-        assert g_arr.shape == r_arr.shape, f"{where}: shape {g_arr.shape} != {r_arr.shape}"
-        assert g_arr.dtype.kind == "f", f"{where}: result dtype {g_arr.dtype}"
-        # A true result beyond the result dtype's range (65504 in float16) is +-inf there.
-        too_big = np.abs(np.nan_to_num(r_arr)) > np.finfo(g_arr.dtype).max
-        r_arr = np.where(too_big, np.copysign(np.inf, r_arr), r_arr)
-        finite = np.isfinite(r_arr)
-        if nonfinite_inputs and max(input_tol, TOLERANCE[g_arr.dtype]) > 1e-9:
-            finite &= np.isfinite(g_arr)
-        else:
-            assert np.array_equal(np.isnan(g_arr), np.isnan(r_arr)), f"{where}: NaN pattern"
-            infinite = np.isinf(r_arr)
-            assert np.array_equal(np.isinf(g_arr), infinite) and \
-                np.array_equal(g_arr[infinite], r_arr[infinite]), f"{where}: infinities"
-        if finite.any():
-            scale = 1.0 + float(np.max(np.abs(r_arr[finite])))
-            err = float(np.max(np.abs(g_arr[finite].astype(np.float64) - r_arr[finite])))
-            tol = max(TOLERANCE[g_arr.dtype], input_tol)
-            assert err <= tol * scale, f"{where}: error {err:.3g} > {tol:g} * {scale:.3g}"
-
-
-def _refusal_is_clean(fname, exc, names, before, dicts):
-    assert _names_an_argument(str(exc), names), \
-        f"{fname}: the message names none of {names}: {exc!r}"
-    assert all(_same_dicts(b, d) for b, d in zip(before, dicts)), \
-        f"{fname}: a call that raised changed a dict it was given"
-    OUTCOMES[fname, "refused"] += 1
-
-
-def check_call(fname, call, args, names, dicts=(), pick=lambda result: result):
-    """Run ``call(*args)`` and, when it returns, the same call on float64 reference
-    arguments; compare. Returns ``(result, reference result)``, or None when refused.
-    ``dicts``: the dicts among ``args`` that must not change when the call raises."""
-    ref_args = [_to_reference(a) for a in args]
-    before = _snapshot(list(dicts))
-    tol, nonfinite = _input_tolerance(args), _has_nonfinite(args)
-    try:
-        with np.errstate(all="ignore"):
-            got = call(*args)
-    except (ValueError, TypeError) as exc:
-        _refusal_is_clean(fname, exc, names, before, dicts)
-        return None
-    assert not _refused_kind(args), f"{fname}: accepted a complex/object/string argument"
-    with np.errstate(all="ignore"):
-        ref = call(*ref_args)
-    _compare(pick(got), pick(ref), fname, tol, nonfinite)
-    for d, ref_d in zip(dicts, [a for a in ref_args if isinstance(a, dict)]):
-        _compare(d, ref_d, f"{fname} (state stored in its dict)", tol, nonfinite)
-    OUTCOMES[fname, "compared"] += 1
-    return got, ref
-
-
-def check_pair(data, fname, forward, backward, args, names, dicts=()):
-    """Fuzz a forward pass, then its backward pass with a hostile dout on the cache."""
-    results = check_call(fname, forward, args, names, dicts, pick=lambda r: r[0])
-    if results is None or backward is None:
-        return
-    (out, cache), (ref_out, ref_cache) = results
-    rng = np.random.RandomState(data.draw(st.integers(0, 2**31 - 1)))
-    dout, _ = data.draw(hostile(rng.randn(*np.shape(ref_out)), "dout"))
-    bname = backward.__name__
-    try:
-        with np.errstate(all="ignore"):
-            grads = backward(dout, cache)
-    except (ValueError, TypeError) as exc:
-        _refusal_is_clean(bname, exc, ["dout", "cache"], [], [])
-        return
-    assert not _refused_kind([dout]), f"{bname}: accepted a complex/object/string dout"
-    with np.errstate(all="ignore"):
-        ref = backward(_to_reference(dout), ref_cache)
-    cache_arrays = [a for a in _flatten(cache) if isinstance(a, np.ndarray)]
-    _compare(grads, ref, bname, max(_input_tolerance([dout]), _input_tolerance(cache_arrays)),
-             _has_nonfinite([dout, args]))
-    OUTCOMES[bname, "compared"] += 1
-
-
-def _report(fname):
-    compared, refused = OUTCOMES[fname, "compared"], OUTCOMES[fname, "refused"]
-    print(f"\nfuzz {fname}: {compared + refused} examples, {compared} compared with the "
-          f"float64 reference, {refused} refused")
-    return compared, refused
-
 
 # --------------------------------------------------------------------------------------
 # What is fuzzed: one body per public layer pair, loss and update rule
 # --------------------------------------------------------------------------------------
-
-def _rng(data):
-    _begin(data)
-    return np.random.RandomState(data.draw(st.integers(0, 2**31 - 1), label="seed"))
-
-
-def _hostile_args(data, named_arrays):
-    return [data.draw(hostile(arr, name), label=name)[0] for name, arr in named_arrays]
-
-
-def _maybe_bad(data, valid, bad):
-    """``valid``, or one of ``bad`` when the example attacks here."""
-    if _attack(data.draw):
-        return data.draw(st.sampled_from(bad))
-    return valid
-
 
 BAD_NUMBERS = [float("nan"), float("inf"), -1.0, "0.5", None, True, 1j]
 BAD_INTS = [0, -1, 1.5, "2", None, True, 2**70]
 
 
 def fuzz_affine(data):
-    rng = _rng(data)
+    rng = example_rng(data)
     n = data.draw(st.integers(0, 4))
     dims = data.draw(st.lists(st.integers(0, 3), min_size=1, max_size=3))
     m = data.draw(st.integers(1, 4))
     d = int(np.prod(dims))
-    args = _hostile_args(data, [("x", rng.randn(n, *dims)), ("w", rng.randn(d, m)),
+    args = hostile_args(data, [("x", rng.randn(n, *dims)), ("w", rng.randn(d, m)),
                                 ("b", rng.randn(m))])
     check_pair(data, "affine_forward", layers.affine_forward, layers.affine_backward, args,
                ["x", "w", "b"])
@@ -386,27 +58,27 @@ def _fuzz_elementwise(name):
     backward = getattr(layers, f"{name}_backward")
 
     def body(data):
-        rng = _rng(data)
-        (x,) = _hostile_args(data, [("x", 3 * rng.randn(*_any_shape(data)))])
+        rng = example_rng(data)
+        (x,) = hostile_args(data, [("x", 3 * rng.randn(*_any_shape(data)))])
         args, names = [x], ["x"]
         if name == "leaky_relu":
-            args.append(_maybe_bad(data, data.draw(st.floats(-1, 1)), BAD_NUMBERS))
+            args.append(maybe_bad(data, data.draw(st.floats(-1, 1)), BAD_NUMBERS))
             names.append("slope")
         check_pair(data, forward.__name__, forward, backward, args, names)
     return body
 
 
 def fuzz_dropout(data):
-    rng = _rng(data)
-    (x,) = _hostile_args(data, [("x", rng.randn(*_any_shape(data)))])
-    param = {"mode": _maybe_bad(data, data.draw(st.sampled_from(["train", "test"])),
+    rng = example_rng(data)
+    (x,) = hostile_args(data, [("x", rng.randn(*_any_shape(data)))])
+    param = {"mode": maybe_bad(data, data.draw(st.sampled_from(["train", "test"])),
                                 ["predict", None, 1]),
-             "p": _maybe_bad(data, data.draw(st.sampled_from([0.3, 0.5, 1.0])),
+             "p": maybe_bad(data, data.draw(st.sampled_from([0.3, 0.5, 1.0])),
                              BAD_NUMBERS + [0.0, 1.5]),
              # (None is no attack: the mask then comes from the global generator)
-             "seed": _maybe_bad(data, data.draw(st.integers(0, 2**31 - 1)),
+             "seed": maybe_bad(data, data.draw(st.integers(0, 2**31 - 1)),
                                 [-1, 1.5, "2", True, 2**32, 2**70])}
-    if _attack(data.draw):
+    if attack(data.draw):
         param = data.draw(st.sampled_from([[], "train", {"mode": "train"}]))
     check_pair(data, "dropout_forward", layers.dropout_forward, layers.dropout_backward,
                [x, param], ["x", "dropout_param"])
@@ -415,16 +87,16 @@ def fuzz_dropout(data):
 def _norm_param(data, rng, channels, batchnorm):
     param = {}
     if batchnorm:
-        param["mode"] = _maybe_bad(data, data.draw(st.sampled_from(["train", "test"])),
+        param["mode"] = maybe_bad(data, data.draw(st.sampled_from(["train", "test"])),
                                    ["eval", None])
         if data.draw(st.booleans()):
-            param["momentum"] = _maybe_bad(data, data.draw(st.floats(0, 1)), BAD_NUMBERS)
+            param["momentum"] = maybe_bad(data, data.draw(st.floats(0, 1)), BAD_NUMBERS)
         if data.draw(st.booleans()):
-            param["running_mean"], param["running_var"] = _hostile_args(
+            param["running_mean"], param["running_var"] = hostile_args(
                 data, [("running_mean", rng.randn(channels)),
                        ("running_var", rng.rand(channels) + 0.5)])
     if data.draw(st.booleans()):
-        param["eps"] = _maybe_bad(data, data.draw(st.sampled_from([1e-5, 1e-3, 0.1])),
+        param["eps"] = maybe_bad(data, data.draw(st.sampled_from([1e-5, 1e-3, 0.1])),
                                   BAD_NUMBERS)
     return param
 
@@ -437,7 +109,7 @@ def _fuzz_norm(name, backward_name):
                   "spatial_batchnorm": "bn_param", "spatial_groupnorm": "gn_param"}[name]
 
     def body(data):
-        rng = _rng(data)
+        rng = example_rng(data)
         n = data.draw(st.integers(0, 5))
         groups = data.draw(st.integers(1, 2))
         c = groups * data.draw(st.integers(0 if name != "spatial_groupnorm" else 1, 3))
@@ -445,15 +117,15 @@ def _fuzz_norm(name, backward_name):
                           if spatial else ())
         param_shape = (1, c, 1, 1) if name == "spatial_groupnorm" and \
             data.draw(st.booleans()) else (c,)
-        x, gamma, beta = _hostile_args(data, [("x", 2 + 3 * rng.randn(*shape)),
+        x, gamma, beta = hostile_args(data, [("x", 2 + 3 * rng.randn(*shape)),
                                               ("gamma", rng.randn(*param_shape)),
                                               ("beta", rng.randn(*param_shape))])
         param = _norm_param(data, rng, c, "batchnorm" in name)
-        if _attack(data.draw):
+        if attack(data.draw):
             param = data.draw(st.sampled_from([None, [], "train", ("mode", "train")]))
         args, names = [x, gamma, beta], ["x", "gamma", "beta"]
         if name == "spatial_groupnorm":
-            args.append(_maybe_bad(data, groups, BAD_INTS + [5]))
+            args.append(maybe_bad(data, groups, BAD_INTS + [5]))
             names.append("G")
         args.append(param)
         names.append(param_name)
@@ -463,34 +135,41 @@ def _fuzz_norm(name, backward_name):
 
 
 def fuzz_conv(data):
-    rng = _rng(data)
-    stride, pad = data.draw(st.integers(1, 3)), data.draw(st.integers(0, 2))
+    rng = example_rng(data)
+    stride = data.draw(st.integers(1, 3))
     hh, ww = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
     out_h, out_w = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
-    h = max(1, (out_h - 1) * stride + hh - 2 * pad + data.draw(st.sampled_from([0, 0, 0, 1])))
-    w_ = max(1, (out_w - 1) * stride + ww - 2 * pad)
+    # Padded sizes that the filter positions tile exactly; the padding leaves >= 1 pixel.
+    span_h, span_w = (out_h - 1) * stride + hh, (out_w - 1) * stride + ww
+    pad = data.draw(st.integers(0, min(2, (span_h - 1) // 2, (span_w - 1) // 2)))
+    h, w_ = span_h - 2 * pad, span_w - 2 * pad
+    if stride > 1 and attack(data.draw):
+        h += 1                               # the positions no longer tile the height
     n, c, f = data.draw(st.integers(0, 2)), data.draw(st.integers(1, 3)), \
         data.draw(st.integers(1, 3))
-    x, w, b = _hostile_args(data, [("x", rng.randn(n, c, h, w_)), ("w", rng.randn(f, c, hh, ww)),
+    x, w, b = hostile_args(data, [("x", rng.randn(n, c, h, w_)), ("w", rng.randn(f, c, hh, ww)),
                                    ("b", rng.randn(f))])
-    param = {"stride": _maybe_bad(data, stride, BAD_INTS), "pad": _maybe_bad(data, pad,
+    param = {"stride": maybe_bad(data, stride, BAD_INTS), "pad": maybe_bad(data, pad,
                                                                            BAD_INTS[1:])}
-    if _attack(data.draw):
+    if attack(data.draw):
         param = data.draw(st.sampled_from([None, [stride, pad], {"stride": stride}, {}]))
     check_pair(data, "conv_forward_naive", layers.conv_forward_naive,
                layers.conv_backward_naive, [x, w, b, param], ["x", "w", "b", "conv_param"])
 
 
 def fuzz_max_pool(data):
-    rng = _rng(data)
+    rng = example_rng(data)
     ph, pw, stride = (data.draw(st.integers(1, 3)) for _ in range(3))
+    # Inputs at least as large as the window (windows need not tile them).
     shape = (data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2)),
-             data.draw(st.integers(1, 6)), data.draw(st.integers(1, 6)))
-    (x,) = _hostile_args(data, [("x", rng.randn(*shape))])
-    param = {"pool_height": _maybe_bad(data, ph, BAD_INTS),
-             "pool_width": _maybe_bad(data, pw, BAD_INTS),
-             "stride": _maybe_bad(data, stride, BAD_INTS)}
-    if _attack(data.draw):
+             ph + data.draw(st.integers(0, 4)), pw + data.draw(st.integers(0, 4)))
+    if attack(data.draw):
+        shape = shape[:2] + (ph - 1, shape[3])   # a window taller than the input
+    (x,) = hostile_args(data, [("x", rng.randn(*shape))])
+    param = {"pool_height": maybe_bad(data, ph, BAD_INTS),
+             "pool_width": maybe_bad(data, pw, BAD_INTS),
+             "stride": maybe_bad(data, stride, BAD_INTS)}
+    if attack(data.draw):
         param = data.draw(st.sampled_from([None, (ph, pw, stride), {"pool_height": ph}]))
     check_pair(data, "max_pool_forward_naive", layers.max_pool_forward_naive,
                layers.max_pool_backward_naive, [x, param], ["x", "pool_param"])
@@ -498,7 +177,7 @@ def fuzz_max_pool(data):
 
 def _hostile_labels(data, rng, n, c):
     y = rng.randint(0, max(c, 1), size=n)
-    if _attack(data.draw):
+    if attack(data.draw):
         kind = data.draw(st.sampled_from(["half floats", "bool", "object", "complex",
                                           "out of range", "negative", "wrong shape", "nan"]))
     else:
@@ -529,11 +208,11 @@ def _fuzz_loss(name):
     loss = getattr(layers, name)
 
     def body(data):
-        rng = _rng(data)
+        rng = example_rng(data)
         n, c = data.draw(st.integers(1, 5)), data.draw(st.integers(1, 4))
-        if _attack(data.draw):
+        if attack(data.draw):
             n, c = data.draw(st.sampled_from([(0, c), (n, 0), (0, 0)]))
-        (x,) = _hostile_args(data, [("x", 3 * rng.randn(n, c))])
+        (x,) = hostile_args(data, [("x", 3 * rng.randn(n, c))])
         y = _hostile_labels(data, rng, n, c)
         check_call(name, loss, [x, y], ["x", "y"])
     return body
@@ -552,7 +231,7 @@ def _fuzz_rule(name):
     rule = getattr(optim, name)
 
     def body(data):
-        rng = _rng(data)
+        rng = example_rng(data)
         shape = _any_shape(data)
         w, _ = data.draw(hostile(rng.randn(*shape), "w"), label="w")
         # Parameters and gradients usually share a dtype: half the time they do here.
@@ -564,13 +243,13 @@ def _fuzz_rule(name):
                 valid = {"learning_rate": 0.1, "momentum": 0.5, "decay_rate": 0.9,
                          "beta1": 0.8, "beta2": 0.99, "epsilon": 1e-3, "weight_decay": 0.1,
                          "initial_accumulator_value": 0.1}[key]
-                config[key] = _maybe_bad(data, valid, BAD_NUMBERS + [1.0, 2.0])
+                config[key] = maybe_bad(data, valid, BAD_NUMBERS + [1.0, 2.0])
         for key in optim.STATE_KEYS[name]:
             if data.draw(st.booleans()):
-                (config[key],) = _hostile_args(data, [(key, rng.rand(*shape))])
+                (config[key],) = hostile_args(data, [(key, rng.rand(*shape))])
         if name in ("adam", "adamw") and data.draw(st.booleans()):
-            config["t"] = _maybe_bad(data, data.draw(st.integers(0, 5)), BAD_INTS[1:])
-        if _attack(data.draw):
+            config["t"] = maybe_bad(data, data.draw(st.integers(0, 5)), BAD_INTS[1:])
+        if attack(data.draw):
             config = data.draw(st.sampled_from([None, [], "adam"]))
         dicts = [config] if isinstance(config, dict) else []
         check_call(name, rule, [w, dw, config], ["w", "dw", "config"], dicts=dicts)
@@ -594,8 +273,8 @@ FUZZED = [
      ["spatial_batchnorm_forward", "spatial_batchnorm_backward"], 150),
     (_fuzz_norm("spatial_groupnorm", "spatial_groupnorm_backward"),
      ["spatial_groupnorm_forward", "spatial_groupnorm_backward"], 150),
-    (fuzz_conv, ["conv_forward_naive", "conv_backward_naive"], 100),
-    (fuzz_max_pool, ["max_pool_forward_naive", "max_pool_backward_naive"], 100),
+    (fuzz_conv, ["conv_forward_naive", "conv_backward_naive"], 150),
+    (fuzz_max_pool, ["max_pool_forward_naive", "max_pool_backward_naive"], 150),
     *[(_fuzz_loss(n), [n], 200) for n in layers.losses.__all__],
     *[(_fuzz_rule(n), [n], 200) for n in optim.__all__],
 ]
@@ -611,7 +290,7 @@ def test_every_public_layer_loss_and_rule_is_fuzzed():
 def test_fuzz(body, names, examples):
     OUTCOMES.clear()
     settings(FUZZ, max_examples=examples)(given(data=st.data())(body))()
-    counts = [_report(name) for name in names]
+    counts = [report(name) for name in names]
     # The examples really exercised the function: some compared, and for the forward
     # pass (the first name) most of the examples reached it.
     assert sum(counts[0]) >= examples * 3 // 4

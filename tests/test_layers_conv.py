@@ -170,3 +170,12 @@ def test_empty_filters_are_refused_naming_w():
                                          r"\(F, C, HH, WW\); got shape \(2, 3, 0, 3\)"):
         conv_forward_naive(np.zeros((1, 3, 4, 4)), np.zeros((2, 3, 0, 3)), np.zeros(2),
                            {"stride": 1, "pad": 0})
+
+
+def test_an_absurd_pad_is_refused_before_any_allocation():
+    # Found by tests/test_fuzz_layers.py: pad = 2**70 reached np.pad ("`pad_width` must be
+    # of integral type"), and a pad in the millions would allocate terabytes.
+    x, w, b = np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 3, 3)), np.zeros(1)
+    for pad in (2**16 + 1, 10**9, 2**70):
+        with pytest.raises(ValueError, match=r"^conv_param\['pad'\] must be at most 65536"):
+            conv_forward_naive(x, w, b, {"stride": 1, "pad": pad})

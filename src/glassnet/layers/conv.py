@@ -42,14 +42,26 @@ def check_conv_inputs(x, w, b, conv_param):
                          f"got shape {w.shape}")
     stride = check_positive_int(require_key(conv_param, "stride", "conv_param"),
                                 "conv_param['stride']")
-    pad = check_nonnegative_int(require_key(conv_param, "pad", "conv_param"),
-                                "conv_param['pad']")
+    pad = _check_pad(require_key(conv_param, "pad", "conv_param"), "conv_param['pad']")
     where = f"x of shape {x.shape} and w of shape {w.shape}"
     out_h = conv_output_size(x.shape[2], w.shape[2], stride, pad, "height", where)
     out_w = conv_output_size(x.shape[3], w.shape[3], stride, pad, "width", where)
     dtype = result_dtype(x, w, b)
     return (x.astype(dtype, copy=False), w.astype(dtype, copy=False),
             b.astype(dtype, copy=False), stride, pad, out_h, out_w)
+
+
+#: The largest zero padding accepted: the layers keep a padded copy of x, and a pad in the
+#: millions (a typo, a hostile config) would ask for terabytes, or overflow NumPy's index.
+MAX_PAD = 2**16
+
+
+def _check_pad(pad, name):
+    pad = check_nonnegative_int(pad, name)
+    if pad > MAX_PAD:
+        raise ValueError(f"{name} must be at most {MAX_PAD} (zeros on each side of x); "
+                         f"got {pad}")
+    return pad
 
 
 def conv_output_size(size, kernel, stride, pad, axis="height", where=None):
@@ -67,7 +79,7 @@ def conv_output_size(size, kernel, stride, pad, axis="height", where=None):
     stride : int
         The step between filter positions, >= 1.
     pad : int
-        Zero padding on each side, >= 0.
+        Zero padding on each side, 0 <= pad <= MAX_PAD (65536).
     axis : str
         'height' or 'width', for the error message.
     where : str, optional
@@ -90,7 +102,7 @@ def conv_output_size(size, kernel, stride, pad, axis="height", where=None):
     size = check_nonnegative_int(size, "size")
     kernel = check_positive_int(kernel, "kernel")
     stride = check_positive_int(stride, "stride")
-    pad = check_nonnegative_int(pad, "pad")
+    pad = _check_pad(pad, "pad")
     prefix = "" if where is None else f"{where}: "
     span = size + 2 * pad - kernel
     if span < 0:
