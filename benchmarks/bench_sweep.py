@@ -4,6 +4,9 @@ with pruning on vs off, the same search in the same run.
 The search is a fixed grid (learning rate x weight decay x hidden sizes of the fully
 connected model), so every setting trains exactly the same configurations and the
 numbers differ only by how the sweep runs them. Ratios are against 1 job without pruning.
+With 1 job the trials run in this process with NumPy's and glassnet's default threads; with
+2 jobs each worker process has one BLAS thread (on small models that is also faster per
+trial: threads cost more than they save).
 
     python benchmarks/bench_sweep.py [--epochs 10] [--out DIR]
 
@@ -43,6 +46,9 @@ def main():
     folder = args.out or tempfile.mkdtemp(prefix="glassnet-bench-sweep-")
     rows = []
     try:
+        # warm-up (imports, data set cache, first plots), not timed
+        tune.run({"lr": [1e-3]}, TrainConfig(data="digits", model="fc", epochs=1),
+                 folder=os.path.join(folder, "warm-up"), name="warm-up", quiet=True, report=False)
         for jobs in (1, 2):
             for pruner in ("none", "median"):
                 rows.append((jobs, pruner, *measure(jobs, pruner, args.epochs, folder)))
