@@ -76,11 +76,16 @@ def as_images(X, input_dim, dtype):
     return X.astype(dtype, copy=False)
 
 
-def pooled_size(size, kernel, stride, pad, pool, where):
-    """Output size of a conv (kernel, stride, pad) then, when ``pool``, a pool x pool max
-    pool with stride pool, along one axis; THE size rules of glassnet.layers."""
-    size = conv_output_size(size, kernel, stride, pad, where=where)
-    return size if pool is None else pool_output_size(size, pool, pool, where=where)
+def pooled_shape(height, width, kernel, stride, pad, pool, where):
+    """(H', W') after a conv (kernel, stride, pad) then, when ``pool``, a pool x pool max
+    pool with stride pool; THE size rules of glassnet.layers."""
+    sizes = []
+    for size, axis in ((height, "height"), (width, "width")):
+        size = conv_output_size(size, kernel, stride, pad, axis=axis, where=where)
+        if pool is not None:
+            size = pool_output_size(size, pool, pool, axis=axis, where=where)
+        sizes.append(size)
+    return tuple(sizes)
 
 
 def check_block(block, index):
@@ -145,8 +150,7 @@ class ThreeLayerConvNet(_LayeredModel):
         C, H, W = self.input_dim
         self.conv_param = {"stride": 1, "pad": (filter_size - 1) // 2}
         self.pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
-        pooled = [pooled_size(s, filter_size, 1, self.conv_param["pad"], 2, "input_dim")
-                  for s in (H, W)]
+        pooled = pooled_shape(H, W, filter_size, 1, self.conv_param["pad"], 2, "input_dim")
         self._shapes = {"W1": (num_filters, C, filter_size, filter_size), "b1": (num_filters,)}
         affine_stack_shapes(self._shapes, [num_filters * pooled[0] * pooled[1], hidden_dim,
                                            num_classes], 2, None)
@@ -241,8 +245,8 @@ class ConvNet(_LayeredModel):
         for k, block in enumerate(self.conv_blocks):
             i, F = k + 1, block["filters"]
             where = f"conv_blocks[{k}] on input ({channels}, {height}, {width})"
-            height, width = (pooled_size(s, block["kernel"], block["stride"], block["pad"],
-                                         block["pool"], where) for s in (height, width))
+            height, width = pooled_shape(height, width, block["kernel"], block["stride"],
+                                         block["pad"], block["pool"], where)
             self._shapes[f"W{i}"] = (F, channels, block["kernel"], block["kernel"])
             self._shapes[f"b{i}"] = (F,)
             if block["norm"] == "batchnorm":
