@@ -13,6 +13,7 @@ from glassnet.tune.space import (Choice, Grid, IntRange, LogUniform, Space, Unif
     ("batch_size=intlog:16:512", "batch_size", IntRange(16, 512, log=True)),
     ("hidden=choice:64,128,256-128", "hidden", Choice([64, 128, [256, 128]])),
     ("optimizer=choice:adam,sgd_momentum", "optimizer", Choice(["adam", "sgd_momentum"])),
+    ("augment=choice:none,shift", "augment", Choice(["none", "shift"])),
     ("weight_decay=grid:1e-5,1e-4", "weight_decay", Grid([1e-5, 1e-4])),
 ])
 def test_param_specs_parse_to_dimensions(text, name, dim):

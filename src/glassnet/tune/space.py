@@ -279,7 +279,7 @@ def _choice_item(text):
             return convert(text)
         except ValueError:
             pass
-    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+    return text   # a word stays a word: 'none' is a setting's value (augment, norm)
 
 
 def parse_spec(name, spec):

@@ -36,7 +36,9 @@ def _optuna():
     except ImportError as exc:
         raise ModuleNotFoundError("sweeps need Optuna >= 5, which is not installed: "
                                   "pip install 'glassnet[sweep]'", name="optuna") from exc
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Trials that fail are reported by glassnet's own lines (with the error); Optuna's
+    # warning with a traceback for each would drown them.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     return optuna
 
 
