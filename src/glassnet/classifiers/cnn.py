@@ -173,7 +173,8 @@ class ThreeLayerConvNet(_LayeredModel):
 
         def backward(dscores, grads):
             dout = affine_stack_backward(dscores, caches, 2, None, grads)
-            _, grads["W1"], grads["b1"] = conv_relu_pool_backward(dout, conv_cache)
+            _, grads["W1"], grads["b1"] = conv_relu_pool_backward(  # no dx for the images
+                dout, conv_cache, compute_dx=False)
 
         return self._finish_loss(scores, y, "softmax", backward)
 
@@ -326,7 +327,7 @@ class ConvNet(_LayeredModel):
                 block, i = self.conv_blocks[k], k + 1
                 _, block_backward = _BLOCK_LAYERS[(block["norm"], block["pool"] is not None)]
                 dout, grads[f"W{i}"], grads[f"b{i}"], *dnorm = block_backward(
-                    dout, block_caches[k])
+                    dout, block_caches[k], compute_dx=k > 0)  # no dx for the images
                 if dnorm:
                     grads[f"gamma{i}"], grads[f"beta{i}"] = dnorm
 
