@@ -87,17 +87,39 @@ def kernel_path(tmp_path_factory):
     return str(root)
 
 
+def execute(notebook, kernel_path, cwd, monkeypatch):
+    """Run every cell of ``notebook`` (in place) in the test kernel, working folder ``cwd``;
+    a cell that raises raises nbclient's CellExecutionError."""
+    nbclient = pytest.importorskip("nbclient")
+    monkeypatch.setenv("JUPYTER_PATH", kernel_path + os.pathsep + os.environ.get("JUPYTER_PATH", ""))
+    client = nbclient.NotebookClient(notebook, kernel_name=KERNEL_NAME, timeout=CELL_TIMEOUT_S,
+                                     resources={"metadata": {"path": str(cwd)}})
+    client.execute()
+
+
+def test_a_cell_that_raises_is_reported(kernel_path, tmp_path, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    from nbformat.v4 import new_code_cell, new_notebook
+    notebook = new_notebook(cells=[
+        new_code_cell("import os\nassert os.environ['GLASSNET_CI'] == '1'"),
+        new_code_cell("raise ValueError('broken cell')"),
+        new_code_cell("print('never runs')")])
+    with pytest.raises(nbclient.exceptions.CellExecutionError, match="broken cell"):
+        execute(notebook, kernel_path, tmp_path, monkeypatch)
+    assert notebook.cells[0].execution_count is not None
+    assert notebook.cells[2].execution_count is None
+    assert nbformat.validate(notebook) is None
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom(path, kernel_path, tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
-    monkeypatch.setenv("JUPYTER_PATH", kernel_path + os.pathsep + os.environ.get("JUPYTER_PATH", ""))
     notebook = nbformat.read(str(path), as_version=4)
-    client = nbclient.NotebookClient(notebook, kernel_name=KERNEL_NAME, timeout=CELL_TIMEOUT_S,
-                                     resources={"metadata": {"path": str(tmp_path)}})
     start = time.perf_counter()
     try:
-        client.execute()
+        execute(notebook, kernel_path, tmp_path, monkeypatch)
     except nbclient.exceptions.CellExecutionError as exc:
         pytest.fail(f"{path.name} raised in a cell:\n{exc}", pytrace=False)
     seconds = time.perf_counter() - start
