@@ -77,10 +77,10 @@ def make_data(num_train=50, num_val=30, input_dim=8, num_classes=3, seed=1, spre
 def make_fcn(input_dim=8, num_classes=3, normalization=None, hidden_dims=(16, 16),
              dropout_keep_ratio=1):
     from glassnet.classifiers.fc_net import FullyConnectedNet
-    np.random.seed(3)   # FullyConnectedNet draws its weights from the global generator
     return FullyConnectedNet(list(hidden_dims), input_dim=input_dim, num_classes=num_classes,
                              normalization=normalization, weight_scale=0.1,
-                             dropout_keep_ratio=dropout_keep_ratio, dtype=np.float64)
+                             dropout_keep_ratio=dropout_keep_ratio, dtype=np.float64,
+                             init_rng=3)
 
 
 def make_problem(kind):

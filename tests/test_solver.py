@@ -20,7 +20,7 @@ from glassnet._io import load_npz
 from glassnet.solver import (HISTORY_COLUMNS, Solver, cosine_schedule, step_schedule,
                              warmup_schedule)
 from solver_models import (TinyDropout, TinySoftmax, assert_bit_identical,  # noqa: F401
-                           make_data, make_problem, solver_state)
+                           make_data, make_fcn, make_problem, solver_state)
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -206,6 +206,29 @@ def test_best_params_are_restored():
         np.testing.assert_array_equal(solver.best_params[k], v)
         assert solver.model.params[k] is not solver.best_params[k]   # a copy: training on
         # from here cannot change best_params
+
+
+def test_best_params_come_back_with_their_running_statistics():
+    """Parameters and batchnorm running statistics belong together: the model ends with the
+    statistics it had at the best epoch, not the last one's (which would change scores)."""
+    data = make_data(spread=3.0)
+    model = make_fcn(normalization="batchnorm")
+    seen = []
+
+    def remember(solver):
+        seen.append((solver.val_acc_history[-1],
+                     {k: v.copy() for k, v in solver.model.get_state().items()}))
+
+    solver = Solver(model, data, update_rule="sgd", optim_config={"learning_rate": 0.5},
+                    num_epochs=8, batch_size=10, seed=6, on_epoch_end=remember, verbose=False)
+    solver.train()
+    accs = [acc for acc, _ in seen]
+    best = int(np.argmax(accs))
+    assert best < len(accs) - 1, "the test needs a non-final best"
+    for k, v in seen[best][1].items():
+        np.testing.assert_array_equal(model.get_state()[k], v)
+    assert any(not np.array_equal(seen[-1][1][k], v) for k, v in seen[best][1].items())
+    assert solver.check_accuracy(data["X_val"], data["y_val"]) == accs[best]
 
 
 def test_overfit_small_data_with_fully_connected_net():

@@ -23,7 +23,7 @@ from glassnet.checkpoint import CheckpointState, RandomStreamState
 from glassnet.history import TrainingHistory
 
 # Solver attributes an iteration may reassign.
-UNDONE_ATTRIBUTES = ("epoch", "iteration", "best_val_acc", "best_params",
+UNDONE_ATTRIBUTES = ("epoch", "iteration", "best_val_acc", "best_params", "best_state",
                      "_epochs_since_best", "diverged", "stop_reason", "_first_loss")
 
 
@@ -81,7 +81,8 @@ def capture(solver):
     return CheckpointState(
         model_class=type(model).__name__, params=dict(model.params),
         state=model.get_state() if hasattr(model, "get_state") else {},
-        best_params=dict(solver.best_params), settings=settings,
+        best_params=dict(solver.best_params), best_state=dict(solver.best_state),
+        settings=settings,
         uses={"update_rule_callable": solver._update_rule_name is None,
               "lr_schedule": solver.lr_schedule is not None,
               "augment": solver.augment is not None},
@@ -98,6 +99,7 @@ def restore(solver, saved, config_override):
     """Put a loaded checkpoint's run state in a new solver (the model already holds the
     checkpoint's parameters and state: ``saved.apply_to_model``)."""
     solver.best_params = dict(saved.best_params)
+    solver.best_state = dict(saved.best_state)
     solver.optim_configs = {p: dict(saved.optim_configs[p], **config_override)
                             for p in solver.model.params}
     solver._history = TrainingHistory.from_arrays(saved.history)

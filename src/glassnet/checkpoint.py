@@ -46,7 +46,7 @@ SETTING_KINDS = {   # constructor argument -> (kind, may be null); ranges: the S
     "early_stopping_patience": ("int", True), "on_nonfinite": ("str", False),
     "checkpoint_every": ("int", False), "progress": ("bool", True),
 }
-ARRAY_NAMES = ("param/", "state/", "best/", "history/", "train_acc_history", "val_acc_history",
+ARRAY_NAMES = ("param/", "state/", "best/", "best_state/", "history/", "train_acc_history", "val_acc_history",
                "optim_config/", "optim/", "rng/keys", "model_rng/keys")
 USES = ("update_rule_callable", "lr_schedule", "augment")
 
@@ -108,6 +108,7 @@ class CheckpointState:
     rng: RandomStreamState = None
     model_rng: RandomStreamState = None
     checkpoint_stem: str = None
+    best_state: dict = dataclasses.field(default_factory=dict)
 
     # ---- writing -----------------------------------------------------------------------
 
@@ -121,6 +122,7 @@ class CheckpointState:
         arrays = {f"param/{k}": v for k, v in self.params.items()}
         arrays.update({f"state/{k}": v for k, v in self.state.items()})
         arrays.update({f"best/{k}": v for k, v in self.best_params.items()})
+        arrays.update({f"best_state/{k}": v for k, v in self.best_state.items()})
         arrays.update(self.history)
         settings = dict(self.settings)
         base_scalars, base_arrays = split_config(settings.pop("optim_config"),
@@ -140,6 +142,7 @@ class CheckpointState:
             "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
             "model_class": self.model_class, "param_names": list(self.params),
             "state_names": list(self.state), "best_param_names": list(self.best_params),
+            "best_state_names": list(self.best_state),
             "settings": dict(settings, optim_config=base_scalars),
             "optim_config_arrays": [k[len("optim_config/"):] for k in base_arrays],
             "checkpoint_stem": self.checkpoint_stem, "uses": dict(self.uses),
@@ -175,6 +178,12 @@ class CheckpointState:
     def _read(cls, arrays, meta, where):
         names = {kind: _field(meta, f"{kind}_names", where, "names")
                  for kind in ("param", "state", "best_param")}
+        # the state that goes with the best parameters (absent in files of early version 2)
+        names["best_state"] = (_field(meta, "best_state_names", where, "names")
+                               if "best_state_names" in meta else [])
+        if names["best_state"] and sorted(names["best_state"]) != sorted(names["state"]):
+            raise ValueError(f"{where}: best_state_names must be empty or name every state "
+                             f"array {sorted(names['state'])}; got {sorted(names['best_state'])}")
         params = names["param"]
         if len(set(params)) != len(params) or len(set(names["state"])) != len(names["state"]):
             raise ValueError(f"{where}: parameter and state names must be unique")
@@ -196,6 +205,7 @@ class CheckpointState:
         rng = _field(meta, "rng", where, "dict", nullable=True)
         expected = ({f"param/{k}" for k in params} | {f"state/{k}" for k in names["state"]}
                     | {f"best/{k}" for k in names["best_param"]}
+                    | {f"best_state/{k}" for k in names["best_state"]}
                     | set(TrainingHistory.array_names())
                     | {f"optim_config/{k}" for k in base_keys}
                     | {f"optim/{p}/{k}" for p in params for k in config_keys[p]}
@@ -205,10 +215,11 @@ class CheckpointState:
             raise ValueError(f"{where}: its arrays do not match its header (missing "
                              f"{missing[:5]}, unexpected {extra[:5]})")
         checked = {}
-        for kind, prefix in (("param", "param/"), ("best_param", "best/"), ("state", "state/")):
+        for kind, prefix in (("param", "param/"), ("best_param", "best/"), ("state", "state/"),
+                             ("best_state", "best_state/")):
             for k in names[kind]:
                 value = arrays[prefix + k]
-                kinds = "f" if kind != "state" else "biuf"
+                kinds = "f" if kind not in ("state", "best_state") else "biuf"
                 if value.dtype.kind not in kinds:
                     raise ValueError(f"{where}: {prefix}{k} must hold real numbers; got "
                                      f"dtype {value.dtype}")
@@ -218,6 +229,9 @@ class CheckpointState:
                                      f"{value.dtype}; param/{k} has "
                                      f"{arrays[f'param/{k}'].shape}, "
                                      f"{arrays[f'param/{k}'].dtype}")
+                if kind == "best_state" and value.shape != arrays[f"state/{k}"].shape:
+                    raise ValueError(f"{where}: best_state/{k} has shape {value.shape}; "
+                                     f"state/{k} has {arrays[f'state/{k}'].shape}")
                 checked.setdefault(kind, {})[k] = value
         base = _read_config(_field(settings, "optim_config", where, "dict"), base_keys,
                             arrays, "optim_config/", where, None)
@@ -248,6 +262,7 @@ class CheckpointState:
             model_class=_field(meta, "model_class", where, "str"),
             params=checked.get("param", {}), state=checked.get("state", {}),
             best_params=checked.get("best_param", {}),
+            best_state=checked.get("best_state", {}),
             settings=dict(read_settings, optim_config=base), uses=read_uses,
             optim_configs=optim_configs, history=history, epoch=epoch, iteration=iteration,
             best_val_acc=float(best_val_acc),

@@ -172,6 +172,7 @@ class Solver:
         self.epoch = 0
         self.best_val_acc = 0
         self.best_params = {}
+        self.best_state = {}
         self._history = TrainingHistory()
         self.optim_configs = {p: dict(self.optim_config) for p in self.model.params}
         self.diverged = False
@@ -220,7 +221,7 @@ class Solver:
                 while self.iteration < self.num_iterations and self.stop_reason is None:
                     self._transaction(callbacks)
                 if self.best_params:
-                    self.model.params = {k: v.copy() for k, v in self.best_params.items()}
+                    self._use_best()
         finally:
             self._seconds_before = self._elapsed()
             self._clock_start = None
@@ -301,6 +302,13 @@ class Solver:
                 if "learning_rate" in config:
                     config["learning_rate"] *= self.lr_decay
 
+    def _use_best(self):
+        """Put the best-validation parameters in the model, and the state (batchnorm
+        running statistics) it had at that moment: the two belong together."""
+        self.model.params = {k: v.copy() for k, v in self.best_params.items()}
+        if self.best_state and hasattr(self.model, "set_state"):
+            self.model.set_state({k: v.copy() for k, v in self.best_state.items()})
+
     def _check_accuracies(self):
         """Train/val accuracy, history and best parameters; returns True on a new best."""
         train_acc = self.check_accuracy(self.X_train, self.y_train,
@@ -314,6 +322,9 @@ class Solver:
         if improved:
             self.best_val_acc = val_acc
             self.best_params = {k: v.copy() for k, v in self.model.params.items()}
+            if hasattr(self.model, "get_state"):
+                self.best_state = {k: np.array(v, copy=True)
+                                   for k, v in self.model.get_state().items()}
             self._epochs_since_best = 0
         return improved
 
