@@ -10,7 +10,9 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "layers", "fast_layers", "layer_utils", "gradient_check", "optim", "solver",
-    "classifiers", "datasets", "data_utils", "vis_utils", "plots", "cli",
+    "classifiers", "datasets", "data_utils", "vis_utils", "plots", "cli", "config", "runs",
+    "experiment", "evaluation", "tune", "sweep_plots", "callbacks", "checkpoint", "schedules",
+    "history", "gradcheck_cases",
 }
 
 
