@@ -169,3 +169,22 @@ def test_mat_file_without_test_data_trains_and_saves(tmp_path):
     metrics = train_run(config, folder)
     assert metrics["test_acc"] is None and metrics["confusion_split"] == "val"
     assert folder.load_model().params["W1"].shape == (20, 8)
+
+
+def test_train_on_val_keeps_the_last_epoch(tmp_path):
+    """Retraining on train+val: validation accuracy is measured on seen data, so the model
+    kept is the last epoch's, not the 'best validation' one."""
+    seen = {}
+
+    class LastEpoch:
+        def on_epoch_end(self, solver):
+            seen[solver.epoch] = {k: v.copy() for k, v in solver.model.params.items()}
+
+    folder = RunFolder.create(tmp_path / "run")
+    config = SMALL.replace(epochs=3)
+    metrics = train_run(config, folder, callbacks=[LastEpoch()], train_on_val=True)
+    data, _ = load_data(config)
+    per_epoch = (len(data["y_train"]) + len(data["y_val"])) // config.batch_size
+    assert metrics["iterations"] == 3 * per_epoch
+    for name, value in params_of(folder).items():
+        np.testing.assert_array_equal(value, seen[3][name])

@@ -136,10 +136,13 @@ def make_augment(name, image_shape):
 # ---- training ------------------------------------------------------------------------
 
 class _RunBookkeeping:
-    """The run's own callback: times epochs and prunes old epoch checkpoints."""
+    """The run's own callback: times epochs and prunes old epoch checkpoints; with
+    ``keep_final`` it also keeps the last epoch's parameters and state (``final``)."""
 
-    def __init__(self, run_folder):
+    def __init__(self, run_folder, keep_final=False):
         self.run_folder = run_folder
+        self.keep_final = keep_final
+        self.final = None
         self.epoch_seconds = []
         self._last = None
 
@@ -151,6 +154,16 @@ class _RunBookkeeping:
         self.epoch_seconds.append(now - self._last)
         self._last = now
         self.run_folder.prune_checkpoints(solver.epoch)
+        if self.keep_final and solver.epoch == solver.num_epochs:
+            model = solver.model
+            self.final = ({k: v.copy() for k, v in model.params.items()},
+                          {k: v.copy() for k, v in model.get_state().items()})
+
+    def use_final(self, model):
+        """Put the kept last-epoch parameters and state back in the model."""
+        if self.final is not None:
+            model.params = self.final[0]
+            model.set_state(self.final[1])
 
 
 def _solver_options(config, run_folder, data_info, callbacks, progress):
@@ -171,8 +184,9 @@ def train_run(config, run_folder, callbacks=(), progress=False, train_on_val=Fal
     seconds_per_epoch, num_params, per_class_accuracy.
 
     ``train_on_val``: train on the training and validation splits together (the final
-    retraining of a configuration chosen on validation accuracy; the validation accuracy
-    is then measured on seen data and only the test accuracy means anything).
+    retraining of a configuration chosen on validation accuracy). The validation accuracy
+    is then measured on seen data and cannot choose an epoch: the model kept is the last
+    epoch's, and only the test accuracy means anything.
     """
     from glassnet.solver import Solver
     config = config.resolved()
@@ -182,7 +196,7 @@ def train_run(config, run_folder, callbacks=(), progress=False, train_on_val=Fal
                     y_train=np.concatenate([data["y_train"], data["y_val"]]))
     model = build_model(config, info)
     run_folder.write_config(config, model, __version__)
-    bookkeeping = _RunBookkeeping(run_folder)
+    bookkeeping = _RunBookkeeping(run_folder, keep_final=train_on_val)
     options = _solver_options(config, run_folder, info, [bookkeeping, *callbacks], progress)
     solver = Solver(model, data, update_rule=config.optimizer,
                     optim_config={"learning_rate": config.lr}, **options)
@@ -230,6 +244,7 @@ def _train_and_finish(solver, data, info, config, run_folder, bookkeeping):
         solver.save_history_csv(run_folder.history_path)
         raise RunInterrupted(solver.epoch, path) from None
     seconds = time.perf_counter() - start
+    bookkeeping.use_final(solver.model)
     solver.save_history_csv(run_folder.history_path)
     if solver.diverged:
         raise DivergedError(f"training diverged: {solver.stop_reason}\nthe model was not "
