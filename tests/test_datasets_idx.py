@@ -211,7 +211,6 @@ def test_declared_size_is_capped_before_allocating(tmp_path, gz):
 
 def test_gzip_bomb_after_the_data_is_refused_early(tmp_path):
     import hostile
-    import hostile_datasets
     data = np.arange(32, dtype=np.uint8).reshape(2, 4, 4)
     path = tmp_path / "bomb.gz"
     path.write_bytes(hostile.gzip_bomb(idx_bytes(data), 4096))  # 4 GiB of zeros follow

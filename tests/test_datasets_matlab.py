@@ -145,7 +145,6 @@ def test_compressed_bomb_is_refused_within_max_bytes(tmp_path):
 def test_declared_structure_is_checked_before_scipy(tmp_path, variable, message):
     import struct
 
-    import hostile
     import hostile_datasets
     x = hostile_datasets.mat_double(b"training_data", np.zeros((2, 2)))
     big = 2 ** 31 - 1

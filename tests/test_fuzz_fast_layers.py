@@ -14,7 +14,6 @@ ReLU forward+backward 100.
 import copy
 
 import numpy as np
-import pytest
 from hypothesis import given, settings, strategies as st
 
 from glassnet.fast_layers import (conv_backward_fast, conv_forward_fast,

@@ -60,7 +60,7 @@ def test_notebook_is_stored_without_outputs(path):
 
 
 def test_the_output_check_sees_a_stored_output():
-    nbformat = pytest.importorskip("nbformat")
+    pytest.importorskip("nbformat")
     from nbformat.v4 import new_code_cell, new_notebook, new_output
     executed = new_notebook(cells=[new_code_cell("1 + 1", execution_count=3, outputs=[
         new_output("execute_result", data={"text/plain": "2"}, execution_count=3)])])

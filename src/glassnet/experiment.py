@@ -28,8 +28,7 @@ import numpy as np
 
 from glassnet import __version__
 from glassnet.config import DEFAULT_CONV_BLOCKS, ConfigError
-from glassnet.evaluation import (class_names, first_layer_weights, model_input_shape,
-                                 model_num_classes, predict_labels)
+from glassnet.evaluation import (class_names, first_layer_weights, model_num_classes, predict_labels)
 from glassnet.runs import RunFolderError
 
 __all__ = ["train_run", "resume_run", "load_data", "build_model", "DivergedError",

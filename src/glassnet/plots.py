@@ -243,11 +243,33 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; co
 h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
 table { border-collapse: collapse; margin: 0.5em 0; }
 td, th { border: 1px solid #ccc; padding: 0.25em 0.8em; text-align: left; font-size: 0.9em; }
-th { background: #f0f0f0; }
+th { background: #f0f0f0; } tr.best td { background: #fff3c4; }
 figure { display: inline-block; margin: 0.5em; vertical-align: top; }
 figure img { max-width: 34em; border: 1px solid #ddd; }
 figcaption { text-align: center; font-size: 0.9em; color: #555; }
 """
+
+
+def html_page_start(title):
+    """The opening lines of a self-contained glassnet HTML page, up to its <h1>."""
+    return ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
+            f"<h1>{html.escape(title)}</h1>"]
+
+
+def embedded_figures(images):
+    """<figure> elements for {caption: PNG path}, each PNG embedded as base64 (so the page
+    can be mailed or moved alone); missing files are skipped."""
+    figures = []
+    for caption, png_path in images.items():
+        if png_path is None or not os.path.exists(png_path):
+            continue
+        with open(png_path, "rb") as f:
+            data = base64.b64encode(f.read()).decode("ascii")
+        figures.append(f'<figure><img alt="{html.escape(caption)}" '
+                       f'src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}'
+                       "</figcaption></figure>")
+    return "".join(figures)
 
 
 def write_report(path, title, config, metrics, images):
@@ -259,19 +281,8 @@ def write_report(path, title, config, metrics, images):
     """
     metrics = dict(metrics)
     per_class = metrics.pop("per_class_accuracy", None)
-    figures = []
-    for caption, png_path in images.items():
-        if png_path is None or not os.path.exists(png_path):
-            continue
-        with open(png_path, "rb") as f:
-            data = base64.b64encode(f.read()).decode("ascii")
-        figures.append(f'<figure><img alt="{html.escape(caption)}" '
-                       f'src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}'
-                       "</figcaption></figure>")
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1>", "".join(figures),
-             "<h2>Metrics</h2>", _table(metrics.items(), ("metric", "value"))]
+    parts = html_page_start(title) + [
+        embedded_figures(images), "<h2>Metrics</h2>", _table(metrics.items(), ("metric", "value"))]
     if per_class:
         parts += ["<h2>Per-class accuracy (test)</h2>",
                   _table(per_class.items(), ("class", "accuracy"))]

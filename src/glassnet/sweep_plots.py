@@ -24,15 +24,13 @@ and ``axes``, ``{name: (kind, values)}`` describing each parameter's axis: kind 
 - ``write_sweep_report``: the pictures embedded as base64 PNGs, a summary and a table of
   every trial.
 """
-import base64
 import html
 import math
-import os
 
 import numpy as np
 
 from glassnet._io import atomic_write_text
-from glassnet.plots import _new_figure, _save_png
+from glassnet.plots import _new_figure, _save_png, embedded_figures, html_page_start
 
 __all__ = ["plot_history", "plot_param_effects", "plot_pair", "plot_parallel",
            "plot_importances", "plot_learning_curves", "write_sweep_report", "pick_pair"]
@@ -243,18 +241,6 @@ def plot_learning_curves(records, path, top=5, title=None):
     return _save_png(fig, path)
 
 
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 80em; color: #222; }
-h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
-table { border-collapse: collapse; margin: 0.5em 0; }
-td, th { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; font-size: 0.85em; }
-th { background: #f0f0f0; } tr.best td { background: #fff3c4; }
-figure { display: inline-block; margin: 0.5em; vertical-align: top; }
-figure img { max-width: 40em; border: 1px solid #ddd; }
-figcaption { text-align: center; font-size: 0.9em; color: #555; }
-"""
-
-
 def _cell(value):
     if isinstance(value, float):
         return f"{value:.6g}"
@@ -275,19 +261,9 @@ def write_sweep_report(path, title, summary, header, rows, images, best_row=None
     """Write one self-contained HTML page: ``summary`` ({label: value}) as a table, the
     pictures ({caption: PNG path}, embedded; missing files skipped), any ``notes`` (lines
     of text) and the table of trials (``header``, ``rows``; row ``best_row`` highlighted)."""
-    figures = []
-    for caption, png in images.items():
-        if png is None or not os.path.exists(png):
-            continue
-        with open(png, "rb") as f:
-            data = base64.b64encode(f.read()).decode("ascii")
-        figures.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,'
-                       f'{data}"><figcaption>{html.escape(caption)}</figcaption></figure>')
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1>",
-             "<h2>Summary</h2>", _html_table(("", "value"), list(summary.items())),
-             "".join(figures)]
+    parts = html_page_start(title) + [
+        "<h2>Summary</h2>", _html_table(("", "value"), list(summary.items())),
+        embedded_figures(images)]
     parts += [f"<p>{html.escape(line)}</p>" for line in notes]
     parts += ["<h2>Trials</h2>", _html_table(header, rows, best_row), "</body></html>"]
     atomic_write_text(path, "\n".join(parts) + "\n")

@@ -19,7 +19,6 @@ otherwise; biases and ``beta*`` start at zero, ``gamma*`` at one. A model's stoc
 layers (dropout) draw from ``model.rng`` when it is a generator (a seeded Solver hands
 its model stream over for the length of ``train()``), else from the global generator.
 """
-import math
 
 import numpy as np
 

@@ -12,7 +12,6 @@ numbered in layer order: W1, b1 (and gamma1, beta1) for the first layer, and so 
 ``from glassnet.classifiers.cnn import *`` also brings in every layer, fast layer and
 sandwich function, as the classic exercise notebooks expect.
 """
-import math
 
 import numpy as np
 

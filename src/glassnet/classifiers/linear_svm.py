@@ -7,7 +7,6 @@ For weights W (D, C), data X (N, D) and labels y (N,), with scores s_i = x_i W:
 The gradient of the regularisation term is 2 * reg * W. Both functions return
 ``(loss, dW)`` with dW shaped like W, and agree to rounding error.
 """
-import numbers
 
 import numpy as np
 

@@ -139,7 +139,6 @@ def work(job, index=0, on_trial_end=None):
     """Run trials of ``job``'s sweep in this process until its budget is spent, this
     worker's ``max_trials`` are done or the deadline passes. Returns the number of trials
     this worker ran. ``on_trial_end(study)`` is called after each one."""
-    import optuna
     probe = storage_mod.load_study(job.storage, job.name, job.heartbeat, job.grace)
     spec = storage_mod.read_spec(probe)
     study = storage_mod.load_study(job.storage, job.name, job.heartbeat, job.grace,
