@@ -523,3 +523,54 @@ def test_conv_backward_without_dx(rng, dx_path, x_shape, w_shape, stride, pad):
     np.testing.assert_array_equal(db2, db)
     with pytest.raises(TypeError, match="compute_dx"):
         conv_backward_fast(dout, cache, compute_dx="no")
+
+
+@pytest.mark.parametrize("x_shape, w_shape", [
+    ((0, 3, 5, 5), (4, 3, 3, 3)),   # empty batch (was: "range() arg 3 must not be zero")
+    ((2, 0, 5, 5), (4, 0, 3, 3)),   # no input channels (was: ZeroDivisionError)
+    ((2, 3, 5, 5), (0, 3, 3, 3)),   # no filters
+])
+def test_conv_fast_takes_empty_inputs_as_the_naive_layer(rng, x_shape, w_shape):
+    x, w, b = conv_pair(rng, x_shape, w_shape)
+    param = {"stride": 1, "pad": 1}
+    out_n, cache_n = conv_forward_naive(x, w, b, param)
+    out_f, cache_f = conv_forward_fast(x, w, b, param)
+    assert out_f.shape == out_n.shape
+    np.testing.assert_allclose(out_f, out_n, rtol=1e-12, atol=0)
+    dout = rng.randn(*out_n.shape)
+    for g_f, g_n in zip(conv_backward_fast(dout, cache_f), conv_backward_naive(dout, cache_n)):
+        assert g_f.shape == g_n.shape
+        np.testing.assert_allclose(g_f, g_n, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("x_shape", [(0, 3, 4, 4), (2, 0, 4, 4)])
+def test_pool_fast_takes_empty_inputs_as_the_naive_layer(x_shape):
+    """Empty batch (pool backward was: IndexError) and no channels."""
+    x = np.ones(x_shape)
+    param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    out_f, cache_f = max_pool_forward_fast(x, param)
+    out_n, cache_n = max_pool_forward_naive(x, param)
+    assert out_f.shape == out_n.shape
+    dx = max_pool_backward_fast(np.ones(out_f.shape), cache_f)
+    assert dx.shape == max_pool_backward_naive(np.ones(out_n.shape), cache_n).shape == x_shape
+
+
+@pytest.mark.parametrize("ph, pw, stride", [(2, 2, 2), (3, 3, 2), (2, 3, 1)])
+def test_pool_fast_routes_nan_windows_as_the_naive_layer(rng, ph, pw, stride):
+    """A window holding NaN sends its gradient to its first NaN, as the naive layer's
+    argmax does (the fast layer used to drop it); inf and NaN upstream gradients stay
+    where the naive layer puts them."""
+    x = rng.randn(2, 2, 7, 7)
+    x[0, 0, 1, 1] = x[0, 0, 1, 2] = x[1, 1, 4, 3] = np.nan
+    param = {"pool_height": ph, "pool_width": pw, "stride": stride}
+    out_f, cache_f = max_pool_forward_fast(x, param)
+    out_n, cache_n = max_pool_forward_naive(x, param)
+    np.testing.assert_array_equal(out_f, out_n)
+    dout = rng.randn(*out_n.shape)
+    dout[0, 1, 0, 0], dout[1, 0, 1, 1] = np.inf, np.nan
+    dx_f = max_pool_backward_fast(dout, cache_f)
+    dx_n = max_pool_backward_naive(dout, cache_n)
+    np.testing.assert_array_equal(np.isnan(dx_f), np.isnan(dx_n))
+    np.testing.assert_allclose(dx_f, dx_n, rtol=1e-12, atol=0)
+    assert np.isfinite(dx_f[0, 0]).all() and dx_f[0, 0].sum() == pytest.approx(
+        dx_n[0, 0].sum())  # the NaN windows' gradient arrived
