@@ -24,11 +24,10 @@ from typing import NamedTuple
 import numpy as np
 
 from glassnet._threads import map_slices
-from glassnet._validate import (as_float_array, check_choice, check_dict, check_ndim,
-                                check_probability, check_shape, check_upstream, require_key)
+from glassnet._validate import (as_float_array, check_ndim,
+                                check_shape, check_upstream)
 from glassnet.fast_relu import relu_mask_into
-from glassnet.layers.normalization import (BN_MODES, DEFAULT_MOMENTUM, _float_inputs,
-                                           _read_eps, _running_stat)
+from glassnet.layers.normalization import _float_inputs, read_bn_param
 
 __all__ = ["spatial_batchnorm_forward_fast", "spatial_batchnorm_backward_fast",
            "spatial_batchnorm_relu_forward_fast", "spatial_batchnorm_relu_backward_fast"]
@@ -64,14 +63,7 @@ def _check_inputs(x, gamma, beta, bn_param):
     check_shape(np.asarray(gamma), "gamma", (num_channels,))
     check_shape(np.asarray(beta), "beta", (num_channels,))
     x, gamma, beta = _float_inputs(x, gamma, beta)
-    check_dict(bn_param, "bn_param")
-    mode = check_choice(require_key(bn_param, "mode", "bn_param"), "bn_param['mode']", BN_MODES)
-    eps = _read_eps(bn_param, "bn_param")
-    momentum = check_probability(bn_param.get("momentum", DEFAULT_MOMENTUM),
-                                 "bn_param['momentum']", allow_zero=True)
-    running_mean = _running_stat(bn_param, "running_mean", num_channels, x.dtype)
-    running_var = _running_stat(bn_param, "running_var", num_channels, x.dtype)
-    return x, gamma, beta, mode, eps, momentum, running_mean, running_var
+    return (x, gamma, beta) + read_bn_param(bn_param, num_channels, x.dtype)
 
 
 def _channel_sums(fn, n, per_image_elems):

@@ -73,6 +73,20 @@ def _running_stat(bn_param, key, num_features, dtype):
     return stat
 
 
+def read_bn_param(bn_param, num_features, dtype):
+    """bn_param's settings, checked: (mode, eps, momentum, running_mean, running_var), the
+    running statistics (num_features,) of ``dtype`` (zeros when absent). Nothing in
+    bn_param is changed."""
+    check_dict(bn_param, "bn_param")
+    mode = check_choice(require_key(bn_param, "mode", "bn_param"), "bn_param['mode']", BN_MODES)
+    eps = _read_eps(bn_param, "bn_param")
+    momentum = check_probability(bn_param.get("momentum", DEFAULT_MOMENTUM),
+                                 "bn_param['momentum']", allow_zero=True)
+    running_mean = _running_stat(bn_param, "running_mean", num_features, dtype)
+    running_var = _running_stat(bn_param, "running_var", num_features, dtype)
+    return mode, eps, momentum, running_mean, running_var
+
+
 # --------------------------------------------------------------------------------------
 # Batch normalisation
 # --------------------------------------------------------------------------------------
@@ -138,13 +152,8 @@ def _batchnorm_rows(x, gamma, beta, bn_param, input_shape):
     num_features = x.shape[1]
     check_shape(gamma, "gamma", (num_features,))
     check_shape(beta, "beta", (num_features,))
-    check_dict(bn_param, "bn_param")
-    mode = check_choice(require_key(bn_param, "mode", "bn_param"), "bn_param['mode']", BN_MODES)
-    eps = _read_eps(bn_param, "bn_param")
-    momentum = check_probability(bn_param.get("momentum", DEFAULT_MOMENTUM),
-                                 "bn_param['momentum']", allow_zero=True)
-    running_mean = _running_stat(bn_param, "running_mean", num_features, x.dtype)
-    running_var = _running_stat(bn_param, "running_var", num_features, x.dtype)
+    mode, eps, momentum, running_mean, running_var = read_bn_param(bn_param, num_features,
+                                                                   x.dtype)
     if mode == "train" and x.shape[0] == 0:
         what = "example" if len(input_shape) == 2 else "pixel (N*H*W > 0)"
         raise ValueError(f"x must hold at least one {what} in train mode (the batch mean and "
