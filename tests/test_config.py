@@ -116,3 +116,16 @@ def test_fixed_changes_on_resume():
     saved = TrainConfig(model="fc").resolved()
     assert saved.fixed_changes(saved.replace(epochs=30, lr=1e-4)) == []
     assert saved.fixed_changes(saved.replace(seed=1, hidden=[3])) == ["hidden", "seed"]
+
+
+@pytest.mark.parametrize("name", ["convnet.toml", "fashion_cnn3.toml"])
+def test_example_files_describe_buildable_models(name):
+    """Every example in examples/ resolves and builds a model for 28x28 images."""
+    import os
+
+    from glassnet.experiment import build_model
+    path = os.path.join(os.path.dirname(__file__), "..", "examples", name)
+    settings = read_settings_file(path)
+    config = TrainConfig(**settings) if "model" in settings else TrainConfig(model=path)
+    model = build_model(config.resolved(), {"input_shape": (1, 28, 28), "num_classes": 10})
+    assert model.param_shapes()["W1"] == (32, 1, 3, 3)
