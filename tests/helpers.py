@@ -140,3 +140,22 @@ def train_inline(model, X, y, steps, learning_rate):
             mhat, vhat = m / (1 - 0.9 ** t), v / (1 - 0.999 ** t)
             model.params[k] = w - learning_rate * mhat / (np.sqrt(vhat) + 1e-8)
     return float(np.mean(np.argmax(model.loss(X), axis=1) == y))
+
+
+def naive_spatial_bn_relu(relu):
+    """The readable reference for the fast spatial batchnorm (then ReLU when ``relu``):
+    a (forward, backward) pair built from glassnet.layers."""
+    from glassnet.layers import (relu_backward, relu_forward, spatial_batchnorm_backward,
+                                 spatial_batchnorm_forward)
+    if not relu:
+        return spatial_batchnorm_forward, spatial_batchnorm_backward
+
+    def forward(x, gamma, beta, bn_param):
+        a, bn_cache = spatial_batchnorm_forward(x, gamma, beta, bn_param)
+        out, relu_cache = relu_forward(a)
+        return out, (bn_cache, relu_cache)
+
+    def backward(dout, cache):
+        return spatial_batchnorm_backward(relu_backward(dout, cache[1]), cache[0])
+
+    return forward, backward

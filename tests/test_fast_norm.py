@@ -12,9 +12,8 @@ from glassnet.fast_norm import (spatial_batchnorm_backward_fast, spatial_batchno
                                 spatial_batchnorm_relu_backward_fast,
                                 spatial_batchnorm_relu_forward_fast)
 from glassnet.gradient_check import rel_error
-from glassnet.layers import (relu_backward, relu_forward, spatial_batchnorm_backward,
-                             spatial_batchnorm_forward)
-from helpers import check_against_torch, check_layer
+from glassnet.layers import (spatial_batchnorm_forward)
+from helpers import check_against_torch, check_layer, naive_spatial_bn_relu
 
 SHAPES = [(2, 3, 4, 5), (5, 4, 3, 3), (1, 2, 1, 1), (3, 1, 7, 2), (8, 6, 6, 6)]
 
@@ -28,22 +27,6 @@ def assert_close(fast, naive, name, tol=1e-12, entry_tol=1e-9):
     assert err < tol, f"{name}: error {err:.2e} relative to the largest entry"
     if naive.size:
         assert rel_error(fast, naive) < entry_tol, f"{name}: entry-wise"
-
-
-def naive_pair(relu):
-    """The reference: spatial_batchnorm (then relu) from glassnet.layers."""
-    if not relu:
-        return spatial_batchnorm_forward, spatial_batchnorm_backward
-
-    def forward(x, gamma, beta, bn_param):
-        a, bn_cache = spatial_batchnorm_forward(x, gamma, beta, bn_param)
-        out, relu_cache = relu_forward(a)
-        return out, (bn_cache, relu_cache)
-
-    def backward(dout, cache):
-        return spatial_batchnorm_backward(relu_backward(dout, cache[1]), cache[0])
-
-    return forward, backward
 
 
 FAST = {False: (spatial_batchnorm_forward_fast, spatial_batchnorm_backward_fast),
@@ -64,7 +47,7 @@ def compare(rng, shape, mode, relu, dtype=np.float64, tol=1e-12, entry_tol=1e-9)
     x, gamma, beta, bn_param = bn_args(rng, shape, dtype)
     bn_param["mode"] = mode
     naive_param, fast_param = copy.deepcopy(bn_param), copy.deepcopy(bn_param)
-    (nf, nb), (ff, fb) = naive_pair(relu), FAST[relu]
+    (nf, nb), (ff, fb) = naive_spatial_bn_relu(relu), FAST[relu]
     out_n, cache_n = nf(x, gamma, beta, naive_param)
     out_f, cache_f = ff(x, gamma, beta, fast_param)
     assert out_f.dtype == out_n.dtype == dtype

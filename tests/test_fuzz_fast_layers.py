@@ -23,8 +23,8 @@ from glassnet.fast_norm import (spatial_batchnorm_backward_fast, spatial_batchno
                                 spatial_batchnorm_relu_forward_fast)
 from glassnet.fast_relu import relu_backward_fast, relu_forward_fast
 from glassnet.layers import (conv_backward_naive, conv_forward_naive, max_pool_backward_naive,
-                             max_pool_forward_naive, relu_backward, relu_forward,
-                             spatial_batchnorm_backward, spatial_batchnorm_forward)
+                             max_pool_forward_naive, relu_backward, relu_forward)
+from helpers import naive_spatial_bn_relu
 
 DTYPES = [np.float64, np.float32, np.float16, np.int64, np.bool_, np.complex128, object]
 # Tolerance relative to the largest entry, by the dtype the layer computes in.
@@ -145,21 +145,6 @@ def test_fuzz_max_pool(N, C, H, W, ph, pw, stride, dtype, nan, transposed, ties,
             lambda: max_pool_backward_fast(dout, max_pool_forward_fast(x, param)[1]))
 
 
-def _naive_bn_relu(relu):
-    if not relu:
-        return spatial_batchnorm_forward, spatial_batchnorm_backward
-
-    def forward(x, gamma, beta, bn_param):
-        a, cache = spatial_batchnorm_forward(x, gamma, beta, bn_param)
-        out, relu_cache = relu_forward(a)
-        return out, (cache, relu_cache)
-
-    def backward(dout, cache):
-        return spatial_batchnorm_backward(relu_backward(dout, cache[1]), cache[0])
-
-    return forward, backward
-
-
 @settings(max_examples=150)
 @given(N=dims, C=dims, H=st.integers(0, 4), W=st.integers(0, 4),
        dtype=st.sampled_from([np.float64, np.float32, np.int64, np.bool_, np.complex128]),
@@ -171,7 +156,7 @@ def test_fuzz_spatial_batchnorm(N, C, H, W, dtype, mode, relu, nan, transposed, 
     gamma = 1 + 0.2 * rng.randn(C)
     beta = rng.randn(C)
     bn_param = {"mode": mode, "running_mean": rng.randn(C), "running_var": rng.rand(C)}
-    naive_fwd, naive_bwd = _naive_bn_relu(relu)
+    naive_fwd, naive_bwd = naive_spatial_bn_relu(relu)
     fast_fwd, fast_bwd = ((spatial_batchnorm_relu_forward_fast,
                            spatial_batchnorm_relu_backward_fast) if relu else
                           (spatial_batchnorm_forward_fast, spatial_batchnorm_backward_fast))
