@@ -129,3 +129,20 @@ def test_example_files_describe_buildable_models(name):
     config = TrainConfig(**settings) if "model" in settings else TrainConfig(model=path)
     model = build_model(config.resolved(), {"input_shape": (1, 28, 28), "num_classes": 10})
     assert model.param_shapes()["W1"] == (32, 1, 3, 3)
+
+
+def test_other_tables_pass_through_and_settings_keep_their_line_numbers(tmp_path):
+    """A sweep file holds training settings and a [sweep] table: the settings are checked
+    with line numbers, the named table is handed back for its own reader."""
+    path = tmp_path / "sweep.toml"
+    path.write_text('model = "fc"\n[sweep]\ntrials = 3\n')
+    assert read_settings_file(path, other_tables=("sweep",)) == {"model": "fc",
+                                                                 "sweep": {"trials": 3}}
+    with pytest.raises(ConfigError, match="key 'sweep': unknown setting"):
+        read_settings_file(path)
+    path.write_text('epochs = 0\n[sweep]\ntrials = 3\n')
+    with pytest.raises(ConfigError, match=r"line 1: key 'epochs'"):
+        read_settings_file(path, other_tables=("sweep",))
+    path.write_text('sweep = 3\n')
+    with pytest.raises(ConfigError, match=r"line 1: key 'sweep': \[sweep\] must be a table"):
+        read_settings_file(path, other_tables=("sweep",))

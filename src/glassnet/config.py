@@ -328,12 +328,18 @@ def read_toml(path):
         raise ConfigError(f"cannot read config {path}: {exc}") from None
 
 
-def read_settings_file(path):
+def read_settings_file(path, other_tables=()):
     """{field: value} of the settings a TOML file gives (field names at the top level, a
-    [convnet] table), each checked; errors name the file and line."""
+    [convnet] table), each checked; errors name the file and line. Tables named in
+    ``other_tables`` (such as a sweep's [sweep]) are passed through unchecked, for their
+    reader."""
     table, text = read_toml(path)
     names = TrainConfig.field_names()
     for key, value in table.items():
+        if key in other_tables:
+            if not isinstance(value, dict):
+                raise _config_error(path, text, key, f"[{key}] must be a table")
+            continue
         if key not in names:
             raise _config_error(path, text, key, "unknown setting; known: " + ", ".join(names))
         if key == "convnet":

@@ -138,15 +138,13 @@ def _sweep_table(args):
     """(training settings, [sweep] table) of --config FILE, or ({}, {})."""
     if not getattr(args, "config", None):
         return None, {}
-    from glassnet.config import TrainConfig, read_toml
-    table, _ = read_toml(args.config)
+    from glassnet.config import TrainConfig, read_settings_file
+    table = read_settings_file(args.config, other_tables=("sweep",))
     sweep = table.pop("sweep", {})
-    if not isinstance(sweep, dict):
-        raise CLIError(f"{args.config}: [sweep] must be a table")
     unknown = sorted(set(sweep) - set(SWEEP_KEYS))
     if unknown:
         raise CLIError(f"{args.config}: unknown [sweep] keys {unknown}; known: {', '.join(SWEEP_KEYS)}")
-    return TrainConfig.from_dict(table, where=args.config), sweep
+    return TrainConfig(**table), sweep
 
 
 def definition(args):
