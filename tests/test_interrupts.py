@@ -122,11 +122,26 @@ def test_sigint_anywhere_then_resume_is_bit_identical(tmp_path):
     assert_same_run(CheckpointState.load(tmp_path / "final.npz"), reference_state(SIGINT_RUN))
 
 
+MID_WRITE = "mid-write"
+
+
+def _kill_when_writing(pid, folder):
+    """SIGKILL process ``pid`` as soon as a writer's temp file shows up in ``folder`` (a
+    checkpoint being written). Returns its wait status when it ended first, else None."""
+    while True:
+        if any(name.startswith(".tmp-") for name in os.listdir(folder)):
+            os.kill(pid, signal.SIGKILL)
+            return None
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+
+
 def run_until_killed(prefix, delay):
     """Fork a process that continues the run at ``prefix`` (from the latest complete
-    checkpoint, or from the start) and SIGKILL it after ``delay`` seconds (None: let it
-    finish). Returns True when it was killed, False when it finished (its end is
-    ``prefix``_final.npz)."""
+    checkpoint, or from the start) and SIGKILL it after ``delay`` seconds, or as soon as
+    it is writing a checkpoint (``delay=MID_WRITE``), or never (None). Returns True when it
+    was killed, False when it finished (its end is ``prefix``_final.npz)."""
     pid = os.fork()
     if pid == 0:   # the child: never returns into the test runner
         code = 1
@@ -142,10 +157,14 @@ def run_until_killed(prefix, delay):
             code = 0
         finally:
             os._exit(code)
-    if delay is not None:
+    status = None
+    if delay == MID_WRITE:
+        status = _kill_when_writing(pid, os.path.dirname(prefix))
+    elif delay is not None:
         time.sleep(delay)
         os.kill(pid, signal.SIGKILL)
-    _, status = os.waitpid(pid, 0)
+    if status is None:
+        _, status = os.waitpid(pid, 0)
     if os.WIFEXITED(status):
         assert os.WEXITSTATUS(status) == 0, "the training process failed"
         return False
@@ -181,7 +200,10 @@ def test_sigkill_while_writing_checkpoints(tmp_path):
         folder.mkdir()
         prefix, checked = str(folder / "ck"), set()
         while True:
-            delay = chooser.uniform(0.005, 0.15) if kills < 50 else None
+            # every third kill waits for a checkpoint write to start, the others land at
+            # random moments
+            delay = (None if kills >= 50 else MID_WRITE if kills % 3 == 2
+                     else chooser.uniform(0.005, 0.15))
             killed = run_until_killed(prefix, delay)
             temp = check_files(folder, checked)
             if not killed:
