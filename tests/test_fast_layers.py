@@ -108,9 +108,13 @@ def test_conv_fast_equals_naive_float64(rng, dx_path, x_shape, w_shape, stride, 
     ((7, 2, 6, 9), (3, 2, 3, 2), 1, 0),
 ])
 @pytest.mark.parametrize("images_per_block", [1, 2, 3])
+@pytest.mark.parametrize("num_threads", ["1", "3"])
 def test_conv_fast_in_several_blocks(monkeypatch, rng, dx_path, x_shape, w_shape, stride, pad,
-                                     images_per_block):
-    # Shrink the block so the batch is cut into several blocks, the last one shorter.
+                                     images_per_block, num_threads):
+    # Shrink the block so the batch is cut into several blocks, the last one shorter; the
+    # batch split over 1 or 3 threads (parts of 1-3 images: dw summed over the parts).
+    monkeypatch.setattr(glassnet._threads, "MIN_ELEMENTS_PER_THREAD", 1)
+    monkeypatch.setenv("GLASSNET_NUM_THREADS", num_threads)
     plan = fast_layers._ConvPlan(x_shape, w_shape, stride, pad, pad, 8)
     monkeypatch.setattr(fast_layers, "_BLOCK_BYTES",
                         images_per_block * plan.K * plan.P * 8)

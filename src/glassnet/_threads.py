@@ -10,10 +10,20 @@ threading off), else ``os.cpu_count()``, read at each call. The pool itself is t
 piece of module-level state: created on first use, grown when more threads are asked
 for, shared by every caller (``concurrent.futures`` pools are thread-safe), and
 forgotten in a forked child process (whose copy would have no threads).
+
+Work that calls BLAS (the convolutions' matrix products) is split the same way, with
+``uses_blas=True``: while the threads run, BLAS is held to one thread, so that each of
+our threads runs its products on its own core instead of every product being shared out
+over all cores (which oversubscribes them). Splitting the work ourselves puts the
+copies around the products (im2col, col2im, scatters) on all cores too: measured on the
+benchmark convolutions (2 cores, float32), forward 1.4-2x faster than one thread calling
+a 2-thread BLAS. The BLAS limit uses threadpoolctl; without it the products run with
+BLAS's own threads as well (correct, only oversubscribed).
 """
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 
 __all__ = ["num_threads", "map_slices"]
 
@@ -23,6 +33,7 @@ MIN_ELEMENTS_PER_THREAD = 2**16
 _pool = None            # lazily created ThreadPoolExecutor, see the module notes
 _pool_size = 0
 _pool_lock = threading.Lock()
+_blas = None            # lazily found BLAS libraries (threadpoolctl), False when unavailable
 
 
 def _forget_pool_in_child():
@@ -56,7 +67,20 @@ def _executor(workers):
         return _pool
 
 
-def map_slices(fn, length, elements_per_item):
+def _one_blas_thread():
+    """A context in which BLAS uses one thread (threadpoolctl), or does nothing when
+    threadpoolctl is not installed."""
+    global _blas
+    if _blas is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _blas = ThreadpoolController().select(user_api="blas")
+        except ImportError:
+            _blas = False
+    return _blas.limit(limits=1) if _blas else nullcontext()
+
+
+def map_slices(fn, length, elements_per_item, uses_blas=False):
     """Run ``fn(slice)`` over contiguous slices covering ``range(length)`` and return
     the list of results, in order.
 
@@ -69,6 +93,9 @@ def map_slices(fn, length, elements_per_item):
     elements_per_item : int
         Elements one index of the axis stands for; slices hold at least
         ``MIN_ELEMENTS_PER_THREAD`` elements, so small work stays on the calling thread.
+    uses_blas : bool
+        ``fn`` calls BLAS: when the work is split, BLAS runs one thread per call while
+        the slices run (see the module notes).
     """
     parts = min(num_threads(), length,
                 max(1, length * max(1, elements_per_item) // MIN_ELEMENTS_PER_THREAD))
@@ -78,4 +105,5 @@ def map_slices(fn, length, elements_per_item):
     slices = [slice(bounds[k], bounds[k + 1]) for k in range(parts)]
     if threading.current_thread().name.startswith("glassnet"):
         return [fn(s) for s in slices]  # already on a pool thread: no nested waiting
-    return list(_executor(parts).map(fn, slices))
+    with _one_blas_thread() if uses_blas else nullcontext():
+        return list(_executor(parts).map(fn, slices))

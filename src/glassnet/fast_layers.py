@@ -26,9 +26,11 @@ filters flipped in space), computed by the same code as the forward pass, which 
 (C, HH, WW, n, H', W') *view* of the padded input whose strides step through the windows,
 and one ``np.copyto`` makes it contiguous. Two measured refinements keep it fast:
 
-* The batch is processed a few images at a time, so each block of ``cols`` (about 2 MiB) is
-  written, multiplied and read back while it is still in the CPU cache, and the buffers
-  are reused between blocks and between calls (per thread, see ``glassnet._scratch``). The
+* The batch is split over a few threads (``glassnet._threads``; BLAS runs one thread
+  per product meanwhile), and each thread works through its part a few images at a
+  time, so each block of ``cols`` (about 1 MiB) is written, multiplied and read back
+  while it is still in the CPU cache; the buffers are reused between blocks and between
+  calls (per thread, see ``glassnet._scratch``). dw is summed over the threads' parts. The
   backward pass rebuilds the block of ``cols`` it needs instead of keeping the whole
   matrix from the forward pass, which is faster (the rebuild hits the cache, re-reading a
   huge matrix does not) and keeps memory small: the cache is ``(x, w, b, conv_param)``,
@@ -51,6 +53,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from glassnet._scratch import scratch as _scratch
+from glassnet._threads import map_slices
 from glassnet._validate import check_upstream
 from glassnet.fast_pool import max_pool_backward_fast, max_pool_forward_fast
 from glassnet.layers.conv import check_conv_inputs, conv_output_size
@@ -59,11 +62,13 @@ __all__ = ["conv_forward_fast", "conv_backward_fast",
            "max_pool_forward_fast", "max_pool_backward_fast"]
 
 # A block of ``cols`` about this large (bytes) stays in the CPU cache between its copy
-# and its matrix product. Measured on the benchmark shapes (2-core AMD EPYC, 2 MiB L2 per
-# core): 2 MiB is best or within 1% of it everywhere (forward 5-20% faster than 1 MiB, as
-# the products get more columns; fwd+bwd 0-5%); 4 MiB and more lose again, whole batches
-# are 20-30% slower (up to 3x for small filters).
-_BLOCK_BYTES = 2**21
+# and its matrix product; each thread works through blocks of its own part of the batch.
+# Measured with 2 threads on the benchmark shapes (2-core Xeon with AVX-512, 2 MiB of L2
+# per core): 1 MiB is best or within 5% of the best everywhere (float32 and float64,
+# forward and backward); 2-4 MiB lose 5-25% on the 3x3 layer, 8 MiB and more up to 1.8x
+# on the stride-2 layer. (One thread with a 2-thread BLAS had preferred 2 MiB on a 2-core
+# AMD EPYC.)
+_BLOCK_BYTES = 2**20
 
 # The backward pass takes at least this many images per block: col2im costs HH*WW small
 # NumPy calls per block, which one image of a 3-channel 7x7 layer does not amortise
@@ -219,11 +224,20 @@ class _PhasePlan:
 
 
 def _convolve(x, w, b, stride, pad_h, pad_w):
-    """out = conv(x, w) (+ b unless None), block by block: cols, one product, scatter."""
+    """out = conv(x, w) (+ b unless None): the batch split over a few threads (each with
+    its own scratch buffers, see ``glassnet._threads``), each part done by ``_convolve_into``."""
+    plan = _ConvPlan(x.shape, w.shape, stride, pad_h, pad_w, x.dtype.itemsize)
+    out = np.empty((plan.N, plan.F, plan.out_h, plan.out_w), dtype=x.dtype)
+    map_slices(lambda part: _convolve_into(x[part], w, b, stride, pad_h, pad_w, out[part]),
+               plan.N, plan.K * plan.P, uses_blas=True)
+    return out
+
+
+def _convolve_into(x, w, b, stride, pad_h, pad_w, out):
+    """out[...] = conv(x, w) (+ b unless None), block by block: cols, one product, scatter."""
     plan = _ConvPlan(x.shape, w.shape, stride, pad_h, pad_w, x.dtype.itemsize)
     xpad = plan.pad_input(x)
     w_mat = w.reshape(plan.F, plan.K)
-    out = np.empty((plan.N, plan.F, plan.out_h, plan.out_w), dtype=x.dtype)
     col_buf = _scratch("cols", plan.K * plan.block * plan.P, x.dtype)
     out_buf = _scratch("out_rows", plan.F * plan.block * plan.P, x.dtype)
     for n0, m in plan.blocks():
@@ -236,7 +250,6 @@ def _convolve(x, w, b, stride, pad_h, pad_w):
             np.copyto(target, block_out)
         else:
             np.add(block_out, b[:, None, None, None], out=target)
-    return out
 
 
 def conv_forward_fast(x, w, b, conv_param):
@@ -248,6 +261,37 @@ def conv_forward_fast(x, w, b, conv_param):
     x, w, b, stride, pad, _, _ = check_conv_inputs(x, w, b, conv_param)
     out = _convolve(x, w, b, stride, pad, pad)
     return out, (x, w, b, {"stride": stride, "pad": pad})
+
+
+def _backward_part(x, w, dout, stride, pad, dx):
+    """dw transposed (K, F) of images x (m, C, H, W) with upstream dout, block by block;
+    when ``dx`` (m, C, H, W) is given, it is filled by col2im (see ``conv_backward_fast``)."""
+    plan = _ConvPlan(x.shape, w.shape, stride, pad, pad, x.dtype.itemsize,
+                     min_images=_BACKWARD_MIN_IMAGES)
+    xpad = plan.pad_input(x)
+    w_mat = w.reshape(plan.F, plan.K)
+    dw_t = np.zeros((plan.K, plan.F), dtype=x.dtype)
+    nb = plan.block
+    col_buf = _scratch("cols", plan.K * nb * plan.P, x.dtype)
+    dout_buf = _scratch("dout_rows", plan.F * nb * plan.P, x.dtype)
+    if dx is not None:
+        phases = _PhasePlan(plan)
+        if phases.row_w != plan.row_w:
+            wide_dout_buf = _scratch("wide_dout_rows", plan.F * nb * phases.P, x.dtype)
+        dcol_buf = _scratch("dcols", plan.K * nb * phases.P, x.dtype)
+        phase_buf = _scratch("phases", phases.buffer_size(nb), x.dtype)
+    for n0, m in plan.blocks():
+        cols = _gather_cols(plan, xpad, n0, m, col_buf)
+        dblock = _dout_rows(dout, n0, m, plan.row_w, dout_buf)
+        dw_t += cols @ dblock.T
+        if dx is None:
+            continue
+        if phases.row_w != plan.row_w:
+            dblock = _dout_rows(dout, n0, m, phases.row_w, wide_dout_buf)
+        dcols = dcol_buf[:plan.K * m * phases.P].reshape(plan.K, m * phases.P)
+        np.matmul(w_mat.T, dblock, out=dcols)
+        phases.col2im(dcols, phase_buf, dx[n0:n0 + m])
+    return dw_t
 
 
 def conv_backward_fast(dout, cache, compute_dx=True):
@@ -270,39 +314,24 @@ def conv_backward_fast(dout, cache, compute_dx=True):
     gradient for its input images, and dx is a third of the work of the backward pass.
     """
     x, w, b, conv_param = cache
-    pad = conv_param["pad"]
-    plan = _ConvPlan(x.shape, w.shape, conv_param["stride"], pad, pad, x.dtype.itemsize,
-                     min_images=_BACKWARD_MIN_IMAGES)
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    plan = _ConvPlan(x.shape, w.shape, stride, pad, pad, x.dtype.itemsize)
     dout = check_upstream(dout, (plan.N, plan.F, plan.out_h, plan.out_w), x.dtype)
     if not isinstance(compute_dx, (bool, np.bool_)):
         raise TypeError(f"compute_dx must be True or False; got {compute_dx!r}")
-    dx_by_conv = (plan.stride == 1 and plan.C >= _MIN_CHANNELS_DX_BY_CONV
+    dx_by_conv = (stride == 1 and plan.C >= _MIN_CHANNELS_DX_BY_CONV
                   and pad <= min(plan.HH, plan.WW) - 1)
-    skip_dx = dx_by_conv or not compute_dx
-    xpad = plan.pad_input(x)
-    w_mat = w.reshape(plan.F, plan.K)
-    dw_t = np.zeros((plan.K, plan.F), dtype=x.dtype)  # dw transposed, see the docstring
     dx = np.empty(x.shape, dtype=x.dtype) if compute_dx else None
-    nb = plan.block
-    col_buf = _scratch("cols", plan.K * nb * plan.P, x.dtype)
-    dout_buf = _scratch("dout_rows", plan.F * nb * plan.P, x.dtype)
-    if not skip_dx:
-        phases = _PhasePlan(plan)
-        if phases.row_w != plan.row_w:
-            wide_dout_buf = _scratch("wide_dout_rows", plan.F * nb * phases.P, x.dtype)
-        dcol_buf = _scratch("dcols", plan.K * nb * phases.P, x.dtype)
-        phase_buf = _scratch("phases", phases.buffer_size(nb), x.dtype)
-    for n0, m in plan.blocks():
-        cols = _gather_cols(plan, xpad, n0, m, col_buf)
-        dblock = _dout_rows(dout, n0, m, plan.row_w, dout_buf)
-        dw_t += cols @ dblock.T
-        if skip_dx:
-            continue
-        if phases.row_w != plan.row_w:
-            dblock = _dout_rows(dout, n0, m, phases.row_w, wide_dout_buf)
-        dcols = dcol_buf[:plan.K * m * phases.P].reshape(plan.K, m * phases.P)
-        np.matmul(w_mat.T, dblock, out=dcols)
-        phases.col2im(dcols, phase_buf, dx[n0:n0 + m])
+    col2im_dx = None if dx_by_conv else dx
+
+    def part(images):
+        return _backward_part(x[images], w, dout[images], stride, pad,
+                              None if col2im_dx is None else col2im_dx[images])
+
+    partial_dw_t = map_slices(part, plan.N, plan.K * plan.P, uses_blas=True)
+    dw_t = partial_dw_t[0]
+    for more in partial_dw_t[1:]:
+        dw_t += more
     if dx_by_conv and compute_dx:
         w_flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
         dx = _convolve(dout, w_flipped, None, 1, plan.HH - 1 - pad, plan.WW - 1 - pad)

@@ -11,16 +11,23 @@ configuration, ``glassnet.experiment`` trains it into a ``glassnet.runs.RunFolde
 
 Errors a user can act on are printed as ``glassnet: error: ...`` without a traceback:
 exit code 1 for such errors, 2 for a malformed command line, 130 after Ctrl-C.
+
+The commands that train (``train``, ``sweep``) or time training (``bench``) own their
+process, so they set its allocator to keep freed memory for the next step
+(``glassnet.allocator``).
 """
 import argparse
 import sys
 
 from glassnet import __version__
+from glassnet.allocator import keep_freed_memory
 from glassnet.cli import evaluate, tools, train
 from glassnet.cli.common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, INSTALL_HINT,
                                  OPTIONAL_MODULES, CLIError)
 
 __all__ = ["main", "build_parser", "CLIError"]
+
+PROCESS_OWNING_COMMANDS = ("train", "sweep", "bench")
 
 
 def _sweep_module():
@@ -56,6 +63,8 @@ def _optional_dependency(exc):
 def main(argv=None):
     """Run the command line; returns the exit code (0 ok, 1 error, 2 usage, 130 Ctrl-C)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in PROCESS_OWNING_COMMANDS:
+        keep_freed_memory()
     try:
         if argv and argv[0] == "bench":
             return tools.cmd_bench(argv[1:])

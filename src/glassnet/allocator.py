@@ -1,0 +1,67 @@
+"""Keep freed memory in the process for the next training step (glibc's allocator).
+
+A training step allocates and frees the same large arrays every step: activations,
+caches and gradients of a few megabytes each. glibc's ``malloc`` serves blocks above its
+mmap threshold with fresh pages from the system and hands freed memory at the top of its
+heap back (trimming), so the next step pays a page fault, and the zeroing of a page, for
+every 4 KiB it writes again. Measured on the recipe convnet step (batch 128, float32, 2
+cores): about 5,200 page faults and 12-17 ms of system time per step of ~110 ms.
+
+``keep_freed_memory()`` raises the mmap threshold to glibc's maximum (32 MiB on 64-bit
+systems) and the trim threshold to ``trim_bytes``, so freed blocks stay in the heap and
+are reused: then about 5 page faults and 2 ms of system time per step. The price is that
+the process keeps up to ``trim_bytes`` of freed memory instead of returning it.
+
+This changes the allocator of the whole process, so glassnet calls it only where it owns
+the process: ``glassnet train``, ``glassnet sweep`` and ``glassnet bench``. A Python program
+may call it itself. It does nothing (and returns False) where the C library is not glibc.
+"""
+import ctypes
+import ctypes.util
+
+__all__ = ["keep_freed_memory"]
+
+# mallopt() parameter numbers, from glibc's <malloc.h>.
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+
+# The largest mmap threshold glibc accepts on 64-bit systems (DEFAULT_MMAP_THRESHOLD_MAX).
+MAX_MMAP_THRESHOLD = 32 * 2**20
+
+
+def _mallopt():
+    """glibc's mallopt function, or None where there is none."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
+        mallopt = libc.mallopt
+        libc.gnu_get_libc_version  # only glibc has this; musl's mallopt does nothing
+    except (OSError, AttributeError):
+        return None
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return mallopt
+
+
+def keep_freed_memory(trim_bytes=2**30):
+    """Make glibc keep freed blocks up to 32 MiB, and up to ``trim_bytes`` of free memory
+    at the top of the heap, for reuse instead of returning them to the system.
+
+    Parameters
+    ----------
+    trim_bytes : int
+        Free memory at the top of the heap that is kept (default 1 GiB); 1 to 2**31 - 1.
+
+    Returns
+    -------
+    bool
+        True when both settings were applied, False where the C library is not glibc.
+    """
+    if isinstance(trim_bytes, bool) or not isinstance(trim_bytes, int):
+        raise TypeError(f"trim_bytes must be an integer; got {type(trim_bytes).__name__}")
+    if not 1 <= trim_bytes <= 2**31 - 1:
+        raise ValueError(f"trim_bytes must be between 1 and 2**31 - 1; got {trim_bytes}")
+    mallopt = _mallopt()
+    if mallopt is None:
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, MAX_MMAP_THRESHOLD)
+                and mallopt(_M_TRIM_THRESHOLD, trim_bytes))
