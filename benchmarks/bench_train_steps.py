@@ -8,11 +8,14 @@ elementwise threads) and OPENBLAS_NUM_THREADS (both libraries' BLAS threads; tor
 given NumPy's count) to compare thread settings. On a machine shared with other work,
 ``--cpu-time`` times by the process's CPU time instead of wall time: steadier, and the
 same thing as wall time when everything runs on one thread (set both variables to 1).
+Like ``glassnet bench``, it first makes the process keep freed memory
+(``glassnet.allocator``; ``--default-allocator`` to leave glibc's settings alone).
 """
 import argparse
 import sys
 import time
 
+from glassnet.allocator import keep_freed_memory
 from glassnet.bench_train import STEP_CASES, bench_train_steps, print_train_table, system_info
 
 
@@ -23,9 +26,13 @@ def main(argv=None):
                         help="only this case (repeatable)")
     parser.add_argument("--cpu-time", action="store_true",
                         help="time by process CPU time instead of wall time")
+    parser.add_argument("--default-allocator", action="store_true",
+                        help="do not change glibc's allocator settings")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error(f"--repeat must be a positive integer; got {args.repeat}")
+    if not args.default_allocator:
+        keep_freed_memory()
     print("\n".join(system_info()))
     clock = time.process_time if args.cpu_time else time.perf_counter
     if args.cpu_time:
