@@ -292,11 +292,13 @@ def run_main(capsys, *args):
     return code, out, err
 
 
-def test_unknown_data_set(capsys):
+def test_unknown_data_set(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     code, _, err = run_main(capsys, "train", "--data", "nope")
     assert code == 1
     assert err.startswith("glassnet: error: unknown data set 'nope'; known data sets: ")
     assert "digits" in err and "fashion-mnist" in err
+    assert os.listdir(tmp_path) == []     # no runs/nope-cnn-<time>/ left behind
 
 
 def test_unreadable_config_names_line_and_key(capsys, tmp_path):

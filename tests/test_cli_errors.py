@@ -2,6 +2,7 @@
 never as a Python traceback."""
 import json
 import os
+import shutil
 import zipfile
 
 import numpy as np
@@ -36,12 +37,14 @@ def trained(tmp_path_factory):
     return folder
 
 
-def test_bad_numbers_and_names(capsys, tmp_path):
+def test_bad_numbers_and_names(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     assert_user_error(capsys, ["train", "--seed", "-1"], r"seed must be an integer >= 0; got -1")
     assert_user_error(capsys, ["train", "--lr", "-0.1"], r"lr must be a finite number > 0")
     assert_user_error(capsys, ["train", "--data", "mat:"], r"mat.*file")
     assert_user_error(capsys, ["train", "--data", f"mat:{tmp_path / 'none.mat'}"],
                       r"none\.mat")
+    assert os.listdir(tmp_path) == []
 
 
 def test_toml_with_a_wrong_type_inside_a_block(capsys, tmp_path):
@@ -61,7 +64,6 @@ def test_output_places_that_cannot_be_used(capsys, tmp_path, trained):
 
 
 def test_broken_run_folders(capsys, tmp_path, trained):
-    import shutil
     copy = tmp_path / "copy"
     shutil.copytree(trained, copy)
     config = RunFolder(copy).config_path
@@ -104,10 +106,74 @@ def test_model_files_with_wrong_contents(capsys, tmp_path, trained):
     assert_user_error(capsys, ["evaluate", bad, "--data", "digits"], r"W1 must be a real array")
 
 
-def test_corrupt_data_file_is_an_error_not_a_crash(capsys, tmp_path):
+def test_corrupt_data_file_is_an_error_not_a_crash(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     path = tmp_path / "bad.mat"
     path.write_bytes(b"MATLAB 5.0 MAT-file" + os.urandom(200))
     assert_user_error(capsys, ["train", "--data", f"mat:{path}", "--epochs", "1"], r"bad\.mat")
+    assert os.listdir(tmp_path) == ["bad.mat"]
+
+
+# ---- a train that fails on its input changes nothing on disk ---------------------------
+
+def tree(root):
+    """{path relative to root: the file's bytes, or None for a folder} under root."""
+    found = {}
+    for folder, subfolders, files in os.walk(root):
+        for name in subfolders:
+            found[os.path.relpath(os.path.join(folder, name), root)] = None
+        for name in files:
+            path = os.path.join(folder, name)
+            with open(path, "rb") as f:
+                found[os.path.relpath(path, root)] = f.read()
+    return found
+
+
+BAD_INPUTS = ["unknown data set", "corrupt data file", "model that does not fit the images"]
+
+
+def bad_input(kind, where):
+    """Options that fail only once the data is loaded or the model built, the error they
+    give, and their input file (written in ``where``) or None."""
+    if kind == "unknown data set":
+        return ["--data", "nope"], r"unknown data set 'nope'", None
+    if kind == "corrupt data file":
+        path = where / "corrupt.mat"
+        path.write_bytes(b"MATLAB 5.0 MAT-file" + bytes(range(256)) * 2)
+        return ["--data", f"mat:{path}"], r"corrupt\.mat", path
+    path = where / "wide.toml"     # an 11x11 filter on 8x8 digits
+    path.write_text('conv_blocks = [{filters = 4, kernel = 11}]\nhidden_dims = [8]\n')
+    return (["--data", "digits", "--model", path], r"filter height 11 is larger than the padded",
+            path)
+
+
+@pytest.mark.parametrize("kind", BAD_INPUTS)
+def test_failed_train_creates_no_run_folder(capsys, tmp_path, monkeypatch, kind):
+    monkeypatch.chdir(tmp_path)
+    args, pattern, made = bad_input(kind, tmp_path)
+    expected = tree(tmp_path)
+    assert set(expected) == ({made.name} if made else set())
+    for where in ([], ["--name", "named"], ["--out", "out"], ["--out", "out", "--overwrite"]):
+        assert_user_error(capsys, ["train", *args, "--epochs", "1", *where], pattern)
+        assert tree(tmp_path) == expected, where      # no runs/, no out/, nothing
+
+
+@pytest.mark.parametrize("kind", BAD_INPUTS)
+def test_overwrite_with_input_that_fails_keeps_the_old_run(capsys, tmp_path, monkeypatch,
+                                                           trained, kind):
+    monkeypatch.chdir(tmp_path)
+    old = tmp_path / "old"
+    shutil.copytree(trained, old)
+    before = tree(old)
+    assert {"config.json", "model.npz", "metrics.json", "history.csv", "report.html",
+            os.path.join("checkpoints", "ckpt_latest.npz")} <= set(before)
+    args, pattern, _ = bad_input(kind, tmp_path)
+    assert_user_error(capsys, ["train", *args, "--out", old, "--overwrite"], pattern)
+    assert tree(old) == before                     # every file byte for byte
+    assert RunFolder(old).read_metrics() == RunFolder(trained).read_metrics()
+    # without --overwrite the existing run is refused first, whatever else is wrong
+    assert_user_error(capsys, ["train", *args, "--out", old], r"already exists; use --overwrite")
+    assert tree(old) == before
 
 
 def test_exploding_learning_rate_is_divergence(capsys, tmp_path):

@@ -1,11 +1,13 @@
 """glassnet.experiment: one configuration trained into one run folder."""
+import os
+
 import numpy as np
 import pytest
 
 from glassnet.classifiers import load_model
 from glassnet.config import ConfigError, TrainConfig
 from glassnet.experiment import (DivergedError, RunInterrupted, build_model, load_data,
-                                 resume_run, train_run)
+                                 prepare_run, resume_run, train_prepared, train_run)
 from glassnet.runs import RunFolder
 
 # A small fully connected net with dropout on 400 digits: a few seconds per run.
@@ -44,11 +46,13 @@ def test_train_run_writes_the_layout_and_returns_metrics(tmp_path):
     assert accuracy == metrics["test_acc"]
 
 
-def test_seeded_run_with_dropout_is_reproducible(tmp_path):
+def test_seeded_run_with_dropout_is_reproducible_in_one_step_or_two(tmp_path):
     a, b = RunFolder.create(tmp_path / "a"), RunFolder.create(tmp_path / "b")
-    assert train_run(SMALL, a)["best_val_acc"] == train_run(SMALL, b)["best_val_acc"]
+    prepared = prepare_run(SMALL)      # b: prepared first, its folder could come after
+    assert train_run(SMALL, a)["best_val_acc"] == train_prepared(prepared, b)["best_val_acc"]
     for name, value in params_of(a).items():
         np.testing.assert_array_equal(value, params_of(b)[name])
+    assert open(a.config_path).read() == open(b.config_path).read()
 
 
 class InterruptAt:
@@ -188,3 +192,42 @@ def test_train_on_val_keeps_the_last_epoch(tmp_path):
     assert metrics["iterations"] == 3 * per_epoch
     for name, value in params_of(folder).items():
         np.testing.assert_array_equal(value, seen[3][name])
+
+
+def wide_model_file(where):
+    """A ConvNet TOML file whose 11x11 filter does not fit 8x8 digits."""
+    path = where / "wide.toml"
+    path.write_text('conv_blocks = [{filters = 4, kernel = 11}]\nhidden_dims = [8]\n')
+    return str(path)
+
+
+def test_prepare_run_builds_everything_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    prepared = prepare_run(SMALL)
+    assert prepared.config == SMALL.resolved() and not prepared.train_on_val
+    assert prepared.data["X_train"].shape == (400, 1, 8, 8)
+    assert prepared.info["input_shape"] == (1, 8, 8) and prepared.info["num_classes"] == 10
+    np.testing.assert_array_equal(prepared.model.params["W1"],
+                                  build_model(prepared.config, prepared.info).params["W1"])
+    both = prepare_run(SMALL, train_on_val=True)
+    assert both.train_on_val
+    assert len(both.data["y_train"]) == 400 + len(prepared.data["y_val"])
+    with pytest.raises(ConfigError, match="unknown data set 'nope'"):
+        prepare_run(SMALL.replace(data="nope"))
+    with pytest.raises(ValueError, match="filter height 11 is larger"):
+        prepare_run(TrainConfig(data="digits", model=wide_model_file(tmp_path)))
+    assert os.listdir(tmp_path) == ["wide.toml"]
+
+
+def test_sweep_trial_whose_model_cannot_be_built_leaves_no_folder(tmp_path):
+    tune = pytest.importorskip("glassnet.tune")
+    from optuna.trial import TrialState
+    wide = wide_model_file(tmp_path)
+    base = TrainConfig(data="digits", epochs=1, num_train=200, batch_size=50)
+    result = tune.run({"model": ["softmax", wide]}, base, pruner="none",
+                      folder=str(tmp_path / "s"), name="wide", quiet=True)
+    states = {result.params(t)["model"]: t.state for t in result.study.trials}
+    assert states == {"softmax": TrialState.COMPLETE, wide: TrialState.FAIL}
+    made = sorted(os.listdir(tmp_path / "s" / "trials"))
+    good = next(t for t in result.study.trials if t.state == TrialState.COMPLETE)
+    assert made == [os.path.basename(good.user_attrs["run_dir"])]

@@ -15,6 +15,14 @@ drive a seeded :class:`~glassnet.solver.Solver` (minibatches and dropout masks f
 checkpointed streams; NumPy's global generator is never read or changed), then write the
 history, metrics, model, pictures and report through the :class:`~glassnet.runs.RunFolder`.
 
+``train_run`` is two steps, also public so that a caller can create (or clear) the run
+folder only once nothing about the user's input can fail any more:
+:func:`prepare_run` (data and model; touches no file) and :func:`train_prepared`.
+
+    prepared = prepare_run(config)               # an unknown data set fails here
+    folder = RunFolder.create("runs/fc-digits", overwrite=True)
+    metrics = train_prepared(prepared, folder)
+
 Callbacks observe or stop training: objects with any of ``on_train_begin``,
 ``on_iteration``, ``on_epoch_end``, ``on_train_end`` (see glassnet.callbacks). An
 exception raised by a callback propagates out of ``train_run`` (the folder keeps its
@@ -23,16 +31,17 @@ diverges raises :class:`DivergedError` and saves no model.
 """
 import os
 import time
+from typing import NamedTuple
 
 import numpy as np
 
 from glassnet import __version__
-from glassnet.config import DEFAULT_CONV_BLOCKS, ConfigError
+from glassnet.config import DEFAULT_CONV_BLOCKS, ConfigError, TrainConfig
 from glassnet.evaluation import (class_names, first_layer_weights, model_num_classes, predict_labels)
 from glassnet.runs import RunFolderError
 
-__all__ = ["train_run", "resume_run", "load_data", "build_model", "DivergedError",
-           "RunInterrupted"]
+__all__ = ["train_run", "prepare_run", "train_prepared", "PreparedRun", "resume_run",
+           "load_data", "build_model", "DivergedError", "RunInterrupted"]
 
 
 class DivergedError(RuntimeError):
@@ -174,9 +183,74 @@ def _solver_options(config, run_folder, data_info, callbacks, progress):
             "print_every": 0, "seed": config.seed}
 
 
+class PreparedRun(NamedTuple):
+    """A run ready to train (from :func:`prepare_run`): the resolved ``config``, the
+    ``data`` dict and its ``info``, the freshly built ``model``, and ``train_on_val``."""
+    config: TrainConfig
+    data: dict
+    info: dict
+    model: object
+    train_on_val: bool
+
+
+def prepare_run(config, train_on_val=False):
+    """Load the data and build the model of ``config``; writes nothing anywhere.
+
+    Everything in a run that can fail on the user's input (an unknown data set, a broken
+    data file, a model that does not fit the images) fails here, so a caller can create
+    or clear the run folder afterwards and lose nothing when it does.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The run's settings (resolved here).
+    train_on_val : bool
+        Train on the training and validation splits together (see :func:`train_run`).
+
+    Returns
+    -------
+    PreparedRun
+        To be trained once by :func:`train_prepared` (training changes its model).
+    """
+    config = config.resolved()
+    data, info = load_data(config)
+    if train_on_val:
+        data = dict(data, X_train=np.concatenate([data["X_train"], data["X_val"]]),
+                    y_train=np.concatenate([data["y_train"], data["y_val"]]))
+    model = build_model(config, info)
+    return PreparedRun(config, data, info, model, bool(train_on_val))
+
+
+def train_prepared(prepared, run_folder, callbacks=(), progress=False):
+    """Train a :class:`PreparedRun` into ``run_folder`` (a RunFolder, already created);
+    returns the metrics dict also written to metrics.json (see :func:`train_run`).
+
+    Parameters
+    ----------
+    prepared : PreparedRun
+        From :func:`prepare_run`, not trained before.
+    run_folder : RunFolder
+        Where config.json, checkpoints, history, metrics, model and pictures go.
+    callbacks : sequence
+        Solver callback objects (see the module docstring).
+    progress : bool
+        Show a progress bar while training.
+    """
+    from glassnet.solver import Solver
+    config, data, info, model = prepared.config, prepared.data, prepared.info, prepared.model
+    run_folder.write_config(config, model, __version__)
+    bookkeeping = _RunBookkeeping(run_folder, keep_final=prepared.train_on_val)
+    options = _solver_options(config, run_folder, info, [bookkeeping, *callbacks], progress)
+    solver = Solver(model, data, update_rule=config.optimizer,
+                    optim_config={"learning_rate": config.lr}, **options)
+    return _train_and_finish(solver, data, info, config, run_folder, bookkeeping)
+
+
 def train_run(config, run_folder, callbacks=(), progress=False, train_on_val=False):
     """Train ``config`` (a TrainConfig, resolved here) into ``run_folder`` (a RunFolder,
-    already created); returns the metrics dict also written to metrics.json.
+    already created); returns the metrics dict also written to metrics.json. The same as
+    ``train_prepared(prepare_run(config, train_on_val), run_folder, callbacks, progress)``;
+    call those two to create the folder only after the data and model are ready.
 
     Metrics: test_acc (None without a test split), best_val_acc, best_epoch,
     final_train_acc, final_val_acc, final_loss, epochs, iterations, stop_reason, seconds,
@@ -187,19 +261,7 @@ def train_run(config, run_folder, callbacks=(), progress=False, train_on_val=Fal
     is then measured on seen data and cannot choose an epoch: the model kept is the last
     epoch's, and only the test accuracy means anything.
     """
-    from glassnet.solver import Solver
-    config = config.resolved()
-    data, info = load_data(config)
-    if train_on_val:
-        data = dict(data, X_train=np.concatenate([data["X_train"], data["X_val"]]),
-                    y_train=np.concatenate([data["y_train"], data["y_val"]]))
-    model = build_model(config, info)
-    run_folder.write_config(config, model, __version__)
-    bookkeeping = _RunBookkeeping(run_folder, keep_final=train_on_val)
-    options = _solver_options(config, run_folder, info, [bookkeeping, *callbacks], progress)
-    solver = Solver(model, data, update_rule=config.optimizer,
-                    optim_config={"learning_rate": config.lr}, **options)
-    return _train_and_finish(solver, data, info, config, run_folder, bookkeeping)
+    return train_prepared(prepare_run(config, train_on_val), run_folder, callbacks, progress)
 
 
 def resume_run(run_folder, changes=None, callbacks=(), progress=False):

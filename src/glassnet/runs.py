@@ -152,13 +152,8 @@ class RunFolder:
         """
         folder = cls(path)
         path = folder.path
-        if os.path.exists(path) and not os.path.isdir(path):
-            raise RunFolderError(f"run folder {path!r} exists and is not a folder")
+        cls.check_can_create(path, overwrite)
         if os.path.isdir(path) and os.listdir(path):
-            if not overwrite:
-                raise RunFolderError(
-                    f"run folder {path!r} already exists; use --overwrite to replace it, "
-                    f"--resume {path} to continue it, or --name/--out for a new one")
             for name in RUN_FILES:
                 if os.path.isfile(folder.file(name)):
                     os.remove(folder.file(name))
@@ -169,6 +164,26 @@ class RunFolder:
             raise RunFolderError(f"cannot create run folder {path!r}: "
                                  f"{exc.strerror or exc}") from None
         return folder
+
+    @staticmethod
+    def check_can_create(path, overwrite=False):
+        """Raise the RunFolderError :meth:`create` would raise for what is already at
+        ``path`` (a file, or a non-empty folder without ``overwrite``); changes nothing.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The run folder to be created.
+        overwrite : bool
+            Whether an existing run there may be replaced.
+        """
+        path = os.fspath(path)
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise RunFolderError(f"run folder {path!r} exists and is not a folder")
+        if not overwrite and os.path.isdir(path) and os.listdir(path):
+            raise RunFolderError(
+                f"run folder {path!r} already exists; use --overwrite to replace it, "
+                f"--resume {path} to continue it, or --name/--out for a new one")
 
     # ---- config and metrics ------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""``glassnet train``: options -> TrainConfig -> experiment.train_run / resume_run -> print.
+"""``glassnet train``: options -> TrainConfig -> experiment.prepare_run -> run folder ->
+experiment.train_prepared (or resume_run) -> print.
 
 Every TrainConfig field is an option (``--batch-size`` for ``batch_size``); a ``--config``
 TOML file sits between the defaults and the command line.
@@ -122,15 +123,14 @@ def _want_progress_bar(quiet):
     return True
 
 
-def _run_folder_for(args, config):
-    from glassnet.runs import RunFolder, auto_run_path
+def _run_path(args, config):
+    """The new run's folder: --out, runs/<--name>, or runs/<data>-<model>-<time>."""
+    from glassnet.runs import auto_run_path
     if args.out:
-        path = args.out
-    elif args.name:
-        path = os.path.join("runs", args.name)
-    else:
-        path = auto_run_path(config)
-    return RunFolder.create(path, overwrite=args.overwrite)
+        return args.out
+    if args.name:
+        return os.path.join("runs", args.name)
+    return auto_run_path(config)
 
 
 def cmd_train(args):
@@ -148,10 +148,15 @@ def cmd_train(args):
             printer = EpochPrinter(config, folder, args.quiet)
             metrics = experiment.resume_run(folder, changes, [printer], progress)
         else:
+            # The data and model first, the folder after: input that cannot be trained
+            # creates nothing and clears no old run (--overwrite).
             config = config_from_args(args)
-            folder = _run_folder_for(args, config)
-            printer = EpochPrinter(config, folder, args.quiet)
-            metrics = experiment.train_run(config, folder, [printer], progress)
+            path = _run_path(args, config)
+            RunFolder.check_can_create(path, args.overwrite)   # refuse an existing run at once
+            prepared = experiment.prepare_run(config)
+            folder = RunFolder.create(path, overwrite=args.overwrite)
+            printer = EpochPrinter(prepared.config, folder, args.quiet)
+            metrics = experiment.train_prepared(prepared, folder, [printer], progress)
     except experiment.RunInterrupted as exc:
         print(f"\n{exc}\nresume with: glassnet train --resume {folder.path}", file=sys.stderr,
               flush=True)

@@ -137,10 +137,10 @@ class SweepResult:
         """Train the best configuration again on the training and validation splits
         together into the normal run folder ``run_dir``; returns its metrics (test_acc is
         the sweep's final, unbiased number)."""
-        from glassnet.experiment import train_run
+        from glassnet.experiment import prepare_run, train_prepared
         from glassnet.runs import RunFolder
-        config = self.best_config()
-        return train_run(config, RunFolder.create(run_dir, overwrite=overwrite), train_on_val=True)
+        prepared = prepare_run(self.best_config(), train_on_val=True)   # before any file
+        return train_prepared(prepared, RunFolder.create(run_dir, overwrite=overwrite))
 
     def counts(self):
         """{state name: count}, plus 'retried' (trials queued again after their worker died)."""

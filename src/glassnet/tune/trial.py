@@ -4,7 +4,8 @@ Two kinds of trial, one contract (the value is the best validation accuracy; the
 user attributes record ``host``, ``pid``, ``run_dir``, ``train_acc`` and ``val_acc``):
 
 - a *configuration* trial changes the drawn fields of a fixed ``TrainConfig`` and trains
-  it with ``glassnet.experiment.train_run`` into a normal run folder;
+  it with ``glassnet.experiment`` (prepare_run, then train_prepared) into a normal run
+  folder, created only once the data and model are built;
 - a *factory* trial calls ``factory(params) -> model`` and trains the model either by its
   own classic ``train`` method (the linear classifiers, the stand-alone ``TwoLayerNet``),
   or, for any other model, by ``glassnet.solver.Solver``. ``options`` (a dict, or a
@@ -86,16 +87,17 @@ def run_config_trial(trial, space, base, folder):
     with the best validation accuracy it reached (0 if none) and ``diverged`` recorded, so
     the sampler learns to avoid that region.
     """
-    from glassnet.experiment import DivergedError, train_run
+    from glassnet.experiment import DivergedError, prepare_run, train_prepared
     from glassnet.runs import RunFolder
     params = space.suggest(trial)
     run_dir = trial_folder(folder, trial.number)
     mark_start(trial, run_dir)
     config = base.replace(**config_values(params)).resolved()  # a bad value fails here
+    prepared = prepare_run(config)   # so does a model that does not fit: no folder left
     reporter = EpochReporter(trial)
     try:
-        metrics = train_run(config, RunFolder.create(run_dir, overwrite=True),
-                            callbacks=(reporter,))
+        metrics = train_prepared(prepared, RunFolder.create(run_dir, overwrite=True),
+                                 callbacks=(reporter,))
     except DivergedError as exc:
         reporter._record()
         trial.set_user_attr("diverged", str(exc).splitlines()[0])
