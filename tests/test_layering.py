@@ -10,7 +10,7 @@ SRC = pathlib.Path(__file__).resolve().parent.parent / "src" / "glassnet"
 # Rank of each top-level module or package of glassnet, lowest first (ARCHITECTURE.md).
 RANKS = [
     ("_validate", "_io", "_npz", "_threads", "_scratch", "_divergence", "_checkpoint_fields",
-     "allocator"),
+     "owned_process"),
     ("layers",),
     ("fast_relu", "fast_pool", "fast_norm", "fast_layers"),
     ("layer_utils", "gradient_check", "gradcheck_cases"),

@@ -12,16 +12,18 @@ configuration, ``glassnet.experiment`` trains it into a ``glassnet.runs.RunFolde
 Errors a user can act on are printed as ``glassnet: error: ...`` without a traceback:
 exit code 1 for such errors, 2 for a malformed command line, 130 after Ctrl-C.
 
-The commands that train (``train``, ``sweep``) or time training (``bench``) own their
-process, so they set its allocator to keep freed memory for the next step
-(``glassnet.allocator``).
+The ``glassnet`` program owns its process: its entry point (``glassnet.__main__``) lets
+OpenBLAS's idle threads sleep instead of spinning, before NumPy is loaded, and the
+commands that train (``train``, ``sweep``) or time training (``bench``) make the allocator
+keep freed memory for the next step (see ``glassnet.owned_process``). Importing this
+module changes nothing.
 """
 import argparse
 import sys
 
 from glassnet import __version__
-from glassnet.allocator import keep_freed_memory
 from glassnet.cli import evaluate, tools, train
+from glassnet.owned_process import keep_freed_memory
 from glassnet.cli.common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, INSTALL_HINT,
                                  OPTIONAL_MODULES, CLIError)
 
