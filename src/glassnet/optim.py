@@ -303,14 +303,24 @@ def adagrad(w, dw, config=None):
 
 
 def _adam_step(w, dw, config, hp):
-    """One Adam step from checked arguments -> (next_w, new state dict)."""
+    """One Adam step from checked arguments -> (next_w, new state dict).
+
+    The formulas of ``adam``, evaluated in the same order (so to the same bits), with
+    the intermediate results updated in place where they are arrays: eight new arrays of
+    the parameters' size instead of fourteen."""
     b1, b2 = hp["beta1"], hp["beta2"]
     t = check_nonnegative_int(config.get("t", 0), "config['t']") + 1
-    m = b1 * _state(config, "m", w) + (1 - b1) * dw
-    v = b2 * _state(config, "v", w) + (1 - b2) * dw ** 2
-    m_hat = m / (1 - b1 ** t)
-    v_hat = v / (1 - b2 ** t)
-    step = hp["learning_rate"] * m_hat / (np.sqrt(v_hat) + hp["epsilon"])
+    m = b1 * _state(config, "m", w)
+    m += (1 - b1) * dw
+    v = b2 * _state(config, "v", w)
+    squared = np.square(dw)
+    squared *= 1 - b2
+    v += squared
+    denominator = np.sqrt(v / (1 - b2 ** t))   # sqrt(v_hat)
+    denominator += hp["epsilon"]
+    step = m / (1 - b1 ** t)                 # m_hat
+    step *= hp["learning_rate"]
+    step /= denominator
     return w - step, {"t": t, "m": m, "v": v}
 
 
