@@ -95,8 +95,11 @@ def _forward(x, gamma, beta, bn_param, relu, overwrite_x):
         mean = _channel_sums(lambda s: x3[s].sum(axis=(0, 2)), N, C * HW) / M
 
         def centre(s):
-            np.subtract(x3[s], mean[col], out=x_hat[s])
-            return np.einsum("nck,nck->c", x_hat[s], x_hat[s])
+            squares = np.zeros(C, x.dtype)
+            for b in _blocks(s, per_image):  # the block is still in the cache for einsum
+                np.subtract(x3[b], mean[col], out=x_hat[b])
+                squares += np.einsum("nck,nck->c", x_hat[b], x_hat[b])
+            return squares
 
         var = _channel_sums(centre, N, C * HW) / M
         bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
@@ -135,12 +138,16 @@ def _backward(dout, cache, apply_mask=True):
     col = (slice(None), None)
 
     def masked_sums(s):
-        if mask is not None:
-            relu_mask_into(dx[s], d3[s], mask[s])
-            dy = dx[s]
-        else:
-            dy = d3[s]
-        return np.stack([dy.sum(axis=(0, 2)), np.einsum("nck,nck->c", dy, x_hat[s])])
+        sums = np.zeros((2, C), x_hat.dtype)
+        for b in _blocks(s, per_image):  # the block is still in the cache for the sums
+            if mask is not None:
+                relu_mask_into(dx[b], d3[b], mask[b])
+                dy = dx[b]
+            else:
+                dy = d3[b]
+            sums[0] += dy.sum(axis=(0, 2))
+            sums[1] += np.einsum("nck,nck->c", dy, x_hat[b])
+        return sums
 
     sums = _channel_sums(masked_sums, N, C * HW) if N else np.zeros((2, C), x_hat.dtype)
     dbeta, dgamma = sums[0], sums[1]
