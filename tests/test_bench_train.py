@@ -10,8 +10,20 @@ def test_system_info_names_cpu_blas_and_torch():
     lines = bench_train.system_info()
     assert lines[0].startswith("CPU: ") and "logical CPUs" in lines[0]
     assert lines[1].startswith(f"NumPy {np.__version__}, BLAS: ")
-    assert "threads" in lines[1]
-    assert "PyTorch" in lines[2]
+    assert "threads" in lines[1] and "glassnet threads: " in lines[1]
+    assert lines[2].startswith("process: ")
+    assert "PyTorch" in lines[3]
+
+
+def test_process_line_says_what_was_set(monkeypatch):
+    from glassnet import owned_process
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "4")
+    monkeypatch.setattr(owned_process, "_kept_bytes", None)
+    assert owned_process.describe() == "process: OPENBLAS_THREAD_TIMEOUT=4, allocator defaults"
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT")
+    monkeypatch.setattr(owned_process, "_kept_bytes", 2**30)
+    assert owned_process.describe() == ("process: OpenBLAS's default spin of idle threads, "
+                                        "freed memory kept (glibc)")
 
 
 @pytest.mark.parametrize("name", list(bench_train.STEP_CASES))

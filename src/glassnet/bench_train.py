@@ -21,7 +21,9 @@ import time
 
 import numpy as np
 
+from glassnet._threads import num_threads
 from glassnet.bench import best_times, numpy_threads
+from glassnet.owned_process import describe
 from glassnet.classifiers.cnn import ConvNet, ThreeLayerConvNet
 from glassnet.classifiers.fc_net import FullyConnectedNet
 from glassnet.optim import adam
@@ -78,7 +80,8 @@ def system_info():
     except ImportError:
         torch_line = "PyTorch not installed"
     return [f"CPU: {cpu_model()} ({os.cpu_count()} logical CPUs)",
-            f"NumPy {np.__version__}, BLAS: {blas_info()}",
+            f"NumPy {np.__version__}, BLAS: {blas_info()}, glassnet threads: {num_threads()}",
+            describe(),
             torch_line]
 
 

@@ -37,7 +37,7 @@ import ctypes.util
 import os
 import sys
 
-__all__ = ["quiet_blas_threads", "keep_freed_memory", "BLAS_THREAD_TIMEOUT"]
+__all__ = ["quiet_blas_threads", "keep_freed_memory", "describe", "BLAS_THREAD_TIMEOUT"]
 
 # OpenBLAS's worker threads spin for 2**BLAS_THREAD_TIMEOUT cycles before they sleep
 # (4 is the smallest value OpenBLAS accepts).
@@ -49,6 +49,8 @@ _M_MMAP_THRESHOLD = -3
 
 # The largest mmap threshold glibc accepts on 64-bit systems (DEFAULT_MMAP_THRESHOLD_MAX).
 MAX_MMAP_THRESHOLD = 32 * 2**20
+
+_kept_bytes = None  # trim_bytes of the last successful keep_freed_memory() call
 
 
 def quiet_blas_threads():
@@ -96,8 +98,22 @@ def keep_freed_memory(trim_bytes=2**30):
         raise TypeError(f"trim_bytes must be an integer; got {type(trim_bytes).__name__}")
     if not 1 <= trim_bytes <= 2**31 - 1:
         raise ValueError(f"trim_bytes must be between 1 and 2**31 - 1; got {trim_bytes}")
+    global _kept_bytes
     mallopt = _mallopt()
     if mallopt is None:
         return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, MAX_MMAP_THRESHOLD)
-                and mallopt(_M_TRIM_THRESHOLD, trim_bytes))
+    applied = bool(mallopt(_M_MMAP_THRESHOLD, MAX_MMAP_THRESHOLD)
+                   and mallopt(_M_TRIM_THRESHOLD, trim_bytes))
+    if applied:
+        _kept_bytes = trim_bytes
+    return applied
+
+
+def describe():
+    """One line on these settings in this process (for benchmark headers)."""
+    timeout = os.environ.get("OPENBLAS_THREAD_TIMEOUT")
+    spin = (f"OPENBLAS_THREAD_TIMEOUT={timeout}" if timeout
+            else "OpenBLAS's default spin of idle threads")
+    memory = ("freed memory kept (glibc)" if _kept_bytes is not None
+              else "allocator defaults")
+    return f"process: {spin}, {memory}"
