@@ -12,7 +12,7 @@ RANKS = [
     ("_validate", "_io", "_npz", "_threads", "_scratch", "_divergence", "_checkpoint_fields",
      "owned_process"),
     ("layers",),
-    ("fast_relu", "fast_pool", "fast_norm", "fast_layers"),
+    ("fast_relu", "fast_pool", "fast_norm", "fast_layers", "fast_affine"),
     ("layer_utils", "gradient_check", "gradcheck_cases"),
     ("classifiers",),
     ("optim",),

@@ -1,7 +1,7 @@
 """Sandwich layers: common chains of layers as one forward/backward pair.
 
 Each sandwich only calls the layers of ``glassnet.layers`` and the fast layers
-(``fast_layers``, ``fast_relu``, ``fast_norm``) in order; its cache is the tuple of the
+(``fast_affine``, ``fast_layers``, ``fast_relu``, ``fast_norm``) in order; its cache is the tuple of the
 layers' caches (a ReLU followed by a max pool needs none, see below) and its backward
 calls their backward passes in reverse. No gradient is written twice.
 
@@ -15,7 +15,8 @@ calls their backward passes in reverse. No gradient is written twice.
     conv_gn_relu       relu(spatial_groupnorm(conv(x, w, b), G))
     conv_gn_relu_pool  maxpool(relu(spatial_groupnorm(conv(x, w, b), G)))
 
-Convolutions use ``conv_forward_fast``/``conv_backward_fast``, pooling
+Affine layers use ``affine_forward_fast``/``affine_backward_fast`` (products split over
+glassnet's threads), convolutions ``conv_forward_fast``/``conv_backward_fast``, pooling
 ``max_pool_forward_fast``/``max_pool_backward_fast``, ReLU ``relu_forward_fast`` (in place
 on the fresh output of the layer before it) and spatial batchnorm followed by ReLU the
 fused ``spatial_batchnorm_relu_*_fast`` pair; each matches its naive twin. Two measured
@@ -33,10 +34,11 @@ from glassnet.fast_layers import (conv_backward_fast, conv_forward_fast,
                                   max_pool_backward_fast, max_pool_forward_fast)
 from glassnet.fast_norm import (spatial_batchnorm_relu_backward_fast,
                                 spatial_batchnorm_relu_forward_fast)
+from glassnet.fast_affine import affine_backward_fast, affine_forward_fast
 from glassnet.fast_relu import relu_backward_fast, relu_forward_fast
-from glassnet.layers import (affine_backward, affine_forward, batchnorm_backward,
-                             batchnorm_forward, layernorm_backward, layernorm_forward,
-                             spatial_groupnorm_backward, spatial_groupnorm_forward)
+from glassnet.layers import (batchnorm_backward, batchnorm_forward, layernorm_backward,
+                             layernorm_forward, spatial_groupnorm_backward,
+                             spatial_groupnorm_forward)
 
 __all__ = [
     "affine_relu_forward", "affine_relu_backward",
@@ -58,7 +60,7 @@ def affine_relu_forward(x, w, b):
 
     x: (N, d1, ..., dk), w: (D, M), b: (M,) -> out: (N, M), cache
     """
-    a, fc_cache = affine_forward(x, w, b)
+    a, fc_cache = affine_forward_fast(x, w, b)
     out, relu_cache = relu_forward_fast(a, overwrite_x=True)
     return out, (fc_cache, relu_cache)
 
@@ -67,7 +69,7 @@ def affine_relu_backward(dout, cache):
     """dout: (N, M) -> dx: (N, d1, ..., dk), dw: (D, M), db: (M,)"""
     fc_cache, relu_cache = cache
     da = relu_backward_fast(dout, relu_cache)
-    return affine_backward(da, fc_cache)
+    return affine_backward_fast(da, fc_cache)
 
 
 def affine_bn_relu_forward(x, w, b, gamma, beta, bn_param):
@@ -77,7 +79,7 @@ def affine_bn_relu_forward(x, w, b, gamma, beta, bn_param):
     batchnorm_forward (its running statistics are updated in train mode).
     -> out: (N, M), cache
     """
-    a, fc_cache = affine_forward(x, w, b)
+    a, fc_cache = affine_forward_fast(x, w, b)
     a_norm, bn_cache = batchnorm_forward(a, gamma, beta, bn_param)
     out, relu_cache = relu_forward_fast(a_norm, overwrite_x=True)
     return out, (fc_cache, bn_cache, relu_cache)
@@ -88,7 +90,7 @@ def affine_bn_relu_backward(dout, cache):
     fc_cache, bn_cache, relu_cache = cache
     da_norm = relu_backward_fast(dout, relu_cache)
     da, dgamma, dbeta = batchnorm_backward(da_norm, bn_cache)
-    dx, dw, db = affine_backward(da, fc_cache)
+    dx, dw, db = affine_backward_fast(da, fc_cache)
     return dx, dw, db, dgamma, dbeta
 
 
@@ -98,7 +100,7 @@ def affine_ln_relu_forward(x, w, b, gamma, beta, ln_param):
     x: (N, d1, ..., dk), w: (D, M), b, gamma, beta: (M,), ln_param as for
     layernorm_forward -> out: (N, M), cache
     """
-    a, fc_cache = affine_forward(x, w, b)
+    a, fc_cache = affine_forward_fast(x, w, b)
     a_norm, ln_cache = layernorm_forward(a, gamma, beta, ln_param)
     out, relu_cache = relu_forward_fast(a_norm, overwrite_x=True)
     return out, (fc_cache, ln_cache, relu_cache)
@@ -109,7 +111,7 @@ def affine_ln_relu_backward(dout, cache):
     fc_cache, ln_cache, relu_cache = cache
     da_norm = relu_backward_fast(dout, relu_cache)
     da, dgamma, dbeta = layernorm_backward(da_norm, ln_cache)
-    dx, dw, db = affine_backward(da, fc_cache)
+    dx, dw, db = affine_backward_fast(da, fc_cache)
     return dx, dw, db, dgamma, dbeta
 
 

@@ -12,8 +12,8 @@ import numpy as np
 from glassnet import _validate
 from glassnet._validate import check_nonnegative_number, check_positive_number  # noqa: F401
 from glassnet.classifiers.base import Model
-from glassnet.layers import (affine_backward, affine_forward, dropout_backward,
-                             dropout_forward, softmax_loss, svm_loss)
+from glassnet.fast_affine import affine_backward_fast, affine_forward_fast
+from glassnet.layers import dropout_backward, dropout_forward, softmax_loss, svm_loss
 from glassnet.layer_utils import (affine_bn_relu_backward, affine_bn_relu_forward,
                                   affine_ln_relu_backward, affine_ln_relu_forward,
                                   affine_relu_backward, affine_relu_forward)
@@ -111,7 +111,7 @@ def affine_stack_forward(x, params, first, num_layers, normalization, norm_param
             x, drop_cache = dropout_forward(x, dropout_param)
         caches.append((cache, drop_cache))
     i = first + num_layers - 1
-    scores, cache = affine_forward(x, params[f"W{i}"], params[f"b{i}"])
+    scores, cache = affine_forward_fast(x, params[f"W{i}"], params[f"b{i}"])
     caches.append(cache)
     return scores, caches
 
@@ -120,7 +120,7 @@ def affine_stack_backward(dscores, caches, first, normalization, grads):
     """Backward of affine_stack_forward: fills ``grads`` and returns dx."""
     num_layers = len(caches)
     i = first + num_layers - 1
-    dx, grads[f"W{i}"], grads[f"b{i}"] = affine_backward(dscores, caches[-1])
+    dx, grads[f"W{i}"], grads[f"b{i}"] = affine_backward_fast(dscores, caches[-1])
     for k in reversed(range(num_layers - 1)):
         i = first + k
         cache, drop_cache = caches[k]

@@ -38,6 +38,13 @@ def affine_forward(x, w, b):
     >>> out.tolist()
     [[15.0, 16.0, 17.0, 18.0], [51.0, 52.0, 53.0, 54.0]]
     """
+    x, w, b = check_affine_inputs(x, w, b)
+    out = x.reshape(x.shape[0], w.shape[0]) @ w + b
+    return out, (x, w, b)
+
+
+def check_affine_inputs(x, w, b):
+    """The affine layer's argument checks -> x, w, b as float arrays."""
     x = as_float_array(x, "x")
     w = as_float_array(w, "w")
     b = as_float_array(b, "b")
@@ -48,8 +55,7 @@ def affine_forward(x, w, b):
         raise ValueError(f"w must have D = {num_features} rows, the product of x's trailing "
                          f"dimensions {x.shape[1:]}; got w of shape {w.shape}")
     check_shape(b, "b", (w.shape[1],))
-    out = x.reshape(x.shape[0], num_features) @ w + b
-    return out, (x, w, b)
+    return x, w, b
 
 
 def affine_backward(dout, cache):
