@@ -11,14 +11,17 @@ piece of module-level state: created on first use, grown when more threads are a
 for, shared by every caller (``concurrent.futures`` pools are thread-safe), and
 forgotten in a forked child process (whose copy would have no threads).
 
-Work that calls BLAS (the convolutions' matrix products) is split the same way, with
-``uses_blas=True``: while the threads run, BLAS is held to one thread, so that each of
-our threads runs its products on its own core instead of every product being shared out
-over all cores (which oversubscribes them). Splitting the work ourselves puts the
-copies around the products (im2col, col2im, scatters) on all cores too: measured on the
-benchmark convolutions (2 cores, float32), forward 1.4-2x faster than one thread calling
-a 2-thread BLAS. The BLAS limit uses threadpoolctl; without it the products run with
-BLAS's own threads as well (correct, only oversubscribed).
+Work that calls BLAS (the matrix products of the convolutions and affine layers) is
+split the same way, with ``uses_blas=True``: while it runs, BLAS is held to one thread,
+so that each of our threads runs its products on its own core instead of every product
+being shared out over all cores (which oversubscribes them). Splitting the work
+ourselves puts the copies around the products (im2col, col2im, scatters) on all cores
+too: measured on the benchmark convolutions (2 cores, float32), forward 1.4-2x faster
+than one thread calling a 2-thread BLAS. Work too small to split runs on the calling
+thread, still with one BLAS thread: a product given to OpenBLAS's own threads leaves
+them spinning on the cores for a tenth of a second afterwards (see
+``glassnet.fast_affine``). The BLAS limit uses threadpoolctl; without it the products
+run with BLAS's own threads as well (correct, only oversubscribed).
 """
 import os
 import threading
@@ -94,16 +97,17 @@ def map_slices(fn, length, elements_per_item, uses_blas=False):
         Elements one index of the axis stands for; slices hold at least
         ``MIN_ELEMENTS_PER_THREAD`` elements, so small work stays on the calling thread.
     uses_blas : bool
-        ``fn`` calls BLAS: when the work is split, BLAS runs one thread per call while
-        the slices run (see the module notes).
+        ``fn`` calls BLAS: BLAS runs one thread per call while ``fn`` runs, split or not
+        (see the module notes), unless glassnet itself runs on one thread.
     """
-    parts = min(num_threads(), length,
+    threads = num_threads()
+    parts = min(threads, length,
                 max(1, length * max(1, elements_per_item) // MIN_ELEMENTS_PER_THREAD))
-    if parts <= 1:
-        return [fn(slice(0, length))]
-    bounds = [length * k // parts for k in range(parts + 1)]
-    slices = [slice(bounds[k], bounds[k + 1]) for k in range(parts)]
-    if threading.current_thread().name.startswith("glassnet"):
-        return [fn(s) for s in slices]  # already on a pool thread: no nested waiting
-    with _one_blas_thread() if uses_blas else nullcontext():
+    with _one_blas_thread() if uses_blas and threads > 1 else nullcontext():
+        if parts <= 1:
+            return [fn(slice(0, length))]
+        bounds = [length * k // parts for k in range(parts + 1)]
+        slices = [slice(bounds[k], bounds[k + 1]) for k in range(parts)]
+        if threading.current_thread().name.startswith("glassnet"):
+            return [fn(s) for s in slices]  # already on a pool thread: no nested waiting
         return list(_executor(parts).map(fn, slices))

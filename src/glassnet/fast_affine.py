@@ -14,8 +14,8 @@ the next one, and take those cores from the elementwise work that follows (batch
 pooling, the convolutions' copies, all run on glassnet's threads). Measured on 2 cores:
 a training step of the three-block Fashion-MNIST convnet took 150 ms with spinning
 workers, 108 ms without. A training step whose products all run this way never wakes
-OpenBLAS's workers. Small products (below OpenBLAS's own threshold for using threads)
-stay on the calling thread.
+OpenBLAS's workers. Products too small to be worth a hand-off run on the calling
+thread, with one BLAS thread all the same.
 """
 import numpy as np
 
@@ -26,10 +26,11 @@ from glassnet.layers.affine import check_affine_inputs
 __all__ = ["affine_forward_fast", "affine_backward_fast"]
 
 
-def _products_per_row(columns, inner):
-    """Work of one row of a product, in map_slices' units: a split needs N * inner *
-    columns >= 2**18 multiply-adds (OpenBLAS uses one thread below that, too)."""
-    return max(1, inner * columns // 2)
+def _split_unit(columns, inner):
+    """Work of one row of a product in map_slices' units: the product is split over
+    threads from N * inner * columns >= 2**23 multiply-adds (about 0.3 ms on one core;
+    smaller products would lose more to handing them to a thread than they gain)."""
+    return max(1, inner * columns // 64)
 
 
 def affine_forward_fast(x, w, b):
@@ -46,29 +47,37 @@ def affine_forward_fast(x, w, b):
         np.matmul(x2[s], w, out=out[s])
         out[s] += b
 
-    map_slices(rows, N, _products_per_row(M, D), uses_blas=True)
+    map_slices(rows, N, _split_unit(M, D), uses_blas=True)
     return out, (x, w, b)
 
 
-def affine_backward_fast(dout, cache):
+def affine_backward_fast(dout, cache, compute_dx=True):
     """Backward pass of ``affine_forward_fast`` (or ``affine_forward``: same cache).
 
     dout: (N, M)  ->  dx: (N, d1, ..., dk), dw: (D, M), db: (M,)
+
+    Thread k computes the rows s_k of dx and the rows t_k = D*s_k/N of dw, in one hand-off.
+    ``compute_dx=False`` skips dx (returned as None): a network's first layer needs no
+    gradient for its input.
     """
+    if not isinstance(compute_dx, (bool, np.bool_)):
+        raise TypeError(f"compute_dx must be True or False; got {compute_dx!r}")
     x, w, b = cache
     N, (D, M) = x.shape[0], w.shape
     dtype = result_dtype(x, w, b)
     dout = check_upstream(dout, (N, M), dtype)
     x2 = x.reshape(N, D)
-    dx = np.empty((N, D), dtype=dtype)
+    dx = np.empty((N, D), dtype=dtype) if compute_dx else None
     dw = np.empty((D, M), dtype=dtype)
+    if N == 0:
+        dw.fill(0)
 
-    def dx_rows(s):
-        np.matmul(dout[s], w.T, out=dx[s])
+    def rows(s):
+        if compute_dx:
+            np.matmul(dout[s], w.T, out=dx[s])
+        if N:
+            t = slice(D * s.start // N, D * s.stop // N)
+            np.matmul(x2[:, t].T, dout, out=dw[t])
 
-    def dw_rows(s):
-        np.matmul(x2[:, s].T, dout, out=dw[s])
-
-    map_slices(dx_rows, N, _products_per_row(D, M), uses_blas=True)
-    map_slices(dw_rows, D, _products_per_row(M, N), uses_blas=True)
-    return dx.reshape(x.shape), dw, dout.sum(axis=0)
+    map_slices(rows, N, _split_unit(M, D) * (2 if compute_dx else 1), uses_blas=True)
+    return None if dx is None else dx.reshape(x.shape), dw, dout.sum(axis=0)
