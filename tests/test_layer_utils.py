@@ -255,3 +255,58 @@ def test_conv_bn_relu_pool_equals_the_naive_chain(rng):
     for g, g_ref in zip(grads, (dx, dw, None, dgamma, dbeta)):
         if g_ref is not None:  # db: zero up to rounding (bias before batchnorm)
             assert np.abs(g - g_ref).max() <= 1e-12 * np.abs(g_ref).max()
+
+
+def affine_sandwich_args(rng, norm):
+    x, w, b = rng.randn(6, 2, 3), rng.randn(6, 5), rng.randn(5)
+    return [x, w, b] if norm is None else [x, w, b, rng.randn(5), rng.randn(5), norm]
+
+
+AFFINE_SANDWICHES = [
+    (affine_relu_forward, affine_relu_backward, None),
+    (affine_bn_relu_forward, affine_bn_relu_backward, {"mode": "train"}),
+    (affine_ln_relu_forward, affine_ln_relu_backward, {}),
+]
+
+
+@pytest.mark.parametrize("forward, backward, norm", AFFINE_SANDWICHES,
+                         ids=[c[0].__name__ for c in AFFINE_SANDWICHES])
+def test_affine_compute_dx_false_skips_only_dx(rng, forward, backward, norm):
+    args = affine_sandwich_args(rng, norm)
+    out, cache = forward(*args)
+    dout = rng.randn(*out.shape)
+    full = backward(dout, cache)
+    without_dx = backward(dout, cache, compute_dx=False)
+    assert without_dx[0] is None and full[0].shape == args[0].shape
+    for g, g_full in zip(without_dx[1:], full[1:]):
+        np.testing.assert_allclose(g, g_full, rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize("normalization", [None, "batchnorm", "layernorm"])
+def test_fully_connected_net_skips_the_input_gradient_and_keeps_its_gradients(
+        rng, monkeypatch, normalization):
+    """FullyConnectedNet asks for no gradient of its input; its gradients are those of a
+    backward pass that computes it."""
+    import glassnet.classifiers._stack as stack
+    import glassnet.fast_affine as fast_affine
+    import glassnet.layer_utils as layer_utils
+    from glassnet.classifiers.fc_net import FullyConnectedNet
+    calls, force_dx = [], []
+    original = fast_affine.affine_backward_fast
+
+    def spy(dout, cache, compute_dx=True):
+        calls.append(compute_dx)
+        return original(dout, cache, compute_dx or bool(force_dx))
+
+    monkeypatch.setattr(layer_utils, "affine_backward_fast", spy)
+    monkeypatch.setattr(stack, "affine_backward_fast", spy)
+    model = FullyConnectedNet([7, 5], input_dim=8, num_classes=4, normalization=normalization,
+                              dtype=np.float64, seed=0)
+    X, y = rng.randn(6, 8), rng.randint(4, size=6)
+    loss, grads = model.loss(X, y)
+    assert calls == [True, True, False]  # last layer, middle, first (no dx)
+    force_dx.append(True)
+    loss_with_dx, grads_with_dx = model.loss(X, y)
+    assert loss == loss_with_dx
+    for name in grads:
+        np.testing.assert_array_equal(grads[name], grads_with_dx[name])

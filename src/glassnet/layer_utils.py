@@ -27,8 +27,8 @@ shortcuts, both exact:
   to a position holding the window's maximum ``m``, and ``relu(a) > 0`` there exactly
   when ``m > 0``; so the pool's output is the mask, and every other position of the
   routed gradient is already zero.
-* ``compute_dx=False`` on the convolutional backward passes skips the gradient of the
-  input (the first layer of a network needs none).
+* ``compute_dx=False`` on the backward passes skips the gradient of the input (the
+  first layer of a network needs none).
 """
 from glassnet.fast_layers import (conv_backward_fast, conv_forward_fast,
                                   max_pool_backward_fast, max_pool_forward_fast)
@@ -65,11 +65,11 @@ def affine_relu_forward(x, w, b):
     return out, (fc_cache, relu_cache)
 
 
-def affine_relu_backward(dout, cache):
-    """dout: (N, M) -> dx: (N, d1, ..., dk), dw: (D, M), db: (M,)"""
+def affine_relu_backward(dout, cache, compute_dx=True):
+    """dout: (N, M) -> dx: (N, d1, ..., dk) (None when not compute_dx), dw: (D, M), db: (M,)"""
     fc_cache, relu_cache = cache
     da = relu_backward_fast(dout, relu_cache)
-    return affine_backward_fast(da, fc_cache)
+    return affine_backward_fast(da, fc_cache, compute_dx=compute_dx)
 
 
 def affine_bn_relu_forward(x, w, b, gamma, beta, bn_param):
@@ -85,12 +85,12 @@ def affine_bn_relu_forward(x, w, b, gamma, beta, bn_param):
     return out, (fc_cache, bn_cache, relu_cache)
 
 
-def affine_bn_relu_backward(dout, cache):
-    """dout: (N, M) -> dx, dw, db, dgamma, dbeta"""
+def affine_bn_relu_backward(dout, cache, compute_dx=True):
+    """dout: (N, M) -> dx (None when not compute_dx), dw, db, dgamma, dbeta"""
     fc_cache, bn_cache, relu_cache = cache
     da_norm = relu_backward_fast(dout, relu_cache)
     da, dgamma, dbeta = batchnorm_backward(da_norm, bn_cache)
-    dx, dw, db = affine_backward_fast(da, fc_cache)
+    dx, dw, db = affine_backward_fast(da, fc_cache, compute_dx=compute_dx)
     return dx, dw, db, dgamma, dbeta
 
 
@@ -106,12 +106,12 @@ def affine_ln_relu_forward(x, w, b, gamma, beta, ln_param):
     return out, (fc_cache, ln_cache, relu_cache)
 
 
-def affine_ln_relu_backward(dout, cache):
-    """dout: (N, M) -> dx, dw, db, dgamma, dbeta"""
+def affine_ln_relu_backward(dout, cache, compute_dx=True):
+    """dout: (N, M) -> dx (None when not compute_dx), dw, db, dgamma, dbeta"""
     fc_cache, ln_cache, relu_cache = cache
     da_norm = relu_backward_fast(dout, relu_cache)
     da, dgamma, dbeta = layernorm_backward(da_norm, ln_cache)
-    dx, dw, db = affine_backward_fast(da, fc_cache)
+    dx, dw, db = affine_backward_fast(da, fc_cache, compute_dx=compute_dx)
     return dx, dw, db, dgamma, dbeta
 
 

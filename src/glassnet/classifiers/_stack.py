@@ -116,23 +116,26 @@ def affine_stack_forward(x, params, first, num_layers, normalization, norm_param
     return scores, caches
 
 
-def affine_stack_backward(dscores, caches, first, normalization, grads):
-    """Backward of affine_stack_forward: fills ``grads`` and returns dx."""
+def affine_stack_backward(dscores, caches, first, normalization, grads, compute_dx=True):
+    """Backward of affine_stack_forward: fills ``grads`` and returns dx (None when not
+    ``compute_dx``: the stack's input is the data, whose gradient nobody needs)."""
     num_layers = len(caches)
     i = first + num_layers - 1
-    dx, grads[f"W{i}"], grads[f"b{i}"] = affine_backward_fast(dscores, caches[-1])
+    dx, grads[f"W{i}"], grads[f"b{i}"] = affine_backward_fast(
+        dscores, caches[-1], compute_dx=compute_dx or num_layers > 1)
     for k in reversed(range(num_layers - 1)):
         i = first + k
         cache, drop_cache = caches[k]
         if drop_cache is not None:
             dx = dropout_backward(dx, drop_cache)
+        need_dx = compute_dx or k > 0
         if normalization is None:
-            dx, grads[f"W{i}"], grads[f"b{i}"] = affine_relu_backward(dx, cache)
+            dx, grads[f"W{i}"], grads[f"b{i}"] = affine_relu_backward(dx, cache, need_dx)
         else:
             backward = (affine_bn_relu_backward if normalization == "batchnorm"
                         else affine_ln_relu_backward)
             dx, grads[f"W{i}"], grads[f"b{i}"], grads[f"gamma{i}"], grads[f"beta{i}"] = \
-                backward(dx, cache)
+                backward(dx, cache, need_dx)
     return dx
 
 

@@ -113,7 +113,8 @@ class TwoLayerNet(_LayeredModel):
             return scores
         return self._finish_loss(
             scores, y, "softmax",
-            lambda dscores, grads: affine_stack_backward(dscores, caches, 1, None, grads))
+            lambda dscores, grads: affine_stack_backward(dscores, caches, 1, None, grads,
+                                                         compute_dx=False))
 
 
 class FullyConnectedNet(_LayeredModel):
@@ -229,7 +230,8 @@ class FullyConnectedNet(_LayeredModel):
         return self._finish_loss(
             scores, y, self.loss_name,
             lambda dscores, grads: affine_stack_backward(dscores, caches, 1,
-                                                         self.normalization, grads))
+                                                         self.normalization, grads,
+                                                         compute_dx=False))
 
     def _norm_params(self):
         return {k + 1: p for k, p in enumerate(self.bn_params)}
