@@ -48,6 +48,17 @@ def _each_block(blocks, plane_elems, fn):
     map_slices(run, len(blocks), per_block)
 
 
+def _max_of_offsets(out, views):
+    """out = the elementwise maximum of ``views`` (one or more arrays of out's shape), the
+    first two compared straight into ``out`` (no copy of the first)."""
+    if len(views) == 1:
+        np.copyto(out, views[0])
+        return
+    np.maximum(views[0], views[1], out=out)
+    for view in views[2:]:
+        np.maximum(out, view, out=out)
+
+
 def max_pool_forward_fast(x, pool_param):
     """Max pooling forward pass, separable: first the maximum over the window's rows for
     every column, then over the window's columns,
@@ -71,13 +82,9 @@ def max_pool_forward_fast(x, pool_param):
     def pool(block):
         x_block, out_block = planes[block], out[block]
         rows = _scratch("pool_rows", (size, out_h, W), x.dtype)[:block.stop - block.start]
-        np.copyto(rows, x_block[:, 0:span:stride])
-        for k in range(1, ph):
-            np.maximum(rows, x_block[:, k:k + span:stride], out=rows)
+        _max_of_offsets(rows, [x_block[:, k:k + span:stride] for k in range(ph)])
         width = stride * (out_w - 1) + 1  # columns j*stride for j < out_w
-        np.copyto(out_block, rows[:, :, 0:width:stride])
-        for l in range(1, pw):
-            np.maximum(out_block, rows[:, :, l:l + width:stride], out=out_block)
+        _max_of_offsets(out_block, [rows[:, :, l:l + width:stride] for l in range(pw)])
 
     _each_block(blocks, H * W, pool)
     out = out.reshape(N, C, out_h, out_w)
