@@ -55,3 +55,15 @@ def test_bench_main_prints_the_training_table(capsys):
     for name in bench_train.STEP_CASES:  # --skip-torch: glassnet's times only
         row = next(line for line in text.splitlines() if line.startswith(name))
         assert float(row.split()[-2]) > 0 and row.split()[-1] == "-"
+
+
+def test_best_times_runs_each_candidate_alone(monkeypatch):
+    """All runs of one candidate (warm-up included) come before the next one's, so one
+    library's spinning worker threads never overlap the other's timed runs."""
+    monkeypatch.setattr(bench, "SETTLE_SECONDS", 0)
+    calls = []
+    ticks = iter(range(1000))
+    best = bench.best_times({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+                            repeat=3, clock=lambda: next(ticks))
+    assert calls == ["a"] * 4 + ["b"] * 4
+    assert best == {"a": 1, "b": 1}

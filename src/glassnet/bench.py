@@ -38,16 +38,16 @@ CONV_CASES = {
 POOL_CASE = ("max pool 2x2 stride 2", (64, 32, 32, 32))
 
 
-# Pause (seconds) between two candidates' rounds: long enough for the worker threads of
-# the previous one (OpenBLAS, PyTorch's OpenMP pool) to stop spinning and sleep.
+# Pause (seconds) before each candidate's runs: long enough for the worker threads of
+# whatever ran before (OpenBLAS, PyTorch's OpenMP pool) to stop spinning and sleep.
 SETTLE_SECONDS = 0.3
 
 
 def best_times(candidates, repeat, clock=time.perf_counter):
     """Best time (seconds) of each callable in ``candidates`` (a dict) over ``repeat`` runs.
 
-    Each candidate runs alone: a warm-up run, then its ``repeat`` timed runs, then a pause
-    of SETTLE_SECONDS before the next candidate. Alternating the candidates run by run
+    Each candidate runs alone: a pause of SETTLE_SECONDS, a warm-up run, then its
+    ``repeat`` timed runs. Alternating the candidates run by run
     would be unfair: after each call, OpenBLAS's and OpenMP's worker threads keep spinning
     on the cores for a while and slow down whatever runs next (measured on 2 cores:
     PyTorch's recipe convnet step takes 39 ms alone and 99 ms alternated with glassnet's).
@@ -55,9 +55,8 @@ def best_times(candidates, repeat, clock=time.perf_counter):
     threads) is steadier on a machine shared with other work, and means the same with one
     thread."""
     best = {}
-    for position, (name, fn) in enumerate(candidates.items()):
-        if position:
-            time.sleep(SETTLE_SECONDS)
+    for name, fn in candidates.items():
+        time.sleep(SETTLE_SECONDS)
         fn()
         best[name] = float("inf")
         for _ in range(repeat):
