@@ -7,4 +7,4 @@ set -euo pipefail
 glassnet train --data fashion-mnist --model softmax --epochs 20 --batch-size 64 --lr 2e-3 --weight-decay 1e-5 --name recipe-softmax --overwrite
 glassnet train --data fashion-mnist --model fc --hidden 512,256 --dropout 0.2 --epochs 20 --batch-size 128 --lr 1e-3 --name recipe-fc --overwrite
 glassnet train --data fashion-mnist --model cnn --epochs 6 --batch-size 128 --lr 3e-3 --name recipe-cnn --overwrite
-glassnet train --data fashion-mnist --model examples/fashion_cnn3.toml --epochs 8 --batch-size 128 --lr 3e-3 --dropout 0.3 --name recipe-cnn3 --overwrite
+glassnet train --data fashion-mnist --model examples/fashion_cnn3.toml --epochs 12 --batch-size 128 --lr 3e-3 --dropout 0.3 --augment flip --name recipe-cnn3 --overwrite
