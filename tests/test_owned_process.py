@@ -41,9 +41,11 @@ def _faults_per_step(mode):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator is Linux's")
 def test_freed_memory_is_reused_without_page_faults():
     default, kept = _faults_per_step("default"), _faults_per_step("keep")
-    # 60 MB written per step: about 15,000 4 KiB pages (fewer with huge pages) when glibc
-    # returns the freed blocks to the system, next to none when it keeps them.
-    assert default > 500
+    # 60 MB written per step: thousands of page faults when glibc returns the freed blocks
+    # to the system, next to none when it keeps them.
+    if default < 500:
+        pytest.skip(f"only {default:.0f} page faults a step with glibc's defaults (huge "
+                    f"pages?): nothing for keep_freed_memory to save on this system")
     assert kept < default / 20
 
 
