@@ -323,18 +323,22 @@ def conv_backward_fast(dout, cache, compute_dx=True):
                   and pad <= min(plan.HH, plan.WW) - 1)
     dx = np.empty(x.shape, dtype=x.dtype) if compute_dx else None
     col2im_dx = None if dx_by_conv else dx
+    if dx_by_conv and compute_dx:
+        w_flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
 
     def part(images):
-        return _backward_part(x[images], w, dout[images], stride, pad,
+        dw_t = _backward_part(x[images], w, dout[images], stride, pad,
                               None if col2im_dx is None else col2im_dx[images])
+        if dx_by_conv and compute_dx:  # in the same thread, while dout[images] is fresh
+            _convolve_into(dout[images], w_flipped, None, 1, plan.HH - 1 - pad,
+                           plan.WW - 1 - pad, dx[images])
+        return dw_t
 
-    partial_dw_t = map_slices(part, plan.N, plan.K * plan.P, uses_blas=True)
+    work_per_image = plan.K * plan.P * (2 if dx_by_conv and compute_dx else 1)
+    partial_dw_t = map_slices(part, plan.N, work_per_image, uses_blas=True)
     dw_t = partial_dw_t[0]
     for more in partial_dw_t[1:]:
         dw_t += more
-    if dx_by_conv and compute_dx:
-        w_flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-        dx = _convolve(dout, w_flipped, None, 1, plan.HH - 1 - pad, plan.WW - 1 - pad)
     db = dout.sum(axis=(0, 2, 3))
     dw = np.ascontiguousarray(dw_t.T).reshape(w.shape)
     return dx, dw, db
