@@ -16,7 +16,7 @@ split the same way, with ``uses_blas=True``: while it runs, BLAS is held to one 
 so that each of our threads runs its products on its own core instead of every product
 being shared out over all cores (which oversubscribes them). Splitting the work
 ourselves puts the copies around the products (im2col, col2im, scatters) on all cores
-too: measured on the benchmark convolutions (2 cores, float32), forward 1.4-2x faster
+too: measured on the benchmark convolutions (2 cores, float32), forward 1.7-1.9x faster
 than one thread calling a 2-thread BLAS. Work too small to split runs on the calling
 thread, still with one BLAS thread: a product given to OpenBLAS's own threads leaves
 them spinning on the cores for a tenth of a second afterwards (see

@@ -13,9 +13,12 @@ layers run their own threads between products (batchnorm, pooling, the convoluti
 and on a machine with few cores the spinning workers take those cores away: measured on
 the 2-core development machine, a training step of the Fashion-MNIST convnet took 150 ms
 with the default and 108 ms with ``OPENBLAS_THREAD_TIMEOUT=4`` (workers sleep after 2**4
-cycles). OpenBLAS reads the variable once, when it is loaded, so
-``quiet_blas_threads()`` must run before NumPy is imported; the command line does that
-first thing. It keeps a value the user has set.
+cycles). glassnet's own training step no longer hands products to those workers (it
+runs them on its own threads, see ``glassnet._threads``), so the setting guards against
+every other multi-threaded product in the process. OpenBLAS reads the variable once, when
+it is loaded, so ``quiet_blas_threads()`` must run before NumPy is imported; the
+``glassnet`` program's entry point (``glassnet.__main__``) does that first thing. It keeps
+a value the user has set.
 
 Freed memory kept
 -----------------
@@ -72,8 +75,9 @@ def _mallopt():
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
         mallopt = libc.mallopt
-        libc.gnu_get_libc_version  # only glibc has this; musl's mallopt does nothing
     except (OSError, AttributeError):
+        return None
+    if not hasattr(libc, "gnu_get_libc_version"):  # not glibc: musl's mallopt does nothing
         return None
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
