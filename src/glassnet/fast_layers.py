@@ -327,18 +327,19 @@ def conv_backward_fast(dout, cache, compute_dx=True):
         w_flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
 
     def part(images):
+        """(dw transposed, db) of these images; their dx is written."""
         dw_t = _backward_part(x[images], w, dout[images], stride, pad,
                               None if col2im_dx is None else col2im_dx[images])
         if dx_by_conv and compute_dx:  # in the same thread, while dout[images] is fresh
             _convolve_into(dout[images], w_flipped, None, 1, plan.HH - 1 - pad,
                            plan.WW - 1 - pad, dx[images])
-        return dw_t
+        return dw_t, dout[images].sum(axis=(0, 2, 3))
 
     work_per_image = plan.K * plan.P * (2 if dx_by_conv and compute_dx else 1)
-    partial_dw_t = map_slices(part, plan.N, work_per_image, uses_blas=True)
-    dw_t = partial_dw_t[0]
-    for more in partial_dw_t[1:]:
-        dw_t += more
-    db = dout.sum(axis=(0, 2, 3))
+    parts = map_slices(part, plan.N, work_per_image, uses_blas=True)
+    dw_t, db = parts[0]
+    for more_dw_t, more_db in parts[1:]:
+        dw_t += more_dw_t
+        db += more_db
     dw = np.ascontiguousarray(dw_t.T).reshape(w.shape)
     return dx, dw, db
