@@ -578,3 +578,31 @@ def test_pool_fast_routes_nan_windows_as_the_naive_layer(rng, ph, pw, stride):
     np.testing.assert_allclose(dx_f, dx_n, rtol=1e-12, atol=0)
     assert np.isfinite(dx_f[0, 0]).all() and dx_f[0, 0].sum() == pytest.approx(
         dx_n[0, 0].sum())  # the NaN windows' gradient arrived
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad", [
+    ((5, 1, 8, 8), (12, 1, 3, 3), 1, 1),    # a first layer on one-channel images (K = 9)
+    ((4, 1, 10, 8), (6, 1, 2, 2), 2, 0),    # strided, K = 4
+    ((3, 16, 5, 5), (20, 16, 1, 1), 1, 0),  # 1x1 convolution, dx by convolution
+    ((6, 2, 7, 7), (18, 2, 3, 3), 2, 1),    # K = F = 18, dx by col2im
+])
+@pytest.mark.parametrize("num_threads", ["1", "3"])
+def test_conv_fast_dw_image_by_image(monkeypatch, rng, x_shape, w_shape, stride, pad,
+                                     num_threads):
+    """Layers with K = C*HH*WW <= F get dw image by image: equal to the naive layer, in
+    several blocks and threads, and the same bits whether dx is asked for or not."""
+    monkeypatch.setattr(fast_layers, "_BLOCK_BYTES", 1)   # one image per block (min 4)
+    monkeypatch.setattr(fast_layers, "_BACKWARD_MIN_IMAGES", 1)
+    monkeypatch.setattr(glassnet._threads, "MIN_ELEMENTS_PER_THREAD", 1)
+    monkeypatch.setenv("GLASSNET_NUM_THREADS", num_threads)
+    assert int(np.prod(w_shape[1:])) <= w_shape[0]
+    x, w, b = conv_pair(rng, x_shape, w_shape)
+    param = {"stride": stride, "pad": pad}
+    assert_conv_fast_equals_naive(x, w, b, param, rng)
+    out, cache = conv_forward_fast(x, w, b, param)
+    dout = rng.randn(*out.shape)
+    _, dw, db = conv_backward_fast(dout, cache)
+    none, dw2, db2 = conv_backward_fast(dout, cache, compute_dx=False)
+    assert none is None
+    np.testing.assert_array_equal(dw2, dw)
+    np.testing.assert_array_equal(db2, db)

@@ -41,6 +41,11 @@ and one ``np.copyto`` makes it contiguous. Two measured refinements keep it fast
   discarded output columns (the padded buffer has one extra zero row so the last runs stay
   inside it).
 
+For layers with no more rows of ``cols`` than filters (K <= F: a first layer on
+one-channel images, 1x1 convolutions), dw is instead summed image by image,
+``dout[n] (F, H'*W') @ cols[n].T``, which needs no transposed copy of dout
+(``_dw_image_by_image``; 3x faster on a 28x28 one-channel first layer).
+
 Empty batches, zero channels and zero filters give the empty or zero results the naive
 layer gives; ``conv_backward_fast(..., compute_dx=False)`` skips dx.
 
@@ -263,14 +268,43 @@ def conv_forward_fast(x, w, b, conv_param):
     return out, (x, w, b, {"stride": stride, "pad": pad})
 
 
+def _dw_image_by_image(plan, xpad, dout):
+    """dw (F, K) as the sum over images of dout[n] (F, H'*W') @ cols[n].T (H'*W', K).
+
+    For layers with no more rows of ``cols`` than filters (K <= F, such as a first layer
+    on one-channel images, K = 9): dout is used as it lies, where the blocked product
+    needs a transposed copy of it as large as the layer's output, and the product's
+    long inner dimension (m*H'*W') with only K x F results runs slowly. Measured on a
+    (128, 1, 28, 28) input with 32 3x3 filters: 4.1 -> 0.9 ms."""
+    sN, sC, sH, sW = xpad.strides
+    s, P = plan.stride, plan.out_h * plan.out_w
+    dw = np.zeros((plan.F, plan.K), dtype=dout.dtype)
+    col_buf = _scratch("image_cols", plan.block * plan.K * P, dout.dtype)
+    for n0, m in plan.blocks():
+        windows = as_strided(xpad[n0:], (m, plan.C, plan.HH, plan.WW, plan.out_h, plan.out_w),
+                             (sN, sC, sH, sW, sH * s, sW * s))
+        cols = col_buf[:m * plan.K * P].reshape(m, plan.K, P)
+        np.copyto(cols.reshape(windows.shape), windows)
+        products = np.matmul(dout[n0:n0 + m].reshape(m, plan.F, P), cols.transpose(0, 2, 1))
+        dw += products.sum(axis=0)
+    return dw
+
+
 def _backward_part(x, w, dout, stride, pad, dx):
     """dw transposed (K, F) of images x (m, C, H, W) with upstream dout, block by block;
-    when ``dx`` (m, C, H, W) is given, it is filled by col2im (see ``conv_backward_fast``)."""
+    when ``dx`` (m, C, H, W) is given, it is filled by col2im (see ``conv_backward_fast``).
+    dw does not depend on whether dx is asked for, to the last bit."""
     plan = _ConvPlan(x.shape, w.shape, stride, pad, pad, x.dtype.itemsize,
                      min_images=_BACKWARD_MIN_IMAGES)
     xpad = plan.pad_input(x)
+    by_images = plan.K <= plan.F
+    if by_images:
+        dw_t = _dw_image_by_image(plan, xpad, dout).T
+        if dx is None:
+            return dw_t
+    else:
+        dw_t = np.zeros((plan.K, plan.F), dtype=x.dtype)
     w_mat = w.reshape(plan.F, plan.K)
-    dw_t = np.zeros((plan.K, plan.F), dtype=x.dtype)
     nb = plan.block
     col_buf = _scratch("cols", plan.K * nb * plan.P, x.dtype)
     dout_buf = _scratch("dout_rows", plan.F * nb * plan.P, x.dtype)
@@ -281,13 +315,15 @@ def _backward_part(x, w, dout, stride, pad, dx):
         dcol_buf = _scratch("dcols", plan.K * nb * phases.P, x.dtype)
         phase_buf = _scratch("phases", phases.buffer_size(nb), x.dtype)
     for n0, m in plan.blocks():
-        cols = _gather_cols(plan, xpad, n0, m, col_buf)
-        dblock = _dout_rows(dout, n0, m, plan.row_w, dout_buf)
-        dw_t += cols @ dblock.T
+        if not by_images:
+            cols = _gather_cols(plan, xpad, n0, m, col_buf)
+            dblock = _dout_rows(dout, n0, m, plan.row_w, dout_buf)
+            dw_t += cols @ dblock.T
         if dx is None:
             continue
-        if phases.row_w != plan.row_w:
-            dblock = _dout_rows(dout, n0, m, phases.row_w, wide_dout_buf)
+        if by_images or phases.row_w != plan.row_w:
+            dblock = _dout_rows(dout, n0, m, phases.row_w,
+                                dout_buf if phases.row_w == plan.row_w else wide_dout_buf)
         dcols = dcol_buf[:plan.K * m * phases.P].reshape(plan.K, m * phases.P)
         np.matmul(w_mat.T, dblock, out=dcols)
         phases.col2im(dcols, phase_buf, dx[n0:n0 + m])
