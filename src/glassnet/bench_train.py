@@ -23,10 +23,10 @@ import numpy as np
 
 from glassnet._threads import num_threads
 from glassnet.bench import best_times, numpy_threads
-from glassnet.owned_process import describe
 from glassnet.classifiers.cnn import ConvNet, ThreeLayerConvNet
 from glassnet.classifiers.fc_net import FullyConnectedNet
 from glassnet.optim import adam
+from glassnet.owned_process import describe
 
 __all__ = ["STEP_CASES", "cpu_model", "blas_info", "system_info", "glassnet_step",
            "torch_step", "bench_train_steps"]

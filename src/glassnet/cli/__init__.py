@@ -23,9 +23,9 @@ import sys
 
 from glassnet import __version__
 from glassnet.cli import evaluate, tools, train
-from glassnet.owned_process import keep_freed_memory
 from glassnet.cli.common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, INSTALL_HINT,
                                  OPTIONAL_MODULES, CLIError)
+from glassnet.owned_process import keep_freed_memory
 
 __all__ = ["main", "build_parser", "CLIError"]
 
