@@ -89,6 +89,29 @@ def test_train_prints_epochs_and_final_summary(run):
     assert lines[-1].startswith(f"run folder: {os.path.abspath(folder)}")
 
 
+def test_train_on_val_trains_on_both_splits_and_keeps_it_on_resume(workdir):
+    """--train-on-val: the val images join the training set (one epoch has more
+    iterations), the summary gives only the test accuracy, and the setting is the run's:
+    a resumed run keeps it and may not drop it."""
+    folder = workdir / "final"
+    result = glassnet("train", "--model", workdir / "small_cnn.toml", "--epochs", 1,
+                      "--batch-size", BATCH, "--train-on-val", "--out", folder, cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    sizes = re.search(r"\((\d+) train, the (\d+) val among them\)", result.stdout)
+    assert sizes, result.stdout
+    assert "trained on train + val" in result.stdout and "best val acc" not in result.stdout
+    rows = read_csv(RunFolder(folder).history_path)[1:]
+    assert len(rows) == int(sizes.group(1)) // BATCH
+    assert RunFolder(folder).read_config().train_on_val
+    longer = glassnet("train", "--resume", folder, "--epochs", 2, cwd=workdir)
+    assert longer.returncode == 0, longer.stderr
+    assert "trained on train + val" in longer.stdout
+    assert len(read_csv(RunFolder(folder).history_path)[1:]) == 2 * len(rows)
+    dropped = glassnet("train", "--resume", folder, "--no-train-on-val", cwd=workdir)
+    assert dropped.returncode != 0
+    assert "cannot change train_on_val when resuming" in dropped.stderr
+
+
 def test_run_folder_has_every_file(run):
     folder, _ = run
     for name in RUN_FILES:

@@ -46,6 +46,8 @@ def test_to_dict_is_a_copy():
     ("convnet", {"conv_blocks": [{"filters": "x"}]}, "conv_blocks[0].filters must be an integer"),
     ("convnet", {"depth": 3}, "unknown ConvNet setting 'depth'"),
     ("data", "", "data must be a non-empty string"),
+    ("train_on_val", "yes", "train_on_val must be true or false; got 'yes'"),
+    ("train_on_val", 1, "train_on_val must be true or false; got 1"),
 ])
 def test_bad_values_name_the_field(field, value, message):
     with pytest.raises(ConfigError, match=__import__("re").escape(message)):

@@ -173,6 +173,9 @@ def test_mat_file_without_test_data_trains_and_saves(tmp_path):
     metrics = train_run(config, folder)
     assert metrics["test_acc"] is None and metrics["confusion_split"] == "val"
     assert folder.load_model().params["W1"].shape == (20, 8)
+    # Training on the validation split too would leave nothing to measure the model on.
+    with pytest.raises(ConfigError, match="train_on_val needs a data set with a test split"):
+        prepare_run(config, train_on_val=True)
 
 
 def test_train_on_val_keeps_the_last_epoch(tmp_path):
@@ -194,6 +197,25 @@ def test_train_on_val_keeps_the_last_epoch(tmp_path):
         np.testing.assert_array_equal(value, seen[3][name])
 
 
+def test_train_on_val_run_resumes_on_train_and_val(tmp_path):
+    """train_on_val is part of the run's config: an interrupted run resumes on the same
+    (train + val) examples and keeps its last epoch, ending bit for bit as the run that
+    was not interrupted."""
+    config = SMALL.replace(train_on_val=True)
+    whole = RunFolder.create(tmp_path / "whole")
+    metrics = train_run(config, whole)
+    cut = RunFolder.create(tmp_path / "cut")
+    with pytest.raises(RunInterrupted):
+        train_run(config, cut, callbacks=[InterruptAt(20)])    # in epoch 2 of 3
+    assert cut.read_config().train_on_val
+    resumed = resume_run(cut)
+    assert resumed["iterations"] == metrics["iterations"] == 3 * (400 + 300) // 50
+    for name, value in params_of(whole).items():
+        np.testing.assert_array_equal(value, params_of(cut)[name])
+    with pytest.raises(ConfigError, match="cannot change train_on_val when resuming"):
+        resume_run(cut, {"train_on_val": False})
+
+
 def wide_model_file(where):
     """A ConvNet TOML file whose 11x11 filter does not fit 8x8 digits."""
     path = where / "wide.toml"
@@ -204,14 +226,15 @@ def wide_model_file(where):
 def test_prepare_run_builds_everything_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     prepared = prepare_run(SMALL)
-    assert prepared.config == SMALL.resolved() and not prepared.train_on_val
+    assert prepared.config == SMALL.resolved() and not prepared.config.train_on_val
     assert prepared.data["X_train"].shape == (400, 1, 8, 8)
     assert prepared.info["input_shape"] == (1, 8, 8) and prepared.info["num_classes"] == 10
     np.testing.assert_array_equal(prepared.model.params["W1"],
                                   build_model(prepared.config, prepared.info).params["W1"])
     both = prepare_run(SMALL, train_on_val=True)
-    assert both.train_on_val
+    assert both.config == SMALL.replace(train_on_val=True).resolved()
     assert len(both.data["y_train"]) == 400 + len(prepared.data["y_val"])
+    np.testing.assert_array_equal(both.data["X_train"][400:], prepared.data["X_val"])
     with pytest.raises(ConfigError, match="unknown data set 'nope'"):
         prepare_run(SMALL.replace(data="nope"))
     with pytest.raises(ValueError, match="filter height 11 is larger"):

@@ -112,6 +112,10 @@ def test_bad_sweeps_are_refused_before_anything_runs(digits, tmp_path):
         tune.run({"reg": [0.1]}, factory=make_softmax, data=digits, n_jobs=0)
     with pytest.raises(ValueError, match="sampler"):
         tune.run({"lr": [0.1]}, TrainConfig(), sampler="bayes")
+    with pytest.raises(ValueError, match="cannot train on the validation split"):
+        tune.run({"lr": [0.1]}, TrainConfig(train_on_val=True), folder=str(tmp_path / "e"))
+    with pytest.raises(ValueError, match="cannot train on the validation split"):
+        tune.run({"train_on_val": [False, True]}, TrainConfig(), folder=str(tmp_path / "f"))
     assert not os.listdir(tmp_path)            # nothing was created
 
 

@@ -34,7 +34,8 @@ DEFAULT_HIDDEN = {"cnn": [128], "mlp": [256], "fc": [256, 128], "softmax": [], "
 DEFAULT_CONV_BLOCKS = [{"filters": 32, "kernel": 3, "stride": 1, "pad": 1, "pool": 2},
                        {"filters": 64, "kernel": 3, "stride": 1, "pad": 1, "pool": 2}]
 # Fields that define the model or the data: they cannot change when resuming.
-FIXED_ON_RESUME = ("data", "model", "hidden", "norm", "dropout", "seed", "num_train", "convnet")
+FIXED_ON_RESUME = ("data", "model", "hidden", "norm", "dropout", "seed", "num_train", "convnet",
+                   "train_on_val")
 
 # ConvNet settings a [convnet] table (or a --model TOML file) may hold, and a block's keys.
 CONVNET_KEYS = {"conv_blocks": list, "hidden_dims": list, "normalization": str,
@@ -81,6 +82,13 @@ class TrainConfig:
         Use only this many training examples (a seeded random subset).
     convnet : dict, optional
         ConvNet settings (a TOML ``[convnet]`` table; filled from a ``model`` TOML file).
+    train_on_val : bool, default False
+        Train on the training and validation splits together: the final training of a
+        configuration already chosen on validation accuracy, which then has 10,000 more
+        Fashion-MNIST images to learn from. The validation accuracy is measured on seen
+        images and chooses nothing: the model kept is the last epoch's, and only the test
+        accuracy means anything. A sweep refuses it (its trials are compared on
+        validation accuracy).
     """
 
     data: str = "digits"
@@ -98,6 +106,7 @@ class TrainConfig:
     seed: int = 0
     num_train: int = None
     convnet: dict = field(default=None, hash=False)
+    train_on_val: bool = False
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -222,6 +231,12 @@ def parse_hidden(value, name="hidden"):
     return list(value)
 
 
+def _flag(name, value):
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false; got {value!r}")
+    return bool(value)
+
+
 def _string(name, value):
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{name} must be a non-empty string; got {value!r}")
@@ -244,6 +259,7 @@ FIELD_CHECKS = {
     "seed": lambda n, v: _integer(n, v, 0),
     "num_train": lambda n, v: _integer(n, v, 1),
     "convnet": lambda n, v: _check_convnet_values(v),
+    "train_on_val": _flag,
 }
 
 

@@ -65,7 +65,8 @@ class RunInterrupted(KeyboardInterrupt):
 
 def load_data(config):
     """(data, info) for a config: the data set dict (float32 images (N, C, H, W), split
-    seeded by ``config.seed``; a seeded random ``num_train`` subset when given) and its
+    seeded by ``config.seed``; a seeded random ``num_train`` subset when given; with
+    ``config.train_on_val`` the validation split appended to the training split) and its
     info dict with ``input_shape``, ``num_classes`` and ``class_names``."""
     from glassnet import datasets
     name = config.data
@@ -80,6 +81,12 @@ def load_data(config):
                               f"examples of {name!r}")
         keep = np.sort(np.random.RandomState(config.seed).permutation(n)[:config.num_train])
         data["X_train"], data["y_train"] = data["X_train"][keep], data["y_train"][keep]
+    if config.train_on_val:
+        if "y_test" not in data:
+            raise ConfigError(f"train_on_val needs a data set with a test split (it would "
+                              f"be the only measure of the model); {name!r} has none")
+        data["X_train"] = np.concatenate([data["X_train"], data["X_val"]])
+        data["y_train"] = np.concatenate([data["y_train"], data["y_val"]])
     info = dict(datasets.dataset_info(name))
     info["input_shape"] = tuple(int(s) for s in data["X_train"].shape[1:])
     num_classes = info.get("num_classes") or int(data["y_train"].max()) + 1
@@ -185,12 +192,11 @@ def _solver_options(config, run_folder, data_info, callbacks, progress):
 
 class PreparedRun(NamedTuple):
     """A run ready to train (from :func:`prepare_run`): the resolved ``config``, the
-    ``data`` dict and its ``info``, the freshly built ``model``, and ``train_on_val``."""
+    ``data`` dict and its ``info``, and the freshly built ``model``."""
     config: TrainConfig
     data: dict
     info: dict
     model: object
-    train_on_val: bool
 
 
 def prepare_run(config, train_on_val=False):
@@ -205,20 +211,19 @@ def prepare_run(config, train_on_val=False):
     config : TrainConfig
         The run's settings (resolved here).
     train_on_val : bool
-        Train on the training and validation splits together (see :func:`train_run`).
+        True: the same as ``config.replace(train_on_val=True)`` (see :func:`train_run`).
 
     Returns
     -------
     PreparedRun
         To be trained once by :func:`train_prepared` (training changes its model).
     """
+    if train_on_val:
+        config = config.replace(train_on_val=True)
     config = config.resolved()
     data, info = load_data(config)
-    if train_on_val:
-        data = dict(data, X_train=np.concatenate([data["X_train"], data["X_val"]]),
-                    y_train=np.concatenate([data["y_train"], data["y_val"]]))
     model = build_model(config, info)
-    return PreparedRun(config, data, info, model, bool(train_on_val))
+    return PreparedRun(config, data, info, model)
 
 
 def train_prepared(prepared, run_folder, callbacks=(), progress=False):
@@ -239,7 +244,7 @@ def train_prepared(prepared, run_folder, callbacks=(), progress=False):
     from glassnet.solver import Solver
     config, data, info, model = prepared.config, prepared.data, prepared.info, prepared.model
     run_folder.write_config(config, model, __version__)
-    bookkeeping = _RunBookkeeping(run_folder, keep_final=prepared.train_on_val)
+    bookkeeping = _RunBookkeeping(run_folder, keep_final=config.train_on_val)
     options = _solver_options(config, run_folder, info, [bookkeeping, *callbacks], progress)
     solver = Solver(model, data, update_rule=config.optimizer,
                     optim_config={"learning_rate": config.lr}, **options)
@@ -256,10 +261,11 @@ def train_run(config, run_folder, callbacks=(), progress=False, train_on_val=Fal
     final_train_acc, final_val_acc, final_loss, epochs, iterations, stop_reason, seconds,
     seconds_per_epoch, num_params, per_class_accuracy.
 
-    ``train_on_val``: train on the training and validation splits together (the final
-    retraining of a configuration chosen on validation accuracy). The validation accuracy
-    is then measured on seen data and cannot choose an epoch: the model kept is the last
-    epoch's, and only the test accuracy means anything.
+    ``train_on_val=True`` is ``config.replace(train_on_val=True)``: train on the training
+    and validation splits together (the final training of a configuration chosen on
+    validation accuracy). The validation accuracy is then measured on seen data and cannot
+    choose an epoch: the model kept is the last epoch's, and only the test accuracy means
+    anything. A resumed run keeps this setting (it is in the run's config.json).
     """
     return train_prepared(prepare_run(config, train_on_val), run_folder, callbacks, progress)
 
@@ -284,7 +290,7 @@ def resume_run(run_folder, changes=None, callbacks=(), progress=False):
     data, info = load_data(config)
     model = build_model(config, info)
     run_folder.write_config(config, model, __version__)
-    bookkeeping = _RunBookkeeping(run_folder)
+    bookkeeping = _RunBookkeeping(run_folder, keep_final=config.train_on_val)
     options = _solver_options(config, run_folder, info, [bookkeeping, *callbacks], progress)
     if "lr" in changes:
         options["optim_config"] = {"learning_rate": config.lr}

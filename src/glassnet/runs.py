@@ -4,7 +4,8 @@
       config.json     the resolved TrainConfig, the model's class and config, glassnet's version
       history.csv     one row per iteration: loss, accuracies, learning rate, seconds
       metrics.json    final and best accuracies, test accuracy, per-class accuracy, timings
-      model.npz       the trained model (best validation parameters), glassnet.load_model
+      model.npz       the trained model (best validation parameters; the last epoch's with
+                      train_on_val), glassnet.load_model
       checkpoints/    solver checkpoints (ckpt_latest.npz, ckpt_epoch_<k>.npz) for resuming
       loss.png accuracy.png weights.png confusion.png
       report.html     one self-contained page with the pictures and tables

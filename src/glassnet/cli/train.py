@@ -34,6 +34,9 @@ OPTION_HELP = {
     "augment": "training augmentation: " + ", ".join(AUGMENTS),
     "seed": "seed of the data split, initial weights, minibatch order and dropout masks",
     "num_train": "use only this many training examples",
+    "train_on_val": "train on the training and validation splits together (the final "
+                    "training of a chosen configuration: the last epoch is kept and only "
+                    "the test accuracy measures it)",
 }
 OPTION_TYPES = {"dropout": float, "lr": float, "weight_decay": float, "epochs": int,
                 "batch_size": int, "seed": int, "num_train": int}
@@ -55,6 +58,9 @@ def add_train_options(parser):
         help_text = f"{text} [default: {default}]" if default is not None else text
         if key == "hidden":
             parser.add_argument(flag, type=_hidden_arg, default=None, help=help_text)
+        elif isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                                help=help_text)
         else:
             parser.add_argument(flag, type=OPTION_TYPES.get(key, str), default=None,
                                 metavar=key.upper(), help=help_text)
@@ -93,9 +99,11 @@ class EpochPrinter:
         if solver.iteration:
             say(f"resuming {self.run_folder.path} at epoch {solver.epoch} of {solver.num_epochs}")
             return
+        examples = (f"{len(solver.y_train)} train, the {len(solver.y_val)} val among them"
+                    if config.train_on_val else
+                    f"{len(solver.y_train)} train / {len(solver.y_val)} val")
         say(f"glassnet {__version__}: training a {type(model).__name__} ({num_params:,} "
-            f"parameters) on {config.data} ({len(solver.y_train)} train / "
-            f"{len(solver.y_val)} val), {config.optimizer} lr {config.lr:g}, "
+            f"parameters) on {config.data} ({examples}), {config.optimizer} lr {config.lr:g}, "
             f"{config.schedule} schedule, {config.epochs} epochs of batch {config.batch_size}")
         say(f"run folder: {self.run_folder.path}")
 
@@ -166,15 +174,19 @@ def cmd_train(args):
                        f"--norm batchnorm)") from None
     except (ConfigError, ValueError, OSError) as exc:
         raise CLIError(str(exc)) from None
-    _summary(metrics, folder, time.perf_counter() - start, args.quiet)
+    _summary(metrics, folder, time.perf_counter() - start, args.quiet, config.train_on_val)
     return EXIT_OK
 
 
-def _summary(metrics, folder, seconds, quiet):
+def _summary(metrics, folder, seconds, quiet, train_on_val):
     if not quiet:
         stop = f" ({metrics['stop_reason']})" if metrics["stop_reason"] else ""
         say(f"done: {metrics['epochs']} epochs in {seconds:.1f} s{stop}")
         test = (f"test acc {metrics['test_acc']:.4f}" if metrics["test_acc"] is not None
                 else "no test split")
-        say(f"best val acc {metrics['best_val_acc']:.4f} (epoch {metrics['best_epoch']}), {test}")
+        if train_on_val:  # validation images were trained on: they measure nothing
+            say(f"{test} (trained on train + val; the last epoch's model is kept)")
+        else:
+            say(f"best val acc {metrics['best_val_acc']:.4f} (epoch {metrics['best_epoch']}), "
+                f"{test}")
     print(f"run folder: {os.path.abspath(folder.path)}  (open report.html)", flush=True)

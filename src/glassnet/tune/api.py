@@ -46,13 +46,17 @@ def _base_config(config):
                     f"{type(config).__name__}")
 
 
-def _check_space_fields(space, base):
+def _check_sweepable(space, base):
     import dataclasses
     fields = {f.name for f in dataclasses.fields(base)}
     unknown = [n for n in space.names if n not in fields]
     if unknown:
         raise ValueError(f"space names {unknown} are not training settings; choose among "
                          f"{', '.join(sorted(fields))}")
+    if base.train_on_val or "train_on_val" in space.names:
+        raise ValueError("a sweep cannot train on the validation split (train_on_val): its "
+                         "trials are compared by validation accuracy; train the best "
+                         "configuration on train + val afterwards (sweep best --retrain)")
 
 
 def _definition(space, config, factory, sampler, pruner):
@@ -67,7 +71,7 @@ def _definition(space, config, factory, sampler, pruner):
             "pruner": pruner}
     if factory is None:
         base = _base_config(config)
-        _check_space_fields(space, base)
+        _check_sweepable(space, base)
         spec.update(mode="config", base=base.to_dict())
     else:
         if not callable(factory):
