@@ -14,6 +14,7 @@ import glassnet.fast_layers as fast_layers
 import glassnet.fast_pool as fast_pool
 from glassnet.fast_layers import (conv_backward_fast, conv_forward_fast,
                                   max_pool_backward_fast, max_pool_forward_fast)
+from glassnet.fast_relu import relu_forward_fast
 from glassnet.gradient_check import rel_error
 from glassnet.layers import (conv_backward_naive, conv_forward_naive,
                              max_pool_backward_naive, max_pool_forward_naive)
@@ -131,6 +132,27 @@ def test_conv_fast_in_several_blocks(monkeypatch, rng, dx_path, x_shape, w_shape
     assert fast_layers._ConvPlan(x_shape, w_shape, stride, pad, pad, 8).block == images_per_block
     x, w, b = conv_pair(rng, x_shape, w_shape)
     assert_conv_fast_equals_naive(x, w, b, {"stride": stride, "pad": pad}, rng)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("num_threads", ["1", "3"])
+def test_conv_forward_with_relu_is_relu_of_the_convolution(monkeypatch, rng, dtype,
+                                                           num_threads):
+    """relu=True gives relu_forward_fast(conv) to the bit (NaN stays NaN), blocks and
+    threads included, and the same cache; anything but a bool is refused."""
+    monkeypatch.setattr(glassnet._threads, "MIN_ELEMENTS_PER_THREAD", 1)
+    monkeypatch.setenv("GLASSNET_NUM_THREADS", num_threads)
+    monkeypatch.setattr(fast_layers, "_BLOCK_BYTES", 1)     # one image per block
+    x, w, b = (a.astype(dtype) for a in conv_pair(rng, (5, 3, 8, 8), (4, 3, 3, 3)))
+    x[1, 0, 2, 2] = np.nan
+    param = {"stride": 1, "pad": 1}
+    plain, cache = conv_forward_fast(x, w, b, param)
+    fused, fused_cache = conv_forward_fast(x, w, b, param, relu=True)
+    np.testing.assert_array_equal(fused, relu_forward_fast(plain)[0])
+    assert np.isnan(fused).any() and (fused == 0).any() and (fused > 0).any()
+    assert fused_cache[0] is cache[0] and fused_cache[3] == cache[3]
+    with pytest.raises(TypeError, match="relu must be True or False; got 1"):
+        conv_forward_fast(x, w, b, param, relu=1)
 
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, pad", CONV_GRID[:6])

@@ -230,18 +230,20 @@ class _PhasePlan:
                     target[...] = grids[ry, rx, :, :, u0:u0 + h, v0:v0 + w].transpose(1, 0, 2, 3)
 
 
-def _convolve(x, w, b, stride, pad_h, pad_w):
-    """out = conv(x, w) (+ b unless None): the batch split over a few threads (each with
-    its own scratch buffers, see ``glassnet._threads``), each part done by ``_convolve_into``."""
+def _convolve(x, w, b, stride, pad_h, pad_w, relu=False):
+    """out = conv(x, w) (+ b unless None) (then max(., 0) with relu): the batch split over
+    a few threads (each with its own scratch buffers, see ``glassnet._threads``), each part
+    done by ``_convolve_into``."""
     plan = _ConvPlan(x.shape, w.shape, stride, pad_h, pad_w, x.dtype.itemsize)
     out = np.empty((plan.N, plan.F, plan.out_h, plan.out_w), dtype=x.dtype)
-    map_slices(lambda part: _convolve_into(x[part], w, b, stride, pad_h, pad_w, out[part]),
+    map_slices(lambda part: _convolve_into(x[part], w, b, stride, pad_h, pad_w, out[part], relu),
                plan.N, plan.K * plan.P, uses_blas=True)
     return out
 
 
-def _convolve_into(x, w, b, stride, pad_h, pad_w, out):
-    """out[...] = conv(x, w) (+ b unless None), block by block: cols, one product, scatter."""
+def _convolve_into(x, w, b, stride, pad_h, pad_w, out, relu=False):
+    """out[...] = conv(x, w) (+ b unless None) (then max(., 0) with relu), block by block:
+    cols, one product, scatter."""
     plan = _ConvPlan(x.shape, w.shape, stride, pad_h, pad_w, x.dtype.itemsize)
     xpad = plan.pad_input(x)
     w_mat = w.reshape(plan.F, plan.K)
@@ -256,18 +258,28 @@ def _convolve_into(x, w, b, stride, pad_h, pad_w, out):
             # On the product's long rows, not while scattering: a broadcast addition over
             # the scatter's short rows (W' numbers) ran 2.7x slower than a plain copy.
             block_out += b[:, None]
+        if relu:  # while the block is in the cache, instead of another pass over out
+            np.maximum(block_out, 0, out=block_out)
         block_out = block_out.reshape(plan.F, m, plan.out_h, plan.row_w)[:, :, :, :plan.out_w]
         np.copyto(out[n0:n0 + m].transpose(1, 0, 2, 3), block_out)
 
 
-def conv_forward_fast(x, w, b, conv_param):
+def conv_forward_fast(x, w, b, conv_param, *, relu=False):
     """Convolution forward pass as blocked im2col + matrix product; see the module notes.
 
     x: (N, C, H, W), w: (F, C, HH, WW), b: (F,), conv_param: {'stride', 'pad'}
     ->  out: (N, F, H', W'), cache = (x, w, b, conv_param)
+
+    ``relu=True`` returns max(conv(x, w) + b, 0) instead, the ReLU applied to each block
+    of the product while it is in the cache: the same numbers as
+    ``relu_forward_fast(out)``, without another pass over the output (a ReLU's own cache
+    is its output, so the sandwich ``conv_relu`` keeps ``out``; the cache returned here
+    stays the convolution's).
     """
     x, w, b, stride, pad, _, _ = check_conv_inputs(x, w, b, conv_param)
-    out = _convolve(x, w, b, stride, pad, pad)
+    if not isinstance(relu, (bool, np.bool_)):
+        raise TypeError(f"relu must be True or False; got {relu!r}")
+    out = _convolve(x, w, b, stride, pad, pad, bool(relu))
     return out, (x, w, b, {"stride": stride, "pad": pad})
 
 

@@ -18,8 +18,9 @@ calls their backward passes in reverse. No gradient is written twice.
 Affine layers use ``affine_forward_fast``/``affine_backward_fast`` (products split over
 glassnet's threads), convolutions ``conv_forward_fast``/``conv_backward_fast``, pooling
 ``max_pool_forward_fast``/``max_pool_backward_fast``, ReLU ``relu_forward_fast`` (in place
-on the fresh output of the layer before it) and spatial batchnorm followed by ReLU the
-fused ``spatial_batchnorm_relu_*_fast`` pair; each matches its naive twin. Two measured
+on the fresh output of the layer before it; after a convolution, ``conv_forward_fast(...,
+relu=True)`` applies it block by block) and spatial batchnorm followed by ReLU the fused
+``spatial_batchnorm_relu_*_fast`` pair; each matches its naive twin. Two measured
 shortcuts, both exact:
 
 * Before a max pool, ReLU's mask is applied to the pooled gradient instead of the
@@ -123,9 +124,8 @@ def conv_relu_forward(x, w, b, conv_param):
     x: (N, C, H, W), w: (F, C, HH, WW), b: (F,), conv_param {'stride', 'pad'}
     -> out: (N, F, H', W'), cache
     """
-    a, conv_cache = conv_forward_fast(x, w, b, conv_param)
-    out, relu_cache = relu_forward_fast(a, overwrite_x=True)
-    return out, (conv_cache, relu_cache)
+    out, conv_cache = conv_forward_fast(x, w, b, conv_param, relu=True)
+    return out, (conv_cache, out)    # ReLU's cache is its output
 
 
 def conv_relu_backward(dout, cache, compute_dx=True):
@@ -140,8 +140,7 @@ def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
 
     pool_param {'pool_height', 'pool_width', 'stride'} -> out: (N, F, H'', W''), cache
     """
-    a, conv_cache = conv_forward_fast(x, w, b, conv_param)
-    s, _ = relu_forward_fast(a, overwrite_x=True)
+    s, conv_cache = conv_forward_fast(x, w, b, conv_param, relu=True)
     out, pool_cache = max_pool_forward_fast(s, pool_param)
     return out, (conv_cache, pool_cache)
 
