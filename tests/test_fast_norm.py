@@ -124,16 +124,81 @@ def test_non_contiguous_input_and_integer_input(rng):
     assert_close(out_f, out_n, "integers")
 
 
-def test_overwrite_x_only_when_asked(rng):
+def test_overwrite_x_changes_nothing(rng):
+    """x is never written to, with or without overwrite_x, and the results are the same."""
     x, gamma, beta, bn_param = bn_args(rng, (2, 3, 4, 4))
     kept = x.copy()
-    spatial_batchnorm_relu_forward_fast(x, gamma, beta, copy.deepcopy(bn_param))
-    np.testing.assert_array_equal(x, kept)
-    out, cache = spatial_batchnorm_relu_forward_fast(x, gamma, beta, copy.deepcopy(bn_param),
-                                                     overwrite_x=True)
-    assert np.shares_memory(cache.x_hat, x)  # x now holds x_hat, as documented
-    ref, _ = spatial_batchnorm_relu_forward_fast(kept, gamma, beta, copy.deepcopy(bn_param))
-    np.testing.assert_array_equal(out, ref)
+    dout = rng.randn(*x.shape)
+    results = []
+    for overwrite_x in (False, True):
+        out, cache = spatial_batchnorm_relu_forward_fast(x, gamma, beta, copy.deepcopy(bn_param),
+                                                         overwrite_x=overwrite_x)
+        np.testing.assert_array_equal(x, kept)
+        results.append((out,) + spatial_batchnorm_relu_backward_fast(dout, cache))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+def _offset_halves(rng, shape):
+    """float64 x whose first half of the images sits far from the second (offsets of
+    different sizes per channel), so that the blocks' means differ strongly."""
+    x, gamma, beta, bn_param = bn_args(rng, shape)
+    x[:shape[0] // 2] += 100 * np.arange(1, shape[1] + 1)[:, None, None]
+    return x, gamma, beta, bn_param
+
+
+@pytest.mark.parametrize("relu", [False, True], ids=["bn", "bn_relu"])
+@pytest.mark.parametrize("threads_env", ["1", "3"])
+@pytest.mark.parametrize("block_images", [2, 12])
+@pytest.mark.parametrize("planes", [True, False], ids=["planes", "columns"])
+def test_blocks_with_different_means_combine_exactly(monkeypatch, rng, relu, threads_env,
+                                                     block_images, planes):
+    """The per-block sums and centred squares, combined over blocks and threads with
+    var = sum_b [M2_b + n_b (m_b - mean)^2] / M, equal the two-pass reference to 1e-12,
+    whatever the blocks (from 1 to 6 images, the last one shorter: _BLOCK_BYTES is
+    shared by the 2 to 4 arrays a pass works on) and threads (1 or 3)."""
+    x, gamma, beta, bn_param = _offset_halves(rng, (10, 3, 5, 4))
+    monkeypatch.setenv("GLASSNET_NUM_THREADS", threads_env)
+    monkeypatch.setattr(threads, "MIN_ELEMENTS_PER_THREAD", 1)
+    monkeypatch.setattr(fast_norm, "_BLOCK_BYTES", block_images * 3 * 5 * 4 * 8)
+    monkeypatch.setattr(fast_norm, "_PLANE_BYTES", 2**20 if planes else 0)
+    (nf, nb), (ff, fb) = naive_spatial_bn_relu(relu), FAST[relu]
+    naive_param, fast_param = copy.deepcopy(bn_param), copy.deepcopy(bn_param)
+    out_n, cache_n = nf(x, gamma, beta, naive_param)
+    out_f, cache_f = ff(x, gamma, beta, fast_param)
+    assert_close(out_f, out_n, "out")
+    for key in ("running_mean", "running_var"):
+        assert_close(fast_param[key], naive_param[key], key)
+    dout = rng.randn(*x.shape)
+    for name, g_f, g_n in zip(("dx", "dgamma", "dbeta"), fb(dout, cache_f), nb(dout, cache_n)):
+        assert_close(g_f, g_n, name)
+
+
+@pytest.mark.parametrize("relu", [False, True], ids=["bn", "bn_relu"])
+def test_float32_with_a_large_mean_stays_accurate(rng, relu):
+    """float32 x = 1000 + randn (the spread is 1e-3 of the mean): results within 1e-3 of
+    the float64 computation on the same values. A one-pass var = E[x^2] - E[x]^2 in
+    float32 loses the variance here (E[x^2] = 1e6 has a rounding step of 0.06)."""
+    shape = (32, 4, 14, 14)
+    x = (1000 + rng.randn(*shape)).astype(np.float32)
+    gamma = (1 + 0.3 * rng.randn(4)).astype(np.float32)
+    beta = rng.randn(4).astype(np.float32)
+    dout = rng.randn(*shape).astype(np.float32)
+    forward, backward = FAST[relu]
+    f32_param, f64_param = {"mode": "train"}, {"mode": "train"}
+    out32, cache32 = forward(x, gamma, beta, f32_param)
+    out64, cache64 = forward(x.astype(np.float64), gamma.astype(np.float64),
+                             beta.astype(np.float64), f64_param)
+    assert out32.dtype == np.float32
+    loose = 2.0  # no entry-wise check: entries near 0 may differ in every digit
+    assert_close(out32, out64, "out", tol=1e-3, entry_tol=loose)
+    assert_close(f32_param["running_var"], f64_param["running_var"], "running_var", 1e-3, loose)
+    extra = {}
+    if relu:  # one ReLU mask for both (an output near 0 may change sign with the dtype)
+        dout, extra = dout * (out64 > 0), {"masked": True}
+    for name, g32, g64 in zip(("dx", "dgamma", "dbeta"), backward(dout, cache32, **extra),
+                              backward(dout.astype(np.float64), cache64, **extra)):
+        assert_close(g32, g64, name, tol=1e-3, entry_tol=loose)
 
 
 def test_non_finite_upstream_where_relu_is_off_gives_zero(rng):

@@ -3,26 +3,58 @@
 The same maths as ``glassnet.layers.spatial_batchnorm_forward`` / ``_backward`` (which
 transpose to (N*H*W, C) rows and reuse the 2-d batchnorm), computed where the data lies:
 x is viewed as (N, C, H*W) and every statistic is a reduction over axes 0 and 2, with
-no transposes and no copies. With M = N*H*W entries per channel:
+no transposes. With M = N*H*W entries per channel, xc = x - mean and std = sqrt(var + eps):
 
-    forward   mean = sum(x) / M,  xc = x - mean,  var = sum(xc^2) / M,  std = sqrt(var + eps)
-              x_hat = xc / std,   out = gamma * x_hat + beta   [then max(out, 0)]
-    backward  dy = dout [* (out > 0)],  dbeta = sum(dy),  dgamma = sum(dy * x_hat)
-              dx_hat = dy * gamma
-              dx = (dx_hat - gamma*dbeta/M - x_hat * gamma*dgamma/M) / std
+    forward   out = gamma * xc / std + beta   [then max(out, 0)]
+    backward  dy = dout [* (out > 0)],  dbeta = sum(dy),  dgamma = sum(dy * xc) / std
+              dx = (dy - dbeta/M) * gamma/std - xc * gamma*dgamma / (M * std^2)
 
-(test mode: the running statistics replace mean and var, and dx = dx_hat / std). The
-elementwise steps are the reference's, in its order, so results agree to rounding of the
-sums. Each pass runs over a few images at a time (a block of about ``_BLOCK_BYTES``
-stays in the CPU cache through all its steps), the batch split over a few threads
-(``glassnet._threads``). ``bn_param`` and its running statistics behave exactly as in
-the reference; a train-mode call without any values per channel raises before anything
-is changed.
+which is the reference's dx = (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat)) / std
+with dx_hat = gamma * dy and x_hat = xc / std written out.
+
+The layer is limited by how often it streams full-size arrays through memory, so each
+pass works on blocks of a few images and does all its steps on a block while it is in
+the CPU cache; only the pass's result goes back to memory:
+
+- statistics (train mode), reads x once: for each block b of n_b = (images) * H*W
+  entries per channel, its sum S_b, its mean m_b = S_b / n_b and its centred sum of
+  squares M2_b = sum((x_b - m_b)^2); then exactly, over the blocks of every thread,
+      mean = sum_b S_b / M,   var = sum_b [M2_b + n_b * (m_b - mean)^2] / M
+  (the parallel-variance formula, combined in float64 or wider). Each square is taken
+  around the mean of its own block, so a large mean costs no precision, unlike
+  E[x^2] - E[x]^2 in one pass.
+- output, reads x and writes out: per block xc = x_b - mean, times gamma/std, plus beta,
+  then max(., 0) when a ReLU follows. Test mode runs this pass only, with the running
+  statistics.
+- backward, two passes: (1) reads dout and x: per block dy (the mask applied when asked,
+  written into dx), xc, and the sums of dy and dy * xc; (2) reads dy and x, writes dx.
+
+So the forward pass streams x twice and out once (the former version, which stored
+x_hat, streamed 6 full-size arrays), the backward pass dout and x twice and dx once
+(and, when it applies the mask, out once and dx once more).
+No x_hat is stored: the cache keeps x itself (not a copy, so the caller must not change
+x before the backward pass, as for the other layers that keep their input), mean and
+std, and the backward pass recomputes xc in the cache. The order of the steps keeps the
+reference's cancellations (xc before any scaling; dy - dbeta/M before gamma/std), and
+results agree with it to rounding (float64 to 1e-12 in the tests).
+
+Elementwise steps in the cache cost about as much as streaming memory here, so they are
+kept cheap, as measured on float32 blocks of 2 images (32 channels of 28x28), one core,
+per 12.8 MB: a per-channel constant is repeated over H*W into a (C, H*W) plane once per
+thread (x - plane 0.32 ms, x - (C, 1) column 0.73 ms; the ReLU takes the maximum with a
+plane of zeros, 0.35 ms, instead of with the scalar 0, 0.54 ms), and every array written
+to starts on a 64-byte boundary (a misaligned output: 0.56 ms). A block's arrays (2 to 4
+per pass) take about ``_BLOCK_BYTES`` together: 2 MiB measured best (1 MiB: 15-30% slower).
+The batch is split over a few threads (``glassnet._threads``). ``bn_param`` and its
+running statistics behave exactly as in the reference; a train-mode call without any
+values per channel raises before anything is changed.
 """
+import math
 from typing import NamedTuple
 
 import numpy as np
 
+from glassnet._scratch import scratch
 from glassnet._threads import map_slices
 from glassnet._validate import (as_float_array, check_ndim,
                                 check_shape, check_upstream)
@@ -32,15 +64,23 @@ from glassnet.layers.normalization import _float_inputs, read_bn_param
 __all__ = ["spatial_batchnorm_forward_fast", "spatial_batchnorm_backward_fast",
            "spatial_batchnorm_relu_forward_fast", "spatial_batchnorm_relu_backward_fast"]
 
-# Images per inner block: about this many bytes of x, so that one block stays in the
-# CPU cache through the 3-5 elementwise steps of a pass.
-_BLOCK_BYTES = 2**18
+# The images of a block: all the block-sized arrays a pass works on (its inputs, output
+# and scratch) take about this many bytes, so that they stay in the CPU cache through all
+# the elementwise steps of the pass.
+_BLOCK_BYTES = 2**21
+# A per-channel constant is repeated into a (C, H*W) plane when the plane is at most this
+# big (it then stays in the cache beside the block); else it is broadcast as a (C, 1) column.
+_PLANE_BYTES = 2**19
+_ALIGN = 64  # bytes: the start of every array a pass writes to
 
 
 class _Cache(NamedTuple):
-    """x_hat: (N, C, H*W); std, gamma: (C,); batch_stats: False in test mode;
-    out: the ReLU's output (N, C, H*W) when a ReLU follows, else None; shape: x's."""
-    x_hat: np.ndarray
+    """x: the layer's input as (N, C, H*W), kept (not copied); mean, std, gamma: (C,)
+    (mean and std: the batch's in train mode, the running ones in test mode);
+    batch_stats: False in test mode; out: the ReLU's output (N, C, H*W) when a ReLU
+    follows, else None; shape: x's."""
+    x: np.ndarray
+    mean: np.ndarray
     std: np.ndarray
     gamma: np.ndarray
     batch_stats: bool
@@ -48,10 +88,72 @@ class _Cache(NamedTuple):
     shape: tuple
 
 
-def _blocks(s, per_image):
-    """Sub-slices of slice ``s`` of about _BLOCK_BYTES each (per_image bytes per image)."""
-    step = max(1, _BLOCK_BYTES // max(1, per_image))
+def _images_per_block(x3, arrays):
+    """Images of x3 (N, C, H*W) per block when a pass works on ``arrays`` arrays of the
+    block's size: about _BLOCK_BYTES in all, at least 1 image."""
+    _, C, HW = x3.shape
+    return max(1, _BLOCK_BYTES // max(1, arrays * C * HW * x3.itemsize))
+
+
+def _blocks(s, x3, arrays):
+    """Slice ``s`` of x3's images cut into blocks (see _images_per_block)."""
+    step = _images_per_block(x3, arrays)
     return [slice(n0, min(n0 + step, s.stop)) for n0 in range(s.start, s.stop, step)]
+
+
+def _aligned(raw, shape, dtype):
+    """An array ``shape`` of ``dtype`` in the byte buffer ``raw`` (_ALIGN bytes longer),
+    starting on an _ALIGN-byte boundary."""
+    nbytes = math.prod(shape) * dtype.itemsize
+    start = -raw.ctypes.data % _ALIGN
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
+
+
+def _empty(shape, dtype):
+    """np.empty(shape, dtype), aligned (see the module notes)."""
+    dtype = np.dtype(dtype)
+    return _aligned(np.empty(math.prod(shape) * dtype.itemsize + _ALIGN, np.uint8),
+                    shape, dtype)
+
+
+def _block_scratch(slot, s, x3, arrays):
+    """This thread's scratch buffer ``slot`` (glassnet._scratch), aligned, for the blocks
+    _blocks(s, x3, arrays): (images per block, C, H*W); a block b uses [:len(b)]."""
+    _, C, HW = x3.shape
+    images = max(1, min(s.stop - s.start, _images_per_block(x3, arrays)))
+    nbytes = images * C * HW * x3.itemsize
+    return _aligned(scratch(slot, nbytes + _ALIGN, np.uint8), (images, C, HW), x3.dtype)
+
+
+def _plane(slot, x3):
+    """A (C, H*W) buffer for x3 (N, C, H*W) in this thread's scratch, aligned, when it is
+    at most _PLANE_BYTES; else None (see the module notes)."""
+    _, C, HW = x3.shape
+    nbytes = C * HW * x3.itemsize
+    if nbytes > _PLANE_BYTES:
+        return None
+    return _aligned(scratch(slot, nbytes + _ALIGN, np.uint8), (C, HW), x3.dtype)
+
+
+def _repeat(values, plane):
+    """values (C,) broadcastable over a (n, C, H*W) block: copied into ``plane`` along
+    H*W, or the (C, 1) column when plane is None."""
+    if plane is None:
+        return values[:, None]
+    np.copyto(plane, values[:, None])
+    return plane
+
+
+def _per_channel(slot, values, x3):
+    """values (C,) broadcastable over a block of x3: a plane in this thread's scratch
+    ``slot`` when small enough, else the (C, 1) column (see the module notes)."""
+    return _repeat(values, _plane(slot, x3))
+
+
+def _reduction_dtype(dtype):
+    """None (sum in ``dtype``) for float32 and wider; float32 for float16, whose block
+    sums could overflow (np.mean does the same)."""
+    return None if dtype.itemsize >= 4 else np.float32
 
 
 def _check_inputs(x, gamma, beta, bn_param):
@@ -66,16 +168,45 @@ def _check_inputs(x, gamma, beta, bn_param):
     return (x, gamma, beta) + read_bn_param(bn_param, num_channels, x.dtype)
 
 
-def _channel_sums(fn, n, per_image_elems):
-    """Sum over threads of fn(slice) -> (C,) partial sums."""
-    parts = map_slices(fn, n, per_image_elems)
-    total = parts[0]
-    for part in parts[1:]:
-        total = total + part
-    return total
+def _sum_over_threads(fn, n, per_image_elems, acc):
+    """fn(slice) -> list of (k, C) rows per block; their sum over blocks and threads in
+    dtype ``acc`` -> (k, C)."""
+    rows = [r for part in map_slices(fn, n, per_image_elems) for r in part]
+    return np.sum(np.array(rows, dtype=acc), axis=0)
 
 
-def _forward(x, gamma, beta, bn_param, relu, overwrite_x):
+def _batch_statistics(x3):
+    """x3 (N, C, H*W), N*H*W > 0 -> mean, var (C,) over axes 0 and 2, in one pass.
+
+    Each block gives its count n_b, sum S_b and centred sum of squares M2_b around its
+    own mean S_b / n_b (computed while the block is in the cache); the blocks are then
+    combined exactly (see the module notes), in float64 at least."""
+    N, C, HW = x3.shape
+    red = _reduction_dtype(x3.dtype)
+
+    def block_stats(s):
+        stats, centred = [], _block_scratch("bn_centred", s, x3, 2)
+        plane = _plane("bn_block_mean", x3)
+        for b in _blocks(s, x3, 2):  # x, centred
+            n_b = (b.stop - b.start) * HW
+            sum_b = np.einsum("nck->c", x3[b], dtype=red)
+            xc = centred[:b.stop - b.start]
+            np.subtract(x3[b], _repeat(sum_b / n_b, plane), out=xc)
+            stats.append((n_b, sum_b, np.einsum("nck,nck->c", xc, xc, dtype=red)))
+        return stats
+
+    stats = [st for part in map_slices(block_stats, N, C * HW) for st in part]
+    acc = np.result_type(x3.dtype, np.float64)
+    counts = np.array([n_b for n_b, _, _ in stats], dtype=acc)[:, None]
+    sums = np.array([sum_b for _, sum_b, _ in stats], dtype=acc)
+    squares = np.array([m2_b for _, _, m2_b in stats], dtype=acc)
+    M = counts.sum()
+    mean = sums.sum(axis=0) / M
+    var = (squares.sum(axis=0) + (counts * (sums / counts - mean) ** 2).sum(axis=0)) / M
+    return mean.astype(x3.dtype), var.astype(x3.dtype)
+
+
+def _forward(x, gamma, beta, bn_param, relu):
     x, gamma, beta, mode, eps, momentum, running_mean, running_var = _check_inputs(
         x, gamma, beta, bn_param)
     N, C, H, W = x.shape
@@ -85,87 +216,85 @@ def _forward(x, gamma, beta, bn_param, relu, overwrite_x):
                          f"mean and variance of an empty batch are undefined); got shape "
                          f"{x.shape}")
     x3 = x.reshape(N, C, HW)
-    own = overwrite_x and x.flags.c_contiguous and x.flags.writeable  # x3 is a view
-    x_hat = x3 if own else np.empty((N, C, HW), x.dtype)
-    out = np.empty((N, C, HW), x.dtype)
-    per_image = C * HW * x.dtype.itemsize
-    col = (slice(None), None)  # a (C,) vector as (C, 1), broadcast over H*W
-
     if mode == "train":
-        mean = _channel_sums(lambda s: x3[s].sum(axis=(0, 2)), N, C * HW) / M
-
-        def centre(s):
-            squares = np.zeros(C, x.dtype)
-            for b in _blocks(s, per_image):  # the block is still in the cache for einsum
-                np.subtract(x3[b], mean[col], out=x_hat[b])
-                squares += np.einsum("nck,nck->c", x_hat[b], x_hat[b])
-            return squares
-
-        var = _channel_sums(centre, N, C * HW) / M
+        mean, var = _batch_statistics(x3)
         bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
         bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
     else:
-        mean = running_mean.astype(x.dtype, copy=False)
+        mean = running_mean.astype(x.dtype)  # a copy: the cache keeps it
         var = running_var.astype(x.dtype, copy=False)
         bn_param["running_mean"], bn_param["running_var"] = running_mean, running_var
     std = np.sqrt(var + eps)
+    scale = gamma / std
+    out = _empty((N, C, HW), x.dtype)
 
-    def finish(s):
-        for b in _blocks(s, per_image):
-            xh, o = x_hat[b], out[b]
-            if mode != "train":
-                np.subtract(x3[b], mean[col], out=xh)
-            np.divide(xh, std[col], out=xh)
-            np.multiply(gamma[col], xh, out=o)
-            o += beta[col]
+    def write_out(s):
+        mean_c, scale_c = _per_channel("bn_mean", mean, x3), _per_channel("bn_scale", scale, x3)
+        beta_c = _per_channel("bn_beta", beta, x3)
+        zero_c = _per_channel("bn_zero", np.zeros_like(beta), x3)  # see the module notes
+        for b in _blocks(s, x3, 2):  # x, out
+            o = np.subtract(x3[b], mean_c, out=out[b])
+            o *= scale_c
+            o += beta_c
             if relu:
-                np.maximum(o, 0, out=o)
+                np.maximum(o, zero_c, out=o)
 
-    map_slices(finish, N, C * HW)
-    cache = _Cache(x_hat, std, gamma, mode == "train", out if relu else None, x.shape)
+    map_slices(write_out, N, C * HW)
+    cache = _Cache(x3, mean, std, gamma, mode == "train", out if relu else None, x.shape)
     return out.reshape(x.shape), cache
 
 
 def _backward(dout, cache, apply_mask=True):
-    x_hat, std, gamma = cache.x_hat, cache.std, cache.gamma
+    x3, mean, std, gamma = cache.x, cache.mean, cache.std, cache.gamma
     mask = cache.out if apply_mask else None
-    N, C, HW = x_hat.shape
+    N, C, HW = x3.shape
     M = N * HW
-    dout = check_upstream(dout, cache.shape, x_hat.dtype)
+    dout = check_upstream(dout, cache.shape, x3.dtype)
     d3 = dout.reshape(N, C, HW)
-    dx = np.empty((N, C, HW), x_hat.dtype)
-    per_image = C * HW * x_hat.dtype.itemsize
-    col = (slice(None), None)
+    dx = _empty((N, C, HW), x3.dtype)
+    red = _reduction_dtype(x3.dtype)
 
-    def masked_sums(s):
-        sums = np.zeros((2, C), x_hat.dtype)
-        for b in _blocks(s, per_image):  # the block is still in the cache for the sums
+    def block_sums(s):
+        mean_c, sums = _per_channel("bn_mean", mean, x3), []
+        centred = _block_scratch("bn_centred", s, x3, 3)
+        for b in _blocks(s, x3, 3):  # dy (dout, out and dx with the mask), x, centred
             if mask is not None:
                 relu_mask_into(dx[b], d3[b], mask[b])
                 dy = dx[b]
             else:
                 dy = d3[b]
-            sums[0] += dy.sum(axis=(0, 2))
-            sums[1] += np.einsum("nck,nck->c", dy, x_hat[b])
+            xc = np.subtract(x3[b], mean_c, out=centred[:b.stop - b.start])
+            sums.append((np.einsum("nck->c", dy, dtype=red),
+                         np.einsum("nck,nck->c", dy, xc, dtype=red)))
         return sums
 
-    sums = _channel_sums(masked_sums, N, C * HW) if N else np.zeros((2, C), x_hat.dtype)
-    dbeta, dgamma = sums[0], sums[1]
-    if cache.batch_stats:
-        mean_dx_hat = gamma * dbeta / M
-        mean_dx_hat_x_hat = gamma * dgamma / M
+    acc = np.result_type(x3.dtype, np.float64)
+    sums = (_sum_over_threads(block_sums, N, C * HW, acc) if N else np.zeros((2, C), acc))
+    dbeta, dgamma = sums[0].astype(x3.dtype), (sums[1] / std).astype(x3.dtype)
+    dy_scale = gamma / std
+    if cache.batch_stats:  # dx = (dy - dbeta/M) * gamma/std - xc * gamma*dgamma/(M*std^2)
+        dy_mean = dbeta / M
+        xc_scale = gamma * dgamma / M / std / std
 
-    def finish(s):
-        for b in _blocks(s, per_image):
+    def write_dx(s):
+        dy_scale_c = _per_channel("bn_dy_scale", dy_scale, x3)
+        if cache.batch_stats:
+            mean_c = _per_channel("bn_mean", mean, x3)
+            dy_mean_c = _per_channel("bn_dy_mean", dy_mean, x3)
+            xc_scale_c = _per_channel("bn_xc_scale", xc_scale, x3)
+            centred = _block_scratch("bn_centred", s, x3, 4)
+        for b in _blocks(s, x3, 4):  # dy, x, centred, dx
             dy = dx[b] if mask is not None else d3[b]
-            target = dx[b]
-            np.multiply(dy, gamma[col], out=target)
             if cache.batch_stats:
-                target -= mean_dx_hat[col]
-                target -= np.multiply(x_hat[b], mean_dx_hat_x_hat[col])
-            np.divide(target, std[col], out=target)
+                target = np.subtract(dy, dy_mean_c, out=dx[b])
+                target *= dy_scale_c
+                xc = np.subtract(x3[b], mean_c, out=centred[:b.stop - b.start])
+                xc *= xc_scale_c
+                target -= xc
+            else:
+                np.multiply(dy, dy_scale_c, out=dx[b])
 
-    map_slices(finish, N, C * HW)
+    map_slices(write_dx, N, C * HW)
     return dx.reshape(cache.shape), dgamma, dbeta
 
 
@@ -184,9 +313,10 @@ def spatial_batchnorm_forward_fast(x, gamma, beta, bn_param):
     Returns
     -------
     out : ndarray (N, C, H, W)
-    cache : for ``spatial_batchnorm_backward_fast``
+    cache : for ``spatial_batchnorm_backward_fast``; it keeps x itself (not a copy), so x
+        must not be changed before the backward pass
     """
-    return _forward(x, gamma, beta, bn_param, relu=False, overwrite_x=False)
+    return _forward(x, gamma, beta, bn_param, relu=False)
 
 
 def spatial_batchnorm_backward_fast(dout, cache):
@@ -195,13 +325,14 @@ def spatial_batchnorm_backward_fast(dout, cache):
 
 
 def spatial_batchnorm_relu_forward_fast(x, gamma, beta, bn_param, overwrite_x=False):
-    """out = max(spatial_batchnorm(x; gamma, beta), 0) in one pass over the data.
+    """out = max(spatial_batchnorm(x; gamma, beta), 0), the ReLU in the output pass.
 
-    Arguments as ``spatial_batchnorm_forward_fast``; ``overwrite_x=True`` lets the layer
-    keep x_hat in x's memory (for a caller that owns x and needs it no more, such as a
-    sandwich whose x is a fresh convolution output).
+    Arguments as ``spatial_batchnorm_forward_fast``. ``overwrite_x`` is accepted for the
+    callers that pass it and changes nothing: x is never written to (it was once used to
+    hold x_hat; no x_hat is stored any more, see the module notes). The cache keeps x
+    itself: x must not be changed before the backward pass.
     """
-    return _forward(x, gamma, beta, bn_param, relu=True, overwrite_x=overwrite_x)
+    return _forward(x, gamma, beta, bn_param, relu=True)
 
 
 def spatial_batchnorm_relu_backward_fast(dout, cache, masked=False):
