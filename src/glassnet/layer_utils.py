@@ -162,8 +162,7 @@ def conv_bn_relu_forward(x, w, b, gamma, beta, conv_param, bn_param):
     gamma, beta: (F,), bn_param as for spatial_batchnorm_forward -> out, cache
     """
     a, conv_cache = conv_forward_fast(x, w, b, conv_param)
-    out, bn_relu_cache = spatial_batchnorm_relu_forward_fast(a, gamma, beta, bn_param,
-                                                             overwrite_x=True)
+    out, bn_relu_cache = spatial_batchnorm_relu_forward_fast(a, gamma, beta, bn_param)
     return out, (conv_cache, bn_relu_cache)
 
 
