@@ -14,7 +14,7 @@ import glassnet.fast_layers as fast_layers
 import glassnet.fast_pool as fast_pool
 from glassnet.fast_layers import (conv_backward_fast, conv_forward_fast,
                                   max_pool_backward_fast, max_pool_forward_fast)
-from glassnet.fast_relu import relu_forward_fast
+from glassnet.fast_relu import relu_backward_fast, relu_forward_fast
 from glassnet.gradient_check import rel_error
 from glassnet.layers import (conv_backward_naive, conv_forward_naive,
                              max_pool_backward_naive, max_pool_forward_naive)
@@ -605,6 +605,38 @@ def test_pool_fast_routes_nan_windows_as_the_naive_layer(rng, ph, pw, stride):
     np.testing.assert_allclose(dx_f, dx_n, rtol=1e-12, atol=0)
     assert np.isfinite(dx_f[0, 0]).all() and dx_f[0, 0].sum() == pytest.approx(
         dx_n[0, 0].sum())  # the NaN windows' gradient arrived
+
+
+@pytest.mark.parametrize("ph, pw, stride", [(2, 2, 2), (3, 3, 2)])
+@pytest.mark.parametrize("num_threads", ["1", "3"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pool_backward_with_relu_mask_is_relu_backward_first(monkeypatch, rng, ph, pw, stride,
+                                                             num_threads, dtype):
+    """relu_mask=True gives max_pool_backward(relu_backward(dout, out)) to the bit, in
+    several blocks and threads: ReLU zeros (ties), a NaN window, and inf/NaN upstream
+    values both where the mask keeps them and where it drops them (exact zeros there)."""
+    monkeypatch.setattr(fast_pool, "_POOL_BLOCK_BYTES", 1)       # one plane per block
+    monkeypatch.setattr(glassnet._threads, "MIN_ELEMENTS_PER_THREAD", 1)
+    monkeypatch.setenv("GLASSNET_NUM_THREADS", num_threads)
+    x = np.maximum(rng.randn(3, 2, 7, 7), 0).astype(dtype)     # a ReLU's output
+    x[1, 1] = 0                                                 # windows of zeros (ties)
+    x[0, 0, 1, 1] = np.nan
+    param = {"pool_height": ph, "pool_width": pw, "stride": stride}
+    out, cache = max_pool_forward_fast(x, param)
+    dout = rng.randn(*out.shape).astype(dtype)
+    zero_windows = np.argwhere(out == 0)
+    positive = np.argwhere(out > 0)
+    dout[tuple(zero_windows[0])], dout[tuple(zero_windows[1])] = np.inf, np.nan
+    dout[tuple(positive[0])], dout[tuple(positive[1])] = -np.inf, np.nan
+    expected = max_pool_backward_fast(relu_backward_fast(dout, out), cache)
+    fused = max_pool_backward_fast(dout, cache, relu_mask=True)
+    np.testing.assert_array_equal(fused, expected)
+    assert np.isnan(fused).sum() == 1 and np.isinf(fused).sum() == 1
+    finite = np.where(np.isfinite(dout), dout, 0)
+    np.testing.assert_array_equal(max_pool_backward_fast(finite, cache, relu_mask=True),
+                                  max_pool_backward_fast(relu_backward_fast(finite, out), cache))
+    with pytest.raises(TypeError, match="relu_mask must be True or False; got 'yes'"):
+        max_pool_backward_fast(dout, cache, relu_mask="yes")
 
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, pad", [

@@ -91,9 +91,29 @@ def max_pool_forward_fast(x, pool_param):
     return out, (x, dict(pool_param), out)
 
 
-def max_pool_backward_fast(dout, cache):
+def _masked_by_relu(dout_block, out_block, finite, m, size):
+    """dout_block * [out_block > 0] in scratch memory; where the mask is 0, an inf or NaN
+    of dout gives 0 (as the ReLU's backward pass does), not inf * 0 = NaN."""
+    positive = np.greater(out_block, 0, out=_scratch("positive", (size,) + out_block.shape[1:],
+                                                       bool)[:m])
+    masked = _scratch("masked", (size,) + out_block.shape[1:], dout_block.dtype)[:m]
+    if finite:
+        return np.multiply(dout_block, positive, out=masked)
+    masked.fill(0)
+    np.copyto(masked, dout_block, where=positive)
+    return masked
+
+
+def max_pool_backward_fast(dout, cache, relu_mask=False):
     """Max pooling backward pass: each output's gradient goes to the first position (in
     row-major window order) that holds the window's maximum.
+
+    ``relu_mask=True`` folds in the backward pass of a ReLU that produced the pool's
+    input: the result is ``relu_backward(max_pool_backward(dout * [out > 0]))``, the same
+    numbers, with the mask applied to each block of dout while it is in the cache
+    instead of by a pass of its own. (A position that receives a gradient holds its
+    window's maximum ``out``, and ``relu(a) > 0`` there exactly when ``out > 0``; so
+    masking the pooled gradient is the ReLU's backward pass; see ``glassnet.layer_utils``.)
 
     For each window offset (k, l) in row-major order:
         hit       = (x at offset (k, l) == out) and the window is still unrouted
@@ -107,6 +127,8 @@ def max_pool_backward_fast(dout, cache):
 
     dout: (N, C, H', W')  ->  dx: (N, C, H, W)
     """
+    if not isinstance(relu_mask, (bool, np.bool_)):
+        raise TypeError(f"relu_mask must be True or False; got {relu_mask!r}")
     x, pool_param, out = cache
     _, ph, pw, stride, out_h, out_w = check_pool_inputs(x, pool_param)
     dout = check_upstream(dout, out.shape, x.dtype)
@@ -136,6 +158,8 @@ def max_pool_backward_fast(dout, cache):
         hit = _scratch("hit", (size, out_h, out_w), bool)[:m]
         share = _scratch("share", (size, out_h, out_w), x.dtype)[:m]
         nan = _scratch("nan", (size, out_h, out_w), bool)[:m] if has_nan else None
+        if relu_mask:
+            dout_block = _masked_by_relu(dout_block, out_block, finite, m, size)
         for k in range(ph):
             for l in range(pw):
                 x_part = _pool_offset_view(x_block, k, l, stride, out_h, out_w)

@@ -27,7 +27,8 @@ shortcuts, both exact:
   unpooled one (4x fewer values for a 2x2 pool): the pool routes each output's gradient
   to a position holding the window's maximum ``m``, and ``relu(a) > 0`` there exactly
   when ``m > 0``; so the pool's output is the mask, and every other position of the
-  routed gradient is already zero.
+  routed gradient is already zero. ``max_pool_backward_fast(..., relu_mask=True)``
+  applies it to each block of the pooled gradient in the cache.
 * ``compute_dx=False`` on the backward passes skips the gradient of the input (the
   first layer of a network needs none).
 """
@@ -149,10 +150,9 @@ def conv_relu_pool_backward(dout, cache, compute_dx=True):
     """dout: (N, F, H'', W'') -> dx (None when not compute_dx), dw, db
 
     ReLU's mask is applied to the pooled gradient (see the module notes): the pool's
-    output is the ReLU cache of its own size."""
+    output is the ReLU's cache, at the pooled size."""
     conv_cache, pool_cache = cache
-    dpooled = relu_backward_fast(dout, pool_cache[2])
-    da = max_pool_backward_fast(dpooled, pool_cache)
+    da = max_pool_backward_fast(dout, pool_cache, relu_mask=True)
     return conv_backward_fast(da, conv_cache, compute_dx=compute_dx)
 
 
@@ -187,7 +187,7 @@ def conv_bn_relu_pool_backward(dout, cache, compute_dx=True):
     ReLU's mask is applied to the pooled gradient (see the module notes), so the
     batchnorm backward pass gets a gradient that is already masked."""
     (conv_cache, bn_relu_cache), pool_cache = cache
-    ds = max_pool_backward_fast(relu_backward_fast(dout, pool_cache[2]), pool_cache)
+    ds = max_pool_backward_fast(dout, pool_cache, relu_mask=True)
     da, dgamma, dbeta = spatial_batchnorm_relu_backward_fast(ds, bn_relu_cache, masked=True)
     dx, dw, db = conv_backward_fast(da, conv_cache, compute_dx=compute_dx)
     return dx, dw, db, dgamma, dbeta
