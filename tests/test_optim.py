@@ -56,6 +56,32 @@ def test_rmsprop_classic_values():
     assert config["decay_rate"] == 0.99 and config["epsilon"] == 1e-8
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("num_threads", ["1", "3"])
+def test_adam_in_blocks_gives_the_formulas_bits(monkeypatch, dtype, num_threads):
+    """Large parameters go through blocks and threads (_adam_into, no temporaries): three
+    steps give the same bits as the plain formulas, state included."""
+    import glassnet._threads
+    monkeypatch.setattr(optim, "_ADAM_BLOCKED_SIZE", 64)
+    monkeypatch.setattr(optim, "_ADAM_BLOCK", 50)           # a shorter last block
+    monkeypatch.setattr(glassnet._threads, "MIN_ELEMENTS_PER_THREAD", 1)
+    monkeypatch.setenv("GLASSNET_NUM_THREADS", num_threads)
+    rng = np.random.RandomState(3)
+    w = rng.randn(17, 13).astype(dtype)
+    blocked, plain = {"learning_rate": 3e-3}, {"learning_rate": 3e-3}
+    w_blocked = w_plain = w
+    m = v = np.zeros_like(w)
+    for t in range(1, 4):
+        dw = rng.randn(17, 13).astype(dtype)
+        w_blocked, blocked = optim.adam(w_blocked, dw, blocked)
+        w_plain, m, v = optim._adam_formulas(w_plain, dw, m, v, t, {
+            "learning_rate": 3e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8})
+        np.testing.assert_array_equal(w_blocked, w_plain)
+        np.testing.assert_array_equal(blocked["m"], m)
+        np.testing.assert_array_equal(blocked["v"], v)
+        assert w_blocked.dtype == dtype and blocked["t"] == t
+
+
 def test_adam_classic_values():
     w, dw, m = classic_inputs()
     v = np.linspace(0.7, 0.5, num=N * D).reshape(N, D)

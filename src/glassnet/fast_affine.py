@@ -1,12 +1,18 @@
 """Fast affine layer: the maths, signatures, checks and cache of ``glassnet.layers.affine``,
-with the matrix products split over glassnet's threads (``glassnet._threads``):
+with the matrix products split over glassnet's threads (``glassnet._threads``) along the
+input features d (thread k takes the features t_k):
 
-    out = x2 @ w + b          rows of x2 (the examples) shared out over the threads
-    dx  = dout @ w.T          rows of dout shared out
-    dw  = x2.T @ dout         rows of dw (the input features) shared out
+    out = sum_k x2[:, t_k] @ w[t_k] + b     partial products, added up in thread order
+    dx[:, t_k] = dout @ w[t_k].T
+    dw[t_k]    = x2[:, t_k].T @ dout
     db  = sum_n dout
 
 with x2 = x.reshape(N, D). While the threads run, BLAS runs one thread per product.
+Splitting along the features, each thread reads (and BLAS packs) only its own part of w,
+where splitting the examples made every thread pack all of w: measured on 2 cores, the
+forward pass 1.1-1.7x faster (0.96 -> 0.56 ms for 200 x 3072 @ 3072 x 100 in float32)
+and the backward pass 1.1-1.3x faster. The partial sums make the last bits of ``out``
+depend on the number of threads (as the convolutions' dw does).
 
 Why not leave the products to a multi-threaded BLAS: after each multi-threaded product,
 OpenBLAS's worker threads spin on their cores for about a tenth of a second, waiting for
@@ -26,11 +32,11 @@ from glassnet.layers.affine import check_affine_inputs
 __all__ = ["affine_forward_fast", "affine_backward_fast"]
 
 
-def _split_unit(columns, inner):
-    """Work of one row of a product in map_slices' units: the product is split over
-    threads from N * inner * columns >= 2**23 multiply-adds (about 0.3 ms on one core;
-    smaller products would lose more to handing them to a thread than they gain)."""
-    return max(1, inner * columns // 64)
+def _split_unit(N, M):
+    """Work of one input feature (N * M multiply-adds) in map_slices' units: the products
+    are split over threads from N * D * M >= 2**23 multiply-adds (about 0.3 ms on one
+    core; smaller products would lose more to handing them to a thread than they gain)."""
+    return max(1, N * M // 64)
 
 
 def affine_forward_fast(x, w, b):
@@ -42,12 +48,12 @@ def affine_forward_fast(x, w, b):
     N, (D, M) = x.shape[0], w.shape
     x2 = x.reshape(N, D)
     out = np.empty((N, M), dtype=result_dtype(x, w, b))
-
-    def rows(s):
-        np.matmul(x2[s], w, out=out[s])
-        out[s] += b
-
-    map_slices(rows, N, _split_unit(M, D), uses_blas=True)
+    partials = map_slices(lambda t: np.matmul(x2[:, t], w[t]), D, _split_unit(N, M),
+                          uses_blas=True)
+    np.copyto(out, partials[0])
+    for partial in partials[1:]:
+        out += partial
+    out += b
     return out, (x, w, b)
 
 
@@ -56,7 +62,7 @@ def affine_backward_fast(dout, cache, compute_dx=True):
 
     dout: (N, M)  ->  dx: (N, d1, ..., dk), dw: (D, M), db: (M,)
 
-    Thread k computes the rows s_k of dx and the rows t_k = D*s_k/N of dw, in one hand-off.
+    Thread k computes the columns t_k of dx and the rows t_k of dw, in one hand-off.
     ``compute_dx=False`` skips dx (returned as None): a network's first layer needs no
     gradient for its input.
     """
@@ -72,12 +78,11 @@ def affine_backward_fast(dout, cache, compute_dx=True):
     if N == 0:
         dw.fill(0)
 
-    def rows(s):
+    def features(t):
         if compute_dx:
-            np.matmul(dout[s], w.T, out=dx[s])
+            np.matmul(dout, w[t].T, out=dx[:, t])
         if N:
-            t = slice(D * s.start // N, D * s.stop // N)
             np.matmul(x2[:, t].T, dout, out=dw[t])
 
-    map_slices(rows, N, _split_unit(M, D) * (2 if compute_dx else 1), uses_blas=True)
+    map_slices(features, D, _split_unit(N, M) * (2 if compute_dx else 1), uses_blas=True)
     return None if dx is None else dx.reshape(x.shape), dw, dout.sum(axis=0)

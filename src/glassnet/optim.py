@@ -35,6 +35,7 @@ trajectories against torch in float64).
 """
 import numpy as np
 
+from glassnet._scratch import scratch
 from glassnet._threads import map_slices
 from glassnet._validate import (as_float_array, check_dict, check_nonnegative_int,
                                 check_number_in_range)
@@ -320,12 +321,35 @@ def _adam_formulas(w, dw, m, v, t, hp):
     return w - hp["learning_rate"] * m_hat / (np.sqrt(v_hat) + hp["epsilon"]), m, v
 
 
+def _adam_into(w, dw, m_old, v_old, t, hp, outputs, scratch_1, scratch_2):
+    """``_adam_formulas`` written into ``outputs`` = (next_w, m, v), with two scratch
+    arrays of the same size: the same operations in the same order, so the same bits,
+    and no new array."""
+    next_w, m, v = outputs
+    b1, b2 = hp["beta1"], hp["beta2"]
+    np.multiply(m_old, b1, out=m)               # m = b1 * m + (1 - b1) * dw
+    np.multiply(dw, 1 - b1, out=scratch_1)
+    m += scratch_1
+    np.multiply(v_old, b2, out=v)               # v = b2 * v + (1 - b2) * dw ** 2
+    np.square(dw, out=scratch_1)
+    scratch_1 *= 1 - b2
+    v += scratch_1
+    np.divide(v, 1 - b2 ** t, out=scratch_2)    # sqrt(v_hat) + epsilon
+    np.sqrt(scratch_2, out=scratch_2)
+    scratch_2 += hp["epsilon"]
+    np.divide(m, 1 - b1 ** t, out=scratch_1)    # learning_rate * m_hat / (...)
+    scratch_1 *= hp["learning_rate"]
+    scratch_1 /= scratch_2
+    np.subtract(w, scratch_1, out=next_w)
+
+
 def _adam_step(w, dw, config, hp):
     """One Adam step from checked arguments -> (next_w, new state dict).
 
     Large parameters of one dtype (the state arrays' too) are updated block by block, in
-    a few threads: the same formulas elementwise, so the same bits (measured: 6.0 -> 3.7 ms
-    for 1.6 million float32 parameters on 2 cores)."""
+    a few threads, by ``_adam_into``: the same formulas elementwise, so the same bits,
+    without a temporary array (measured on 2 cores, float32, freed memory kept: 3.6 ->
+    2.4 ms for 1.6 million parameters, 0.96 -> 0.79 ms for 307,200)."""
     t = check_nonnegative_int(config.get("t", 0), "config['t']") + 1
     m_old, v_old = _state(config, "m", w), _state(config, "v", w)
     arrays = (w, dw, m_old, v_old)
@@ -336,11 +360,13 @@ def _adam_step(w, dw, config, hp):
     outputs = [np.empty(w.size, w.dtype) for _ in range(3)]  # next_w, m, v
 
     def update(part):
+        size = min(_ADAM_BLOCK, part.stop - part.start)
+        scratch_1, scratch_2 = (scratch(name, size, w.dtype) for name in ("adam_1", "adam_2"))
         for start in range(part.start, part.stop, _ADAM_BLOCK):
             block = slice(start, min(start + _ADAM_BLOCK, part.stop))
-            results = _adam_formulas(*(a[block] for a in inputs), t, hp)
-            for out, result in zip(outputs, results):
-                out[block] = result
+            n = block.stop - block.start
+            _adam_into(*(a[block] for a in inputs), t, hp, [out[block] for out in outputs],
+                       scratch_1[:n], scratch_2[:n])
 
     map_slices(update, w.size, 1)
     next_w, m, v = (out.reshape(w.shape) for out in outputs)
