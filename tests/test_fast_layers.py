@@ -116,6 +116,7 @@ def test_conv_fast_equals_naive_float64(rng, dx_path, x_shape, w_shape, stride, 
     ((5, 3, 8, 8), (4, 3, 3, 3), 1, 1),   # wide rows
     ((5, 3, 8, 8), (4, 3, 4, 4), 2, 1),   # ordinary rows
     ((7, 2, 6, 9), (3, 2, 3, 2), 1, 0),
+    ((4, 2, 7, 7), (40, 2, 3, 3), 1, 1),  # stride 1, too many filters for wide rows
 ])
 @pytest.mark.parametrize("images_per_block", [1, 2, 3])
 @pytest.mark.parametrize("num_threads", ["1", "3"])
@@ -130,6 +131,7 @@ def test_conv_fast_in_several_blocks(monkeypatch, rng, dx_path, x_shape, w_shape
                         images_per_block * plan.K * plan.P * 8)
     monkeypatch.setattr(fast_layers, "_BACKWARD_MIN_IMAGES", images_per_block)
     assert fast_layers._ConvPlan(x_shape, w_shape, stride, pad, pad, 8).block == images_per_block
+    assert plan.wide == (stride == 1 and w_shape[0] < 40)
     x, w, b = conv_pair(rng, x_shape, w_shape)
     assert_conv_fast_equals_naive(x, w, b, {"stride": stride, "pad": pad}, rng)
 
