@@ -80,3 +80,40 @@ def test_map_slices_covers_the_axis_in_order(monkeypatch):
     monkeypatch.setattr(threads, "MIN_ELEMENTS_PER_THREAD", 100)
     assert len(map_slices(lambda s: s, 10, 10)) == 1  # too little work to split
 
+
+def test_map_slices_caller_runs_the_first_slice_and_nests_inline(monkeypatch):
+    """The calling thread does the first slice, the pool the others; a map_slices call
+    made inside any slice runs inline, on that slice's thread."""
+    import threading
+    monkeypatch.setattr(threads, "MIN_ELEMENTS_PER_THREAD", 1)
+    monkeypatch.setenv("GLASSNET_NUM_THREADS", "3")
+    caller = threading.current_thread().name
+
+    def where(s):
+        inner = map_slices(lambda t: threading.current_thread().name, 6, 1)
+        return threading.current_thread().name, inner
+
+    parts = map_slices(where, 9, 1)
+    assert parts[0][0] == caller
+    assert all(name.startswith("glassnet") for name, _ in parts[1:])
+    assert all(inner == [name] * 3 for name, inner in parts)
+
+
+def test_map_slices_error_in_the_callers_slice_waits_for_the_others(monkeypatch):
+    """When the caller's slice raises, the call still returns only after every other
+    slice has finished (none keeps writing into the caller's arrays afterwards)."""
+    import time
+    monkeypatch.setattr(threads, "MIN_ELEMENTS_PER_THREAD", 1)
+    monkeypatch.setenv("GLASSNET_NUM_THREADS", "2")
+    finished = []
+
+    def work(s):
+        if s.start == 0:
+            raise RuntimeError("first slice failed")
+        time.sleep(0.2)
+        finished.append(s.start)
+
+    with pytest.raises(RuntimeError, match="first slice failed"):
+        map_slices(work, 4, 1)
+    assert finished == [2]
+
