@@ -204,3 +204,34 @@ def test_metadata_alone_is_read_without_touching_the_arrays(tmp_path):
     path.write_bytes(hostile.npy_bytes(np.ones(2)))
     with pytest.raises(ValueError, match="not an npz archive"):
         load_npz_meta(path, "model")
+
+
+def test_ctrl_c_while_the_archive_is_built_is_delivered_after_it(tmp_path, monkeypatch):
+    """A Ctrl-C landing while np.savez closes a zip member used to leave the member open,
+    and the zip file's cleanup then raised ValueError instead of KeyboardInterrupt (the
+    Solver turns that into a checkpoint and a clean exit). Now the signal waits for the
+    archive: KeyboardInterrupt comes after it is complete, nothing is written, and no zip
+    file is left half-closed."""
+    import gc
+    import signal
+    import sys
+    import zipfile
+    original_close = zipfile._ZipWriteFile.close
+    signals_sent, unraisable = [], []
+
+    def close_with_ctrl_c(self):
+        if not signals_sent:
+            signals_sent.append(True)
+            signal.raise_signal(signal.SIGINT)   # a real Ctrl-C, inside the close
+        return original_close(self)
+
+    monkeypatch.setattr(zipfile._ZipWriteFile, "close", close_with_ctrl_c)
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(KeyboardInterrupt):
+        save_npz(tmp_path / "a.npz", {"w": np.ones(3)}, {"k": 1})
+    gc.collect()
+    assert signals_sent and unraisable == [] and os.listdir(tmp_path) == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # put back
+    save_npz(tmp_path / "b.npz", {"w": np.ones(3)}, {"k": 1})              # and it works
+    assert load_npz(tmp_path / "b.npz", "test")[1] == {"k": 1}

@@ -6,7 +6,10 @@ folder, flushed to disk, then renamed over the target in one step.
 import io
 import json
 import os
+import signal
 import tempfile
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -59,8 +62,38 @@ def save_npz(path, arrays, meta):
     payload = {k: np.asarray(v) for k, v in arrays.items()}
     payload[META_KEY] = np.frombuffer(json.dumps(meta, sort_keys=True).encode("utf-8"),
                                       dtype=np.uint8)
-    np.savez(buf, **payload)
+    with _ctrl_c_deferred():
+        np.savez(buf, **payload)
     atomic_write_bytes(path, buf.getvalue())
+
+
+@contextmanager
+def _ctrl_c_deferred():
+    """Run the block with Ctrl-C (SIGINT) held back until it ends, then delivered.
+
+    A KeyboardInterrupt raised while ``np.savez`` closes a zip member leaves the member
+    open; the zip file's cleanup then raises ``ValueError`` ("Can't close the ZIP file
+    while there is an open writing handle"), which hid the KeyboardInterrupt from the
+    code that turns it into a checkpoint and a clean exit. The block (an archive built in
+    memory) takes milliseconds. Only the main thread receives signals; elsewhere, or when
+    SIGINT's handler was not installed from Python, the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None:
+        yield
+        return
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received and callable(previous):
+            previous(signal.SIGINT, received[0])   # the default raises KeyboardInterrupt
+        elif received and previous == signal.SIG_DFL:
+            signal.raise_signal(signal.SIGINT)
 
 
 def load_npz(path, kind, accept=None, unknown="refuse", max_bytes=None, check_header=None):
