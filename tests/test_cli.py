@@ -100,6 +100,8 @@ def test_train_on_val_trains_on_both_splits_and_keeps_it_on_resume(workdir):
     sizes = re.search(r"\((\d+) train, the (\d+) val among them\)", result.stdout)
     assert sizes, result.stdout
     assert "trained on train + val" in result.stdout and "best val acc" not in result.stdout
+    assert re.search(r"epoch +1/1 .* val \(seen\) 0\.\d{4}  lr ", result.stdout)
+    assert " best " not in result.stdout
     rows = read_csv(RunFolder(folder).history_path)[1:]
     assert len(rows) == int(sizes.group(1)) // BATCH
     assert RunFolder(folder).read_config().train_on_val

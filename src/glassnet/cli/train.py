@@ -114,10 +114,14 @@ class EpochPrinter:
             return
         per_epoch = solver.iterations_per_epoch
         recent = np.asarray(solver.loss_history[-per_epoch:], dtype=np.float64)
+        val = solver.val_acc_history[-1]
+        # With train_on_val the validation images are trained on: their accuracy is shown
+        # as such, and there is no best epoch to choose.
+        val_text = (f"val (seen) {val:.4f}" if self.config.train_on_val else
+                    f"val {val:.4f}  best {solver.best_val_acc:.4f}")
         say(f"epoch {solver.epoch:>3}/{solver.num_epochs}  loss {recent.mean():.4f}  "
-            f"train {solver.train_acc_history[-1]:.4f}  val {solver.val_acc_history[-1]:.4f}  "
-            f"best {solver.best_val_acc:.4f}  lr {solver.history['learning_rate'][-1]:.2e}  "
-            f"{seconds:.1f}s")
+            f"train {solver.train_acc_history[-1]:.4f}  {val_text}  "
+            f"lr {solver.history['learning_rate'][-1]:.2e}  {seconds:.1f}s")
 
 
 def _want_progress_bar(quiet):
