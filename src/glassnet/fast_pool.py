@@ -16,6 +16,7 @@ import numpy as np
 from glassnet._scratch import scratch as _scratch
 from glassnet._threads import map_slices
 from glassnet._validate import check_upstream
+from glassnet.fast_relu import relu_mask_into
 from glassnet.layers.pooling import check_pool_inputs
 
 __all__ = ["max_pool_forward_fast", "max_pool_backward_fast"]
@@ -95,19 +96,6 @@ def max_pool_forward_fast(x, pool_param):
     return out, (x, dict(pool_param), out)
 
 
-def _masked_by_relu(dout_block, out_block, finite, m, size):
-    """dout_block * [out_block > 0] in scratch memory; where the mask is 0, an inf or NaN
-    of dout gives 0 (as the ReLU's backward pass does), not inf * 0 = NaN."""
-    positive = np.greater(out_block, 0, out=_scratch("positive", (size,) + out_block.shape[1:],
-                                                       bool)[:m])
-    masked = _scratch("masked", (size,) + out_block.shape[1:], dout_block.dtype)[:m]
-    if finite:
-        return np.multiply(dout_block, positive, out=masked)
-    masked.fill(0)
-    np.copyto(masked, dout_block, where=positive)
-    return masked
-
-
 def max_pool_backward_fast(dout, cache, relu_mask=False):
     """Max pooling backward pass: each output's gradient goes to the first position (in
     row-major window order) that holds the window's maximum.
@@ -162,8 +150,9 @@ def max_pool_backward_fast(dout, cache, relu_mask=False):
         hit = _scratch("hit", (size, out_h, out_w), bool)[:m]
         share = _scratch("share", (size, out_h, out_w), x.dtype)[:m]
         nan = _scratch("nan", (size, out_h, out_w), bool)[:m] if has_nan else None
-        if relu_mask:
-            dout_block = _masked_by_relu(dout_block, out_block, finite, m, size)
+        if relu_mask:  # the ReLU's backward pass on this block (see the docstring)
+            masked = _scratch("relu_masked", (size, out_h, out_w), x.dtype)[:m]
+            dout_block = relu_mask_into(masked, dout_block, out_block)
         for k in range(ph):
             for l in range(pw):
                 x_part = _pool_offset_view(x_block, k, l, stride, out_h, out_w)
