@@ -8,7 +8,7 @@ where one NumPy call uses one. The fast batchnorm and ReLU passes go through
 The number of threads is ``GLASSNET_NUM_THREADS`` when set (a positive integer; 1 turns
 threading off), else ``os.cpu_count()``, read at each call. The calling thread does the
 first slice itself and the pool the others (one hand-off fewer than giving them all
-away: 2-3% of a training step). The pool is the one piece of module-level state:
+away: 1-3% of a training step). The pool is the one piece of module-level state:
 created on first use, grown when more threads are asked for, shared by every caller
 (``concurrent.futures`` pools are thread-safe), and forgotten in a forked child process
 (whose copy would have no threads). A ``map_slices`` call made inside a slice runs its

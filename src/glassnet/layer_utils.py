@@ -1,9 +1,9 @@
 """Sandwich layers: common chains of layers as one forward/backward pair.
 
 Each sandwich only calls the layers of ``glassnet.layers`` and the fast layers
-(``fast_affine``, ``fast_layers``, ``fast_relu``, ``fast_norm``) in order; its cache is the tuple of the
-layers' caches (a ReLU followed by a max pool needs none, see below) and its backward
-calls their backward passes in reverse. No gradient is written twice.
+(``fast_affine``, ``fast_layers``, ``fast_relu``, ``fast_norm``) in order; its cache is
+the tuple of the layers' caches (a ReLU followed by a max pool needs none, see below) and
+its backward calls their backward passes in reverse. No gradient is written twice.
 
     affine_relu        relu(x @ w + b)
     affine_bn_relu     relu(batchnorm(x @ w + b))
