@@ -45,9 +45,18 @@ thread (x - plane 0.32 ms, x - (C, 1) column 0.73 ms; the ReLU takes the maximum
 plane of zeros, 0.35 ms, instead of with the scalar 0, 0.54 ms), and every array written
 to starts on a 64-byte boundary (a misaligned output: 0.56 ms). A block's arrays (2 to 4
 per pass) take about ``_BLOCK_BYTES`` together: 2 MiB measured best (1 MiB: 15-30% slower).
-The batch is split over a few threads (``glassnet._threads``). ``bn_param`` and its
-running statistics behave exactly as in the reference; a train-mode call without any
-values per channel raises before anything is changed.
+The batch is split over a few threads (``glassnet._threads``).
+
+For the same reason the sandwich conv-batchnorm-ReLU-pool keeps batchnorm and pooling
+apart. Fusing them so that the ReLU's output never goes to memory was measured: either
+the backward pass rebuilds that output and its routing in the cache (3x slower), or
+the forward pass records each window's maximum for it (forward 2x slower, backward 25%
+faster); the training step of the recipe convnet stayed within noise (58.3-59.8 ms
+against 59.4-59.8 ms), since the extra operations in the cache cost what the saved
+memory passes did.
+
+``bn_param`` and its running statistics behave exactly as in the reference; a train-mode
+call without any values per channel raises before anything is changed.
 """
 import math
 from typing import NamedTuple
