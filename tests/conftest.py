@@ -1,4 +1,5 @@
 import os
+import signal
 import sys
 
 import numpy as np
@@ -28,3 +29,15 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("XDG_DATA_DIRS", str(tmp_path / "system"))
     return tmp_path
+
+
+@pytest.fixture
+def ctrl_c():
+    """Ctrl-C (SIGINT) raises KeyboardInterrupt in this process, and reaches the processes
+    it starts, for the test's duration, even when the test run itself was started with
+    SIGINT ignored, as a shell starts its background jobs: exec resets a handled signal to
+    its default action in the child (where Python then installs its handler) but keeps an
+    ignored one ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

@@ -225,7 +225,7 @@ def test_resume_continues_the_run(run, workdir):
                  r"cannot change model when resuming")
 
 
-def test_ctrl_c_writes_a_checkpoint_and_resume_finishes(workdir):
+def test_ctrl_c_writes_a_checkpoint_and_resume_finishes(workdir, ctrl_c):
     folder = workdir / "interrupted"
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     proc = subprocess.Popen([sys.executable, "-u", "-m", "glassnet", "train", "--model", "softmax",

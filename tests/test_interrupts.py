@@ -90,7 +90,7 @@ SIGINT_CHILD = textwrap.dedent("""
 """)
 
 
-def test_sigint_anywhere_then_resume_is_bit_identical(tmp_path):
+def test_sigint_anywhere_then_resume_is_bit_identical(tmp_path, ctrl_c):
     script = SIGINT_CHILD.format(tests_dir=TESTS_DIR, folder=str(tmp_path), run=SIGINT_RUN)
     chooser = random.Random(20261201)
     interrupts, children = 0, 0

@@ -206,7 +206,7 @@ def test_metadata_alone_is_read_without_touching_the_arrays(tmp_path):
         load_npz_meta(path, "model")
 
 
-def test_ctrl_c_while_the_archive_is_built_is_delivered_after_it(tmp_path, monkeypatch):
+def test_ctrl_c_while_the_archive_is_built_is_delivered_after_it(tmp_path, monkeypatch, ctrl_c):
     """A Ctrl-C landing while np.savez closes a zip member used to leave the member open,
     and the zip file's cleanup then raised ValueError instead of KeyboardInterrupt (the
     Solver turns that into a checkpoint and a clean exit). Now the signal waits for the
