@@ -51,8 +51,8 @@ For the same reason the sandwich conv-batchnorm-ReLU-pool keeps batchnorm and po
 apart. Fusing them so that the ReLU's output never goes to memory was measured: either
 the backward pass rebuilds that output and its routing in the cache (3x slower), or
 the forward pass records each window's maximum for it (forward 2x slower, backward 25%
-faster); the training step of the recipe convnet stayed within noise (58.3-59.8 ms
-against 59.4-59.8 ms), since the extra operations in the cache cost what the saved
+faster); the training step of the recipe convnet stayed within noise (fused 59.4-59.8
+ms, unfused 58.3-59.8 ms), since the extra operations in the cache cost what the saved
 memory passes did.
 
 ``bn_param`` and its running statistics behave exactly as in the reference; a train-mode
