@@ -116,4 +116,3 @@ def test_map_slices_error_in_the_callers_slice_waits_for_the_others(monkeypatch)
     with pytest.raises(RuntimeError, match="first slice failed"):
         map_slices(work, 4, 1)
     assert finished == [2]
-

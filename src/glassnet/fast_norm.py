@@ -47,8 +47,9 @@ to starts on a 64-byte boundary (a misaligned output: 0.56 ms). A block's arrays
 per pass) take about ``_BLOCK_BYTES`` together: 2 MiB measured best (1 MiB: 15-30% slower).
 The batch is split over a few threads (``glassnet._threads``).
 
-For the same reason the sandwich conv-batchnorm-ReLU-pool keeps batchnorm and pooling
-apart. Fusing them so that the ReLU's output never goes to memory was measured: either
+Because steps in the cache cost about what streaming memory does, the sandwich
+conv-batchnorm-ReLU-pool keeps batchnorm and pooling apart. Fusing them so that the
+ReLU's output never goes to memory was measured: either
 the backward pass rebuilds that output and its routing in the cache (3x slower), or
 the forward pass records each window's maximum for it (forward 2x slower, backward 25%
 faster); the training step of the recipe convnet stayed within noise (fused 59.4-59.8
