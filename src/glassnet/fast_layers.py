@@ -5,11 +5,11 @@
 Convolution as one matrix product (im2col)
 ------------------------------------------
 Every output pixel is an inner product of a filter with one (C, HH, WW) window of the
-padded input. Gathering all windows into the columns of a matrix
+padded input. Gathering all windows into the columns of a matrix::
 
     cols[(c, k, l), (n, i, j)] = xpad[n, c, i*stride + k, j*stride + l]     (C*HH*WW, N*H'*W')
 
-turns the layer into a matrix product, done by BLAS:
+turns the layer into a matrix product, done by BLAS::
 
     out  = w.reshape(F, C*HH*WW) @ cols + b                                  (F, N*H'*W')
     dw   = dout @ cols.T,   dcols = w.T @ dout,   db = sum of dout over (n, i, j)

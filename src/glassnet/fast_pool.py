@@ -107,9 +107,11 @@ def max_pool_backward_fast(dout, cache, relu_mask=False):
     window's maximum ``out``, and ``relu(a) > 0`` there exactly when ``out > 0``; so
     masking the pooled gradient is the ReLU's backward pass; see ``glassnet.layer_utils``.)
 
-    For each window offset (k, l) in row-major order:
+    For each window offset (k, l) in row-major order::
+
         hit       = (x at offset (k, l) == out) and the window is still unrouted
         dx[offset (k, l)] += dout * hit
+
     (the last offset needs no comparison: every window holds its maximum somewhere, so
     the windows still unrouted have it there).
 

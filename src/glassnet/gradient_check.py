@@ -12,7 +12,7 @@ from glassnet._validate import check_positive_int, check_positive_number
 
 
 def rel_error(x, y):
-    """max |x - y| / max(1e-8, |x| + |y|), elementwise, then the largest.
+    """Relative error ``|x - y| / max(1e-8, |x| + |y|)``, elementwise, then the largest.
 
     Parameters
     ----------

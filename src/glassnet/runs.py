@@ -1,4 +1,4 @@
-"""RunFolder: the only code that knows a training run's folder layout.
+"""RunFolder: the only code that knows a training run's folder layout::
 
     runs/<name>/
       config.json     the resolved TrainConfig, the model's class and config, glassnet's version

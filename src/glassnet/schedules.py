@@ -38,7 +38,9 @@ def step_schedule(step_epochs, gamma=0.1):
 
 
 def cosine_schedule(total_epochs, min_factor=0.0):
-    """Cosine annealing from 1 down to ``min_factor`` over ``total_epochs``::
+    """Cosine annealing from 1 down to ``min_factor`` over ``total_epochs``.
+
+    The factor at epoch ``t``::
 
         factor(t) = min_factor + (1 - min_factor) * (1 + cos(pi * min(t, total) / total)) / 2
 

@@ -1,7 +1,7 @@
 """The training loop: minibatches, an update rule, a learning-rate schedule, checkpoints
 that resume bit for bit. Its parts live beside it: :mod:`glassnet.checkpoint` (the saved
 state), :mod:`glassnet.history` (history and CSV), :mod:`glassnet.schedules`,
-:mod:`glassnet.callbacks` (the progress bar is one).
+:mod:`glassnet.callbacks` (the progress bar is one)::
 
     solver = Solver(model, data, update_rule='adam', num_epochs=10, seed=0,
                     checkpoint_name='run/ck')

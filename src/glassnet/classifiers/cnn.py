@@ -1,4 +1,4 @@
-"""Convolutional networks built from modular layers.
+"""Convolutional networks built from modular layers::
 
     ThreeLayerConvNet:  conv - relu - 2x2 max pool - affine - relu - affine - softmax
     ConvNet:            {conv - [batchnorm|groupnorm] - relu - [max pool]} x B
@@ -123,7 +123,7 @@ class ThreeLayerConvNet(_LayeredModel):
     pad (filter_size - 1) // 2; hidden_dim units; parameters W1 (F, C, fs, fs), b1 (F,),
     W2 (F * H' * W', hidden_dim), b2, W3 (hidden_dim, num_classes), b3, weights drawn in
     that order as ``weight_scale * np.random.randn``, biases zero, cast to ``dtype``.
-    Loss: mean softmax cross-entropy + 0.5 * reg * (|W1|^2 + |W2|^2 + |W3|^2).
+    Loss: mean softmax cross-entropy + ``0.5 * reg * (|W1|^2 + |W2|^2 + |W3|^2)``.
     """
 
     def __init__(self, input_dim=(3, 32, 32), num_filters=32, filter_size=7, hidden_dim=100,

@@ -1,4 +1,4 @@
-"""Fully connected networks built from modular layers.
+"""Fully connected networks built from modular layers::
 
     TwoLayerNet:        affine - relu - affine - softmax
     FullyConnectedNet:  {affine - [batchnorm|layernorm] - relu - [dropout]} x (L - 1)
@@ -73,7 +73,7 @@ class TwoLayerNet(_LayeredModel):
 
     Parameters: W1 (D, H), b1 (H,), W2 (H, C), b2 (C,); weights drawn in the order W1, W2
     as ``weight_scale * np.random.randn``, biases zero. Loss: mean softmax cross-entropy
-    + 0.5 * reg * (|W1|^2 + |W2|^2). ``hidden_dims=H`` is accepted as an alias of
+    + ``0.5 * reg * (|W1|^2 + |W2|^2)``. ``hidden_dims=H`` is accepted as an alias of
     ``hidden_dim=H`` (pass one of them).
     """
 

@@ -102,8 +102,8 @@ def leaky_relu_backward(dout, cache):
 def sigmoid_forward(x):
     """Logistic sigmoid: out = 1 / (1 + exp(-x)), computed without overflow.
 
-    With z = exp(-|x|) <= 1: sigmoid(x) = 1 / (1 + z) for x >= 0 and z / (1 + z) for x < 0,
-    so sigmoid(-1000) is exactly 0 and nothing overflows.
+    With ``z = exp(-|x|) <= 1``: ``sigmoid(x) = 1 / (1 + z)`` for ``x >= 0`` and
+    ``z / (1 + z)`` for ``x < 0``, so sigmoid(-1000) is exactly 0 and nothing overflows.
 
     Parameters
     ----------

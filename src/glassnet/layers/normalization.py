@@ -99,12 +99,14 @@ class _BatchNormCache(NamedTuple):
 def batchnorm_forward(x, gamma, beta, bn_param):
     """Batch normalisation: each feature standardised over the minibatch.
 
-    Train mode (``bn_param['mode'] == 'train'``):
+    Train mode (``bn_param['mode'] == 'train'``)::
+
         mu = mean_n x,  var = mean_n (x - mu)^2           (biased variance)
         out = gamma * (x - mu) / sqrt(var + eps) + beta
         running_mean <- momentum * running_mean + (1 - momentum) * mu
         running_var  <- momentum * running_var  + (1 - momentum) * var
-    and the updated running statistics are stored back into ``bn_param``.
+
+    The updated running statistics are stored back into ``bn_param``.
     Test mode: out = gamma * (x - running_mean) / sqrt(running_var + eps) + beta.
 
     Parameters
