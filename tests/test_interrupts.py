@@ -309,3 +309,33 @@ def test_an_interrupted_iteration_is_undone_and_resume_is_bit_identical(tmp_path
     resumed = Solver.resume(tmp_path / "interrupted.npz", fresh, data, **extra)
     resumed.train()
     assert_bit_identical(solver_state(resumed), solver_state(straight))
+
+
+def test_sigint_while_map_slices_waits_returns_only_after_every_slice(monkeypatch, ctrl_c):
+    """A real SIGINT that arrives while map_slices waits for a worker's slice surfaces as
+    KeyboardInterrupt only once that slice has finished: no worker is left writing into
+    the caller's arrays after the call has returned."""
+    import threading
+
+    import glassnet._threads as threads
+    monkeypatch.setattr(threads, "MIN_ELEMENTS_PER_THREAD", 1)
+    monkeypatch.setenv("GLASSNET_NUM_THREADS", "2")
+    events = []
+
+    def work(s):
+        if s.start > 0:                # the worker's slice: still running at the SIGINT
+            time.sleep(1.0)
+            events.append("worker finished")
+
+    timer = threading.Timer(0.2, lambda: (events.append("SIGINT sent"),
+                                          os.kill(os.getpid(), signal.SIGINT)))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            try:
+                threads.map_slices(work, 2, 1)
+            finally:
+                events.append("call returned")
+    finally:
+        timer.cancel()
+    assert events == ["SIGINT sent", "worker finished", "call returned"]

@@ -114,6 +114,11 @@ def map_slices(fn, length, elements_per_item, uses_blas=False):
     """Run ``fn(slice)`` over contiguous slices covering ``range(length)`` and return
     the list of results, in order.
 
+    The call returns, or raises, only once every slice has finished, so no slice is still
+    writing when the caller goes on: an error in one slice is raised after the others end,
+    and a Ctrl-C (KeyboardInterrupt) that arrives while the call waits for them is raised
+    when they have.
+
     Parameters
     ----------
     fn : callable
@@ -139,11 +144,33 @@ def map_slices(fn, length, elements_per_item, uses_blas=False):
             return [fn(s) for s in slices]  # already in a parallel section: no nesting
         # The calling thread does the first slice itself: one hand-off fewer, and no
         # thread sits idle waiting.
-        others = [_executor(parts - 1).submit(fn, s) for s in slices[1:]]
+        pool, others, error = _executor(parts - 1), [], None
         _inside.active = True
         try:
+            for s in slices[1:]:
+                others.append(pool.submit(fn, s))
             first = fn(slices[0])
+        except BaseException as exc:
+            error = exc
+            raise
         finally:
             _inside.active = False
-            wait(others)  # none still running once this call returns, even on an error
+            # None still running once this call returns, even on an error or Ctrl-C: a
+            # Ctrl-C during the wait is raised when the wait ends (unless one is already
+            # on its way out).
+            if _wait_through_ctrl_c(others) and not isinstance(error, KeyboardInterrupt):
+                raise KeyboardInterrupt
         return [first] + [future.result() for future in others]
+
+
+def _wait_through_ctrl_c(futures):
+    """Wait until every future is done, going on waiting when Ctrl-C (KeyboardInterrupt)
+    interrupts the wait; returns whether it did, for the caller to raise it then."""
+    interrupted = False
+    pending = futures
+    while pending:
+        try:
+            pending = wait(pending).not_done
+        except KeyboardInterrupt:
+            interrupted = True
+    return interrupted
