@@ -1,5 +1,4 @@
 """MATLAB .mat files with training_data, training_labels and test_data."""
-import sys
 
 import numpy as np
 import pytest
@@ -69,13 +68,6 @@ def test_bad_mat_files(tmp_path, mat_file):
                                  "training_labels": np.array([0.5, 1, 2])})
     with pytest.raises(ValueError, match="non-negative integers"):
         load_mat(path)
-
-
-def test_missing_scipy_gives_a_clear_message(mat_file, monkeypatch):
-    monkeypatch.setitem(sys.modules, "scipy.io", None)
-    with pytest.raises(ImportError, match="needs SciPy.*pip install scipy") as info:
-        load_mat(mat_file[0])
-    assert info.value.name == "scipy"
 
 
 # --- hostile and unusual files (hostile-file defects 4, 8 and 9) -------------------------

@@ -15,10 +15,9 @@ from glassnet.runs import RunFolder
 
 @pytest.fixture(scope="module")
 def digits():
-    from sklearn.datasets import load_digits
-    d = load_digits()
-    X = (d.data / 16.0).astype(np.float64)
-    y = d.target.astype(np.int64)
+    from glassnet.datasets.digits import load_digits_arrays
+    images, y = load_digits_arrays()
+    X = images.reshape(len(images), -1) / 16.0
     return {"X_train": X[:1000], "y_train": y[:1000], "X_val": X[1000:1400], "y_val": y[1000:1400]}
 
 

@@ -23,8 +23,8 @@ import sys
 
 from glassnet import __version__
 from glassnet.cli import evaluate, tools, train
-from glassnet.cli.common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, INSTALL_HINT,
-                                 OPTIONAL_MODULES, CLIError)
+from glassnet.cli.common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, OPTIONAL_MODULES,
+                                 CLIError)
 from glassnet.owned_process import keep_freed_memory
 
 __all__ = ["main", "build_parser", "CLIError"]
@@ -87,7 +87,7 @@ def main(argv=None):
         if missing is None:
             raise
         print(f"glassnet: error: the Python package '{missing}' is not installed: "
-              f"{INSTALL_HINT}", file=sys.stderr)
+              f"{OPTIONAL_MODULES[missing]}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("\nglassnet: interrupted", file=sys.stderr)

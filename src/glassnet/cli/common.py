@@ -4,8 +4,11 @@ import sys
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 INSTALL_HINT = "pip install 'glassnet[cli]'"
-# Modules of the 'cli' extra, by their import name.
-OPTIONAL_MODULES = {"matplotlib", "tqdm", "sklearn", "scipy", "tomli"}
+MAT_INSTALL_HINT = "pip install 'glassnet[mat]'"
+# Optional modules by their import name, and how to install each: the 'cli' extra's, and
+# SciPy, which only the .mat reader needs (its own 'mat' extra).
+OPTIONAL_MODULES = {"matplotlib": INSTALL_HINT, "tqdm": INSTALL_HINT, "tomli": INSTALL_HINT,
+                    "scipy": MAT_INSTALL_HINT}
 
 
 class CLIError(Exception):

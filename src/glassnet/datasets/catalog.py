@@ -51,8 +51,9 @@ _INFO = {
                           source="https://github.com/zalandoresearch/fashion-mnist"),
     "digits": dict(class_names=DIGIT_NAMES, input_shape=(1, 8, 8),
                    num_train=1797 - DIGITS_TEST, num_test=DIGITS_TEST, num_validation=300,
-                   source="scikit-learn (sklearn.datasets.load_digits), "
-                          "bundled: no download"),
+                   source="UCI Optical Recognition of Handwritten Digits (Alpaydin & "
+                          "Kaynak, doi:10.24432/C50P49), CC BY 4.0; ships with glassnet: "
+                          "no download"),
 }
 HOW_TO_GET = {
     "mnist": "call glassnet.datasets.download('mnist')",
@@ -139,7 +140,7 @@ def _load_idx(name):
 
 def _load_digits(path, dtype):
     if path is not None:
-        raise ValueError(f"path must be None for 'digits' (it ships with scikit-learn); "
+        raise ValueError(f"path must be None for 'digits' (it ships with glassnet); "
                          f"got {path!r}")
     images, labels = load_digits_arrays()
     X = scale_to_unit(images, DIGITS_MAX, dtype)

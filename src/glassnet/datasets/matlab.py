@@ -2,7 +2,8 @@
 
 This is the layout of the course files that ship MNIST or spam features as MATLAB arrays:
 ``training_data`` (N, D), ``training_labels`` (N,) or (N, 1), and optionally ``test_data``
-(M, D) without labels. Read with SciPy (an optional dependency: ``pip install scipy``) after
+(M, D) without labels. Read with SciPy (the optional ``mat`` extra:
+``pip install "glassnet[mat]"``; nothing else in glassnet needs SciPy) after
 :mod:`glassnet.datasets.mat_check` has checked every size the file declares; MATLAB v4 and
 v7.3 (HDF5) files are not read.
 """
@@ -17,6 +18,8 @@ DEFAULT_MAX_BYTES = 512 << 20
 """The most bytes a ``.mat`` file (and its compressed variables, inflated) may hold."""
 MAX_CLASSES = 100_000
 """The largest number of classes (largest label + 1) a ``.mat`` file may imply."""
+MAT_INSTALL_HINT = "`pip install \"glassnet[mat]\"` (or `pip install scipy`)"
+"""How to get SciPy, the one package the ``.mat`` reader needs beyond NumPy."""
 
 
 def _loadmat(filename, max_bytes):
@@ -24,9 +27,8 @@ def _loadmat(filename, max_bytes):
         from scipy.io import loadmat
         from scipy.io.matlab import MatReadError
     except ImportError as exc:
-        raise ImportError("reading a MATLAB .mat file needs SciPy, which is not installed; "
-                          "install it with `pip install scipy` (or `pip install "
-                          "glassnet[cli]`)", name="scipy") from exc
+        raise ImportError(f"reading a MATLAB .mat file needs SciPy, which is not installed; "
+                          f"install it with {MAT_INSTALL_HINT}", name="scipy") from exc
     size = os.path.getsize(filename)
     if size > max_bytes:
         raise ValueError(f"MATLAB file {filename!r} is {size} bytes, more than "
