@@ -1,10 +1,16 @@
-"""The one shared helper every layer test uses.
+"""Helpers shared by the tests: the layer checker every layer test uses, and a headless browser.
 
 ``check_layer(forward, backward, args, wrt=...)`` runs a layer forward and backward and
 compares the analytic gradients with centred numerical differences in float64.
 ``check_against_torch(...)`` compares forward values and gradients with a PyTorch
 reference computed by autograd in float64 (skipped, with the reason, without torch).
+``chromium_dump_dom(page, profile)`` opens an HTML page in headless Chromium and returns
+the DOM after its scripts ran, and Chromium's log (the pages' console messages included).
 """
+import shutil
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -159,3 +165,19 @@ def naive_spatial_bn_relu(relu):
         return spatial_batchnorm_backward(relu_backward(dout, cache[1]), cache[0])
 
     return forward, backward
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def chromium_dump_dom(page, profile, virtual_time_ms=5000, timeout=120):
+    """Open ``page`` (an HTML file) in headless Chromium with a fresh profile folder
+    ``profile``; returns the finished process: stdout is the DOM once the page has loaded
+    and its scripts have run (for up to ``virtual_time_ms`` of virtual time), stderr
+    Chromium's log, where each console message is a line containing ':CONSOLE'."""
+    return subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--no-first-run", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
+         f"--virtual-time-budget={virtual_time_ms}", "--dump-dom", Path(page).resolve().as_uri()],
+        capture_output=True, text=True, timeout=timeout)

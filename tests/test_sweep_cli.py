@@ -1,7 +1,6 @@
 """glassnet sweep on the command line, and its report.html in a real headless browser."""
 import os
 import re
-import shutil
 import subprocess
 import sys
 
@@ -9,11 +8,11 @@ import pytest
 
 import sweep_workers as sw
 from glassnet.cli import main
+from helpers import CHROMIUM, chromium_dump_dom
 
 PG_URL = os.environ.get("GLASSNET_TEST_POSTGRES_URL")
 TINY = ["--data", "digits", "--model", "fc", "--epochs", "1", "--num-train", "200",
         "--batch-size", "50"]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def glassnet(capsys, *argv):
@@ -146,12 +145,7 @@ def open_in_browser(html_path, tmp_path):
     tmp_path.mkdir(parents=True, exist_ok=True)
     page = tmp_path / "page.html"
     page.write_text(open(html_path, encoding="utf-8").read().replace("</body>", check + "</body>"))
-    proc = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-         "--disable-background-networking", "--disable-component-update", "--no-first-run",
-         f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
-         "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120)
+    proc = chromium_dump_dom(page, tmp_path / "profile")
     found = re.search(r"images (\d+) loaded (\d+)", proc.stdout)
     assert found, proc.stderr[-2000:]
     console = [l for l in proc.stderr.splitlines() if ":CONSOLE" in l]
