@@ -1,4 +1,4 @@
-"""Helpers shared by the tests: the layer checker every layer test uses, and a headless browser.
+"""Helpers shared by the tests: the layer checker every layer test uses, a headless browser.
 
 ``check_layer(forward, backward, args, wrt=...)`` runs a layer forward and backward and
 compares the analytic gradients with centred numerical differences in float64.
