@@ -61,7 +61,8 @@ def site(tmp_path_factory):
         [sys.executable, "-m", "sphinx", "-W", "-b", "html", "-q", "-d", str(out / "doctrees"),
          "docs", str(out / "html")],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"the docs build failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+    assert proc.returncode == 0, (
+        f"the docs build failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
     return out / "html"
 
 
