@@ -7,7 +7,7 @@ import pytest
 
 SRC = pathlib.Path(__file__).resolve().parent.parent / "src" / "glassnet"
 
-# Rank of each top-level module or package of glassnet, lowest first (ARCHITECTURE.md).
+# Rank of each top-level module or package of glassnet, lowest first (docs/contributing.md).
 RANKS = [
     ("_validate", "_io", "_npz", "_threads", "_scratch", "_divergence", "_checkpoint_fields",
      "owned_process"),

@@ -13,7 +13,7 @@ A model file is one NumPy ``.npz`` archive holding
 without allocating, the stored arrays are checked against it, and no random number is
 drawn.
 
-Randomness (see ARCHITECTURE.md): a constructor draws its initial weights ``W*`` in
+Randomness (see docs/user-guide/randomness.md): a constructor draws its initial weights ``W*`` in
 parameter order, from NumPy's global generator unless the model's own seed argument says
 otherwise; biases and ``beta*`` start at zero, ``gamma*`` at one. A model's stochastic
 layers (dropout) draw from ``model.rng`` when it is a generator (a seeded Solver hands
