@@ -15,7 +15,9 @@ import sys
 
 def _loaders():
     from glassnet._io import load_npz
+    from glassnet.config import read_model_file, read_settings_file
     from glassnet.datasets import load_CIFAR10, load_CIFAR_batch, load_dataset, load_mat
+    from glassnet.runs import read_json
     return {
         "cifar_batch": load_CIFAR_batch,
         "cifar_folder": load_CIFAR10,
@@ -23,6 +25,9 @@ def _loaders():
         "mat": load_mat,
         "mat_dataset": lambda path: load_dataset(f"mat:{path}", num_validation=1),
         "npz": lambda path: load_npz(path, "model"),
+        "run_json": lambda path: read_json(path, "config.json"),
+        "toml_settings": read_settings_file,
+        "toml_model": read_model_file,
     }
 
 

@@ -181,3 +181,35 @@ def test_exploding_learning_rate_is_divergence(capsys, tmp_path):
                                "--epochs", "2", "--num-train", "300", "--out", tmp_path / "r"],
                       r"training diverged.*\n.*\n?.*--lr")
     assert not os.path.exists(RunFolder(tmp_path / "r").model_path)
+
+
+# ---- nesting and sizes: refused before anything is created ----------------------------
+
+DEEP_TOML = {"arrays": "hidden = " + "[" * 5000 + "]" * 5000 + "\n",
+             "dotted keys": ".".join(["convnet"] + ["a"] * 100_000) + " = 1\n",
+             "inline tables": "convnet = " + "{a = " * 3000 + "1" + "}" * 3000 + "\n"}
+
+
+@pytest.mark.parametrize("kind", sorted(DEEP_TOML))
+def test_deeply_nested_toml_is_refused(capsys, tmp_path, monkeypatch, kind):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "deep.toml"
+    path.write_text(DEEP_TOML[kind])
+    for option in ("--config", "--model"):
+        assert_user_error(capsys, ["train", option, path, "--epochs", "1"],
+                          r"deep\.toml: its .* nest \d+ levels deep; at most 32 levels")
+    assert os.listdir(tmp_path) == ["deep.toml"]
+
+
+def test_deeply_nested_run_config_is_refused(capsys, tmp_path, trained):
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    config = RunFolder(copy).config_path
+    before = tree(copy)
+    with open(config, "w") as f:
+        f.write('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    before["config.json"] = open(config, "rb").read()
+    pattern = r"config\.json: its arrays and objects nest 100001 levels deep; at most 32"
+    assert_user_error(capsys, ["train", "--resume", copy], pattern)
+    assert_user_error(capsys, ["evaluate", copy], pattern)
+    assert tree(copy) == before

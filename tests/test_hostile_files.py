@@ -3,7 +3,9 @@
 The files are generated here (see ``hostile.py`` and ``hostile_datasets.py``): the crafted CIFAR-10 pickles of the
 hostile-file report (dtype changed by BUILD, zero strides, arrays without a buffer, sizes of
 2^40 bytes, protocol 5 out of band, code-running globals), truncations at many offsets, bit
-flips, gzip, zlib and zip bombs, lying zip headers and wrong-type ``.npy`` headers. Each
+flips, gzip, zlib and zip bombs, lying zip headers and wrong-type ``.npy`` headers, and
+deeply nested JSON and TOML (``hostile_nesting.py``) for the run folder, model and config
+readers. Each
 loader reads its share of the corpus in one subprocess whose address space may grow by at
 most :data:`ADDRESS_SPACE_LIMIT` bytes past what it maps once the loaders are imported
 (``resource.setrlimit(RLIMIT_AS)``); every file must end in a ``ValueError``
@@ -22,6 +24,7 @@ import pytest
 
 import hostile
 import hostile_datasets
+import hostile_nesting
 from glassnet._io import save_npz
 
 ADDRESS_SPACE_LIMIT = 1 << 30
@@ -142,3 +145,26 @@ def test_npz_files(tmp_path, record_property):
     triples.append(("valid", save_npz_bytes({"a": np.ones(2)}, {"v": 1}), "ok"))
     cases = write_cases(tmp_path / "npz", "npz", triples)
     check_outcomes(cases, run_corpus(tmp_path, cases), record_property, "npz")
+
+
+def test_nested_json_and_toml(tmp_path, record_property):
+    """Deeply nested JSON (a run's config.json, a model file's metadata) and TOML (a
+    --config file, a --model file), every one under the 1 MiB cap: each deep one is
+    refused with a ValueError that names the limit, never a RecursionError; brackets in
+    strings and comments are not nesting."""
+    json_files = hostile_nesting.nested_json_objects()
+    weights = hostile.npy_bytes(np.ones(3))
+    npz_files = [(name, hostile.zip_bytes({
+        hostile.META + ".npy": hostile.npy_bytes(np.frombuffer(content, dtype=np.uint8)),
+        "param/W1.npy": weights}), expect) for name, content, expect in json_files]
+    cases = (write_cases(tmp_path / "json", "run_json", json_files)
+             + write_cases(tmp_path / "npz", "npz", npz_files)
+             + write_cases(tmp_path / "toml", "toml_settings",
+                           hostile_nesting.nested_toml_settings())
+             + write_cases(tmp_path / "model", "toml_model", hostile_nesting.nested_model_files()))
+    results = run_corpus(tmp_path, cases)
+    check_outcomes(cases, results, record_property, "nesting")
+    unclear = [f"{case['loader']} {case['name']}: {result['message']}"
+               for case, result in zip(cases, results) if case["name"].startswith("deep")
+               and f"at most {hostile_nesting.LIMIT} levels" not in result["message"]]
+    assert not unclear, "\n".join(unclear[:20])

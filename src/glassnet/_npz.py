@@ -20,13 +20,14 @@ earlier step has not bounded:
    fails its CRC check instead of expanding).
 """
 import ast
-import json
 import re
 import struct
 import zipfile
 import zlib
 
 import numpy as np
+
+from glassnet._parse import NestingError, parse_json
 
 META_KEY = "__glassnet_meta__"
 MAX_MEMBERS = 65535
@@ -202,8 +203,10 @@ def _read_meta(archive, info, where, kind):
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise NpzError(f"{where}: it is not a glassnet {kind} file (bad metadata)")
     try:
-        meta = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        meta = parse_json(raw.tobytes(), f"the metadata of {where}")
+    except NestingError as exc:
+        raise NpzError(str(exc)) from None
+    except (UnicodeDecodeError, ValueError) as exc:
         raise NpzError(f"{where}: it is not a glassnet {kind} file (its metadata is not JSON: "
                        f"{type(exc).__name__})") from exc
     if not isinstance(meta, dict):

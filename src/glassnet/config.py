@@ -20,6 +20,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from glassnet._parse import NestingError, parse_toml
+
 MODEL_KINDS = ("cnn", "mlp", "fc", "softmax", "svm")
 OPTIMIZERS = ("sgd", "sgd_momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "step", "warmup_cosine")
@@ -324,12 +326,9 @@ def _config_error(path, text, key, problem):
 
 
 def read_toml(path):
-    """(dict, text) of a TOML file; an unreadable one raises ConfigError with the line
-    and column."""
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib
+    """(dict, text) of a TOML file of at most 1 MiB, nested at most
+    ``glassnet._parse.MAX_NESTING`` levels; an unreadable one raises ConfigError (with the
+    line and column of a syntax error)."""
     try:
         with open(path, "rb") as f:
             raw = f.read((1 << 20) + 1)
@@ -339,8 +338,10 @@ def read_toml(path):
         raise ConfigError(f"cannot read config {path}: larger than 1 MiB")
     text = raw.decode("utf-8", errors="replace")
     try:
-        return tomllib.loads(text), text
-    except tomllib.TOMLDecodeError as exc:
+        return parse_toml(text, f"cannot read config {path}"), text
+    except NestingError as exc:
+        raise ConfigError(str(exc)) from None
+    except ValueError as exc:       # the parser's TOMLDecodeError
         raise ConfigError(f"cannot read config {path}: {exc}") from None
 
 

@@ -19,6 +19,7 @@ import os
 import shutil
 
 from glassnet._io import atomic_write_text
+from glassnet._parse import read_json_object
 from glassnet.checkpoint_files import epoch_checkpoint_path, latest_checkpoint_path
 from glassnet.config import MODEL_KINDS, ConfigError, TrainConfig
 
@@ -43,22 +44,12 @@ class RunFolderError(ValueError):
 
 
 def read_json(path, what):
-    """A JSON object from a small file, or RunFolderError saying what is wrong with it."""
+    """A JSON object from a small file (at most MAX_JSON_BYTES, nested at most
+    ``glassnet._parse.MAX_NESTING`` levels), or RunFolderError saying what is wrong with it."""
     try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_JSON_BYTES + 1)
-    except OSError as exc:
-        raise RunFolderError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_JSON_BYTES:
-        raise RunFolderError(f"{what} {path} is larger than {MAX_JSON_BYTES} bytes")
-    try:
-        value = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise RunFolderError(f"{what} {path} is not valid JSON ({exc}); was it cut short?") \
-            from None
-    if not isinstance(value, dict):
-        raise RunFolderError(f"{what} {path} must hold a JSON object; got {type(value).__name__}")
-    return value
+        return read_json_object(path, what, MAX_JSON_BYTES)
+    except ValueError as exc:
+        raise RunFolderError(str(exc)) from None
 
 
 def write_json(path, obj):
