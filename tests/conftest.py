@@ -7,6 +7,11 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+# GLASSNET_CI_REQUIRE: in CI, a test that needs a missing component fails instead of
+# skipping (see tests/components.py); these hooks act on the whole suite.
+from components import (pytest_collection_modifyitems, pytest_configure,  # noqa: E402,F401
+                        pytest_report_header, pytest_runtest_makereport)
+
 # Hypothesis: bounded and deterministic so the suite's time is predictable.
 try:
     from hypothesis import settings

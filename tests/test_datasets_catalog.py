@@ -99,6 +99,7 @@ def _raw_idx_uint8(path):
     return np.frombuffer(raw, dtype=np.uint8, offset=offset)
 
 
+@pytest.mark.requires("fashion-mnist")
 @pytest.mark.skipif(not os.path.isdir(FASHION_SYSTEM_DIR),
                     reason="Debian package dataset-fashion-mnist is not installed "
                            "(apt-get install dataset-fashion-mnist)")

@@ -108,6 +108,7 @@ def test_create_twice_then_work_on_a_journal_file(tmp_path, capsys):
     assert sorted(os.listdir(tmp_path / "w" / "trials")) == ["trial-0000", "trial-0001"]
 
 
+@pytest.mark.requires("postgres")
 @pytest.mark.skipif(not PG_URL, reason="GLASSNET_TEST_POSTGRES_URL is not set: no PostgreSQL "
                     "server to test against (.ci/run starts one)")
 def test_create_once_and_work_in_two_terminals_on_postgres(tmp_path):
@@ -152,6 +153,7 @@ def open_in_browser(html_path, tmp_path):
     return int(found.group(1)), int(found.group(2)), console, proc.stdout
 
 
+@pytest.mark.requires("chromium")
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs "
                     "Debian's chromium)")
 def test_both_reports_load_in_a_headless_browser(swept, tmp_path):

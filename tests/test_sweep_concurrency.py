@@ -20,9 +20,15 @@ from glassnet import tune
 from glassnet.tune.workers import counted_trials
 
 PG_URL = os.environ.get("GLASSNET_TEST_POSTGRES_URL")
-needs_postgres = pytest.mark.skipif(
+_skip_without_postgres = pytest.mark.skipif(
     not PG_URL, reason="GLASSNET_TEST_POSTGRES_URL is not set: no PostgreSQL server to test "
                        "against (.ci/run starts one)")
+
+
+def needs_postgres(test):
+    """Skip ``test`` without a server; it fails instead where GLASSNET_CI_REQUIRE names
+    postgres (tests/components.py)."""
+    return pytest.mark.requires("postgres")(_skip_without_postgres(test))
 SPAWN = multiprocessing.get_context("spawn")
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
