@@ -8,6 +8,12 @@ a temporary ``JUPYTER_PATH`` that starts this very interpreter, so no
 The kernel's working folder is a temporary folder: a notebook that wrote a file next to
 itself would not write it into the repository.
 
+Each notebook runs on both data paths a reader may have: 'system', where Fashion-MNIST is
+installed (Debian's dataset-fashion-mnist; the run skips where it is not, and fails instead
+in CI, whose GLASSNET_CI_REQUIRE names fashion-mnist), and 'fallback', where no data set can
+be found and the notebooks fall back to the digits set shipped with glassnet. A cell added
+at the end checks which data set the notebook really used.
+
 Stored notebooks carry no outputs, no execution counts and no widget state, so their
 diffs stay readable: test_notebook_is_stored_without_outputs checks that.
 """
@@ -112,18 +118,58 @@ def test_a_cell_that_raises_is_reported(kernel_path, tmp_path, monkeypatch):
     assert nbformat.validate(notebook) is None
 
 
+def fashion_mnist_folder():
+    """The folder where load_dataset finds Fashion-MNIST in this environment, or None."""
+    from glassnet.datasets import idx
+    from glassnet.datasets.locate import find_folder
+    try:
+        return find_folder("fashion-mnist", idx.has_idx_files)
+    except FileNotFoundError:
+        return None
+
+
+def use_data_path(data_path, tmp_path_factory, monkeypatch):
+    """Point the kernel's data lookup at one of the two paths every notebook must pass.
+
+    'system': the environment as it is, where Fashion-MNIST must be found (Debian's
+    dataset-fashion-mnist, $GLASSNET_DATA or the cache), else the test skips: on such a
+    machine the 'fallback' run is the notebook's path. 'fallback': what a newcomer has, no
+    data set anywhere (GLASSNET_DATA unset, the cache and the system folders empty), so
+    the notebooks take the digits set that ships with glassnet."""
+    if data_path == "system":
+        if fashion_mnist_folder() is None:
+            pytest.skip("Fashion-MNIST is not installed here (apt-get install "
+                        "dataset-fashion-mnist): the 'fallback' run covers this machine")
+        return "fashion-mnist"
+    empty = tmp_path_factory.mktemp("no-data")
+    monkeypatch.delenv("GLASSNET_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(empty / "cache"))
+    monkeypatch.setenv("XDG_DATA_DIRS", str(empty / "system"))
+    assert fashion_mnist_folder() is None
+    return "digits"
+
+
+@pytest.mark.parametrize("data_path", [
+    pytest.param("system", marks=pytest.mark.requires("fashion-mnist")), "fallback"])
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_top_to_bottom(path, kernel_path, tmp_path, monkeypatch):
+def test_notebook_runs_top_to_bottom(path, data_path, kernel_path, tmp_path, tmp_path_factory,
+                                     monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
+    expected_data = use_data_path(data_path, tmp_path_factory, monkeypatch)
     notebook = nbformat.read(str(path), as_version=4)
+    # One more cell reports the data set the notebook chose (each names it DATA).
+    notebook.cells.append(nbformat.v4.new_code_cell('print(f"notebook data set: {DATA}")'))
     start = time.perf_counter()
     try:
         execute(notebook, kernel_path, tmp_path, monkeypatch)
     except nbclient.exceptions.CellExecutionError as exc:
-        pytest.fail(f"{path.name} raised in a cell:\n{exc}", pytrace=False)
+        pytest.fail(f"{path.name} raised in a cell ({data_path} data path):\n{exc}",
+                    pytrace=False)
     seconds = time.perf_counter() - start
-    print(f"{path.name}: {seconds:.1f} s in CI mode")
+    print(f"{path.name}: {seconds:.1f} s in CI mode on the {data_path} data path")
+    report = notebook.cells.pop()
+    assert [o.get("text") for o in report.outputs] == [f"notebook data set: {expected_data}\n"]
     code_cells = [c for c in notebook.cells if c.cell_type == "code"]
     assert all(c.execution_count is not None for c in code_cells), "a cell did not run"
     errors = [o for c in code_cells for o in c.outputs if o.output_type == "error"]
