@@ -1,13 +1,14 @@
 # Sourced by .ci/run: a throw-away PostgreSQL server for the sweep tests.
 #   pg_start  installs Debian's postgresql if absent, initdb's a temporary cluster owned by
 #             the postgres user, listens on 127.0.0.1 at a free port and exports
-#             GLASSNET_TEST_POSTGRES_URL; on failure it says why and returns non-zero.
+#             GLASSNET_TEST_POSTGRES_URL; on failure it says why and returns non-zero
+#             (.ci/run then fails: CI never runs the sweep tests without a server).
 #   pg_stop   stops that server and removes its folder (safe to call twice).
 
 pg_start() {
   if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } \
-      || { echo "warning: could not install postgresql" >&2; return 1; }
+      || { echo "error: could not install postgresql" >&2; return 1; }
   fi
   local bin
   bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
