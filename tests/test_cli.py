@@ -254,6 +254,26 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_finishes(workdir, ctrl_c):
     assert RunFolder(folder).read_metrics()["epochs"] == epoch + 1
 
 
+def test_runs_started_together_get_their_own_folders(tmp_path):
+    """Two ``glassnet train`` without --out started at once name the same folder (same
+    data, model and second): each claims its own (the second gets the ``-2`` suffix)."""
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    command = [sys.executable, "-m", "glassnet", "train", "--model", "softmax", "--epochs",
+               "1", "--num-train", "200", "--quiet"]
+    processes = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(timeout=300), *p.communicate()) for p in processes]
+    assert [code for code, _, _ in results] == [0, 0], results
+    folders = sorted(os.listdir(tmp_path / "runs"))
+    assert len(folders) == 2, folders
+    printed = sorted(re.search(r"run folder: (\S+)", out).group(1) for _, out, _ in results)
+    assert len(set(printed)) == 2, printed
+    for path in printed:
+        assert RunFolder(path).read_metrics()["epochs"] == 1
+        assert json.loads(open(RunFolder(path).config_path).read())["run_id"] == \
+            RunFolder(path).run_id
+
+
 def test_config_file_and_command_line_override(workdir):
     config = workdir / "softmax.toml"
     config.write_text('model = "softmax"\nepochs = 5\nbatch_size = 20\noptimizer = "sgd"\n'

@@ -2,6 +2,7 @@
 never as a Python traceback."""
 import json
 import os
+import re
 import shutil
 import zipfile
 
@@ -73,10 +74,12 @@ def test_broken_run_folders(capsys, tmp_path, trained):
     assert_user_error(capsys, ["train", "--resume", copy], r"not valid JSON")
     assert_user_error(capsys, ["evaluate", copy], r"not valid JSON")
     empty = RunFolder.create(tmp_path / "empty")
-    RunFolder(trained).read_config()   # the original is fine
-    with open(empty.config_path, "w") as f:
-        f.write(open(RunFolder(trained).config_path).read())
+    empty.write_config(RunFolder(trained).read_config())   # the original is fine
     assert_user_error(capsys, ["train", "--resume", empty.path], r"no complete checkpoint")
+    with open(empty.config_path, "w") as f:       # another run's config.json
+        f.write(open(RunFolder(trained).config_path).read())
+    assert_user_error(capsys, ["train", "--resume", empty.path],
+                      r"config\.json in .* belongs to run [0-9a-f]{32}, not to this folder's")
 
 
 @pytest.mark.parametrize("content", [b"", b'{"format": "glassnet-model"}', b"\x89PNG\r\n\x1a\n" + b"\0" * 64,
@@ -181,6 +184,94 @@ def test_exploding_learning_rate_is_divergence(capsys, tmp_path):
                                "--epochs", "2", "--num-train", "300", "--out", tmp_path / "r"],
                       r"training diverged.*\n.*\n?.*--lr")
     assert not os.path.exists(RunFolder(tmp_path / "r").model_path)
+
+
+# ---- --overwrite and --resume act only on a glassnet run -----------------------------------
+
+QUICK = ["--model", "softmax", "--epochs", "1", "--num-train", "200", "--quiet"]
+
+
+def users_project(path, trained):
+    """A user's folder using a run's file names (a real checkpoint of theirs included)."""
+    (path / "checkpoints").mkdir(parents=True)
+    (path / "config.json").write_text("{}")
+    (path / "model.npz").write_bytes(b"the user's own weights")
+    (path / "notes.txt").write_text("notes")
+    shutil.copy(RunFolder(trained).latest_checkpoint_path, path / "checkpoints")
+    return tree(path)
+
+
+def test_overwrite_and_resume_refuse_a_folder_that_is_not_a_run(capsys, tmp_path, trained):
+    project = tmp_path / "project"
+    before = users_project(project, trained)
+    assert_user_error(capsys, ["train", *QUICK, "--out", project, "--overwrite"],
+                      r"is not a glassnet run \(it has no \.glassnet-run\.json marker\); "
+                      r"glassnet never replaces or removes files it did not write")
+    assert_user_error(capsys, ["train", *QUICK, "--out", project], r"is not a glassnet run")
+    assert_user_error(capsys, ["train", "--resume", project], r"is not a glassnet run")
+    assert tree(project) == before
+
+
+def test_overwrite_refuses_a_run_whose_checkpoints_folder_is_a_link(capsys, tmp_path, trained):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    for name in ("ckpt_epoch_1.npz", "ckpt_latest.npz", "keep.txt"):
+        (outside / name).write_bytes(b"not the run's")
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    shutil.rmtree(run / "checkpoints")
+    os.symlink(outside, run / "checkpoints")
+    before = tree(outside)
+    assert_user_error(capsys, ["train", *QUICK, "--out", run, "--overwrite"],
+                      r"checkpoints in run folder .* is a symbolic link \(to .*elsewhere")
+    assert_user_error(capsys, ["train", "--resume", run, "--epochs", "2"],
+                      r"checkpoints in run folder .* is a symbolic link")
+    assert tree(outside) == before and os.path.islink(run / "checkpoints")
+
+
+def test_a_run_of_an_older_glassnet_resumes_but_is_not_overwritten(capsys, tmp_path, trained):
+    """No marker, config.json without a run id: what glassnet wrote before run markers."""
+    old = tmp_path / "old"
+    shutil.copytree(trained, old)
+    os.remove(old / ".glassnet-run.json")
+    config = json.loads((old / "config.json").read_text())
+    del config["run_id"]
+    (old / "config.json").write_text(json.dumps(config))
+    assert_user_error(capsys, ["train", *QUICK, "--out", old, "--overwrite"],
+                      r"was written by an older glassnet .* cannot prove which of its files")
+    assert run_main(capsys, "train", "--resume", old, "--epochs", "2", "--quiet")[0] == 0
+    assert RunFolder(old).read_metrics()["epochs"] == 2
+    assert not (old / ".glassnet-run.json").exists()
+
+
+def test_a_damaged_checkpoint_is_named_and_a_fallback_announced(capsys, tmp_path, trained):
+    """ckpt_latest.npz edited: with the epoch checkpoint there, resume uses it and says so
+    in one line; without it, the error names the damaged file and why, and changes nothing."""
+    from glassnet._io import load_npz, save_npz
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    latest = RunFolder(run).latest_checkpoint_path
+    arrays, meta = load_npz(latest, "checkpoint")
+    meta["progress"]["epoch"] = 7
+    save_npz(latest, arrays, meta)
+    without_epoch = tmp_path / "without_epoch"
+    shutil.copytree(run, without_epoch)
+    os.remove(RunFolder(without_epoch).epoch_checkpoint_path(1))
+    before = tree(without_epoch)
+    code, out, err = run_main(capsys, "train", "--resume", without_epoch)
+    assert code == 1 and "Traceback" not in err
+    assert re.search(r"checkpoints/ckpt_latest\.npz is damaged \(header entry 'epoch' must "
+                     r"be in \[0, \d+\]; got 7\); no other complete checkpoint", err), err
+    assert "first epoch" not in err and "--overwrite" not in err
+    assert tree(without_epoch) == before
+    code, out, err = run_main(capsys, "train", "--resume", run, "--epochs", "2")
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if "damaged" in line]
+    assert len(lines) == 1 and re.fullmatch(
+        r"glassnet: warning: checkpoints/ckpt_latest\.npz is damaged \(header entry 'epoch' "
+        r"must be in \[0, \d+\]; got 7\); resuming from checkpoints/ckpt_epoch_1\.npz "
+        r"\(epoch 1, iteration \d+\) instead", lines[0]), err
+    assert RunFolder(run).read_metrics()["epochs"] == 2
 
 
 # ---- nesting and sizes: refused before anything is created ----------------------------

@@ -1,4 +1,5 @@
 """glassnet.experiment: one configuration trained into one run folder."""
+import json
 import os
 
 import numpy as np
@@ -52,7 +53,9 @@ def test_seeded_run_with_dropout_is_reproducible_in_one_step_or_two(tmp_path):
     assert train_run(SMALL, a)["best_val_acc"] == train_prepared(prepared, b)["best_val_acc"]
     for name, value in params_of(a).items():
         np.testing.assert_array_equal(value, params_of(b)[name])
-    assert open(a.config_path).read() == open(b.config_path).read()
+    configs = [json.loads(open(f.config_path).read()) for f in (a, b)]
+    assert [c.pop("run_id") for c in configs] == [a.run_id, b.run_id]    # each run its own
+    assert configs[0] == configs[1]
 
 
 class InterruptAt:
@@ -254,3 +257,31 @@ def test_sweep_trial_whose_model_cannot_be_built_leaves_no_folder(tmp_path):
     made = sorted(os.listdir(tmp_path / "s" / "trials"))
     good = next(t for t in result.study.trials if t.state == TrialState.COMPLETE)
     assert made == [os.path.basename(good.user_attrs["run_dir"])]
+
+
+def test_training_writes_only_into_a_folder_it_claimed(tmp_path):
+    """train_run into a RunFolder that create() did not claim (a user's folder) is refused
+    before any file is written."""
+    from glassnet.runs import RunFolderError
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.json").write_text('{"my": "settings"}')
+    with pytest.raises(RunFolderError, match=r"is not a glassnet run"):
+        train_run(SMALL.replace(epochs=1), RunFolder(mine))
+    assert os.listdir(mine) == ["config.json"]
+    assert (mine / "config.json").read_text() == '{"my": "settings"}'
+
+
+def test_resume_warns_when_it_falls_back_past_a_damaged_checkpoint(tmp_path):
+    from glassnet.runs import CheckpointFallbackWarning
+    cut = RunFolder.create(tmp_path / "cut")
+    with pytest.raises(RunInterrupted):
+        train_run(SMALL, cut, callbacks=[InterruptAt(13)])
+    with open(cut.latest_checkpoint_path, "r+b") as f:
+        f.truncate(100)
+    with pytest.warns(CheckpointFallbackWarning,
+                      match=r"^checkpoints/ckpt_latest\.npz is damaged \(it is truncated .*\); "
+                            r"resuming from checkpoints/ckpt_epoch_1\.npz \(epoch 1, "
+                            r"iteration 8\) instead$"):
+        metrics = resume_run(cut)
+    assert metrics["iterations"] == 24

@@ -19,7 +19,6 @@ streams' state) and a bad file is a ``ValueError`` naming what is wrong.
 import dataclasses
 import math
 import os
-import re
 
 import numpy as np
 
@@ -27,11 +26,13 @@ from glassnet._checkpoint_fields import (RandomStreamState, field as _field,
                                         in_range as _in_range, read_config as _read_config,
                                         split_config)
 from glassnet._io import load_npz, save_npz
-from glassnet.checkpoint_files import (epoch_checkpoint_path, latest_checkpoint_path,
-                                       remove_stale_temp_files)
+from glassnet.checkpoint_files import (CheckpointSearch, epoch_checkpoint_path,
+                                       find_latest_checkpoint, latest_checkpoint_path,
+                                       remove_stale_temp_files, search_checkpoints)
 from glassnet.history import TrainingHistory
 
 __all__ = ["CheckpointState", "RandomStreamState", "find_latest_checkpoint",
+           "search_checkpoints", "CheckpointSearch",
            "remove_stale_temp_files", "epoch_checkpoint_path", "latest_checkpoint_path",
            "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION"]
 
@@ -342,55 +343,3 @@ class CheckpointState:
             if old_state is not None:
                 model.set_state(old_state)
             raise
-
-
-def _progress_of(path):
-    """The iteration count of a complete, valid checkpoint at ``path``, or None."""
-    try:
-        return CheckpointState.load(path).iteration
-    except (OSError, ValueError):
-        return None
-
-
-def find_latest_checkpoint(prefix):
-    """Path of the most advanced complete checkpoint a Solver wrote with
-    ``checkpoint_name=prefix``, or None.
-
-    Candidates are ``<prefix>_latest.npz`` and the newest loadable
-    ``<prefix>_epoch_<k>.npz`` (largest k); each must load and pass every check. The one
-    with more iterations wins (``_latest`` on a tie), so a missing or broken ``_latest``,
-    or one a kill left behind an epoch file, falls back to the epoch file.
-
-    Parameters
-    ----------
-    prefix : str or os.PathLike
-        The Solver's ``checkpoint_name``: a folder and a file-name stem.
-
-    Returns
-    -------
-    str or None
-        The checkpoint's path (``prefix`` joined as given), or None when none is complete.
-    """
-    prefix = os.fspath(prefix)
-    folder, stem = os.path.split(prefix)
-    pattern = re.compile(re.escape(stem) + r"_epoch_(\d+)\.npz\Z")
-    try:
-        names = os.listdir(folder or ".")
-    except OSError:
-        names = []
-    epochs = sorted((int(m.group(1)), name) for name in names
-                    if (m := pattern.match(name)))
-    best_path, best_iteration = None, -1
-    latest = latest_checkpoint_path(prefix)
-    if os.path.isfile(latest):
-        iteration = _progress_of(latest)
-        if iteration is not None:
-            best_path, best_iteration = latest, iteration
-    for _, name in reversed(epochs):
-        path = os.path.join(folder, name)
-        iteration = _progress_of(path)
-        if iteration is not None:
-            if iteration > best_iteration:
-                best_path = path
-            break
-    return best_path

@@ -31,6 +31,7 @@ diverges raises :class:`DivergedError` and saves no model.
 """
 import os
 import time
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -38,7 +39,7 @@ import numpy as np
 from glassnet import __version__
 from glassnet.config import DEFAULT_CONV_BLOCKS, ConfigError, TrainConfig
 from glassnet.evaluation import (class_names, first_layer_weights, model_num_classes, predict_labels)
-from glassnet.runs import RunFolderError
+from glassnet.runs import CheckpointFallbackWarning, RunFolderError
 
 __all__ = ["train_run", "prepare_run", "train_prepared", "PreparedRun", "resume_run",
            "load_data", "build_model", "DivergedError", "RunInterrupted"]
@@ -235,7 +236,9 @@ def train_prepared(prepared, run_folder, callbacks=(), progress=False):
     prepared : PreparedRun
         From :func:`prepare_run`, not trained before.
     run_folder : RunFolder
-        Where config.json, checkpoints, history, metrics, model and pictures go.
+        Where config.json, checkpoints, history, metrics, model and pictures go: a folder
+        :meth:`RunFolder.create <glassnet.runs.RunFolder.create>` claimed (RunFolderError
+        otherwise: glassnet writes only into a run it can prove is its own).
     callbacks : sequence
         Solver callback objects (see the module docstring).
     progress : bool
@@ -243,6 +246,7 @@ def train_prepared(prepared, run_folder, callbacks=(), progress=False):
     """
     from glassnet.solver import Solver
     config, data, info, model = prepared.config, prepared.data, prepared.info, prepared.model
+    run_folder.check_owned()
     run_folder.write_config(config, model, __version__)
     bookkeeping = _RunBookkeeping(run_folder, keep_final=config.train_on_val)
     options = _solver_options(config, run_folder, info, [bookkeeping, *callbacks], progress)
@@ -276,8 +280,15 @@ def resume_run(run_folder, changes=None, callbacks=(), progress=False):
     ``changes``: fields of the run's config to change (epochs, lr, schedule, ...; not the
     FIXED_ON_RESUME ones, which define the model and data). A changed ``lr`` replaces the
     checkpoint's learning rates; otherwise they carry on. Returns the metrics.
+
+    The folder must be a glassnet run (a run of a glassnet older than the run marker
+    included; RunFolderError otherwise), and nothing in it changes until the checkpoint
+    has loaded into the model. When the newest checkpoint is damaged and an older one is
+    used, a :class:`~glassnet.runs.CheckpointFallbackWarning` names the damaged file, why,
+    and the checkpoint used; when none is left, the RunFolderError names each damaged file.
     """
     from glassnet.solver import Solver
+    run_folder.check_owned(older=True)
     saved = run_folder.read_config()
     changes = dict(changes or {})
     config = saved.replace(**changes).resolved()
@@ -286,10 +297,11 @@ def resume_run(run_folder, changes=None, callbacks=(), progress=False):
         raise ConfigError(f"cannot change {', '.join(fixed)} when resuming (the run used "
                           f"{', '.join(f'{k}={getattr(saved, k)!r}' for k in fixed)}); "
                           f"start a new run instead")
-    checkpoint = run_folder.latest_checkpoint()
+    checkpoint, note = run_folder.resume_checkpoint()
+    if note is not None:
+        warnings.warn(note, CheckpointFallbackWarning, stacklevel=2)
     data, info = load_data(config)
     model = build_model(config, info)
-    run_folder.write_config(config, model, __version__)
     bookkeeping = _RunBookkeeping(run_folder, keep_final=config.train_on_val)
     options = _solver_options(config, run_folder, info, [bookkeeping, *callbacks], progress)
     if "lr" in changes:
@@ -298,6 +310,7 @@ def resume_run(run_folder, changes=None, callbacks=(), progress=False):
         solver = Solver.resume(checkpoint, model, data, **options)
     except ValueError as exc:
         raise RunFolderError(f"cannot resume from {checkpoint}: {exc}") from None
+    run_folder.write_config(config, model, __version__)
     return _train_and_finish(solver, data, info, config, run_folder, bookkeeping)
 
 

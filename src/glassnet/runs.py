@@ -1,7 +1,9 @@
 """RunFolder: the only code that knows a training run's folder layout::
 
     runs/<name>/
-      config.json     the resolved TrainConfig, the model's class and config, glassnet's version
+      .glassnet-run.json  the marker: proof that glassnet made the folder, with the run's id
+      config.json     the resolved TrainConfig, the model's class and config, glassnet's
+                      version and the run's id
       history.csv     one row per iteration: loss, accuracies, learning rate, seconds
       metrics.json    final and best accuracies, test accuracy, per-class accuracy, timings
       model.npz       the trained model (best validation parameters; the last epoch's with
@@ -10,17 +12,30 @@
       loss.png accuracy.png weights.png confusion.png
       report.html     one self-contained page with the pictures and tables
 
-Errors a user can act on (an existing folder, a broken config.json, no checkpoint to
-resume) are :class:`RunFolderError` (a ``ValueError``) with a message that says what to do.
+Ownership: glassnet replaces or removes only files it can prove it wrote. A folder is
+claimed by creating its marker exclusively (``O_EXCL``), so of processes claiming one
+folder at once exactly one wins. The marker holds a random run id, also written in
+config.json; a folder is a glassnet run when its marker is a valid regular file and its
+config.json is absent or names the same id. ``--overwrite`` acts only on such a folder,
+never through a symbolic link (the folder, checkpoints/ or a run file), and removes only
+regular files of the layout's names (RUN_FILES; in checkpoints/ the Solver's checkpoint
+names and glassnet's temporary files), never a whole folder. A folder written by glassnet
+before markers existed (config.json with the model's class and glassnet's version, no
+marker) can be resumed but not overwritten: nothing proves its other files are glassnet's.
+
+Errors a user can act on (an existing folder, a folder that is not a run, a broken
+config.json, no checkpoint to resume) are :class:`RunFolderError` (a ``ValueError``) with
+a message that says what to do.
 """
 import datetime
 import json
 import os
-import shutil
+import re
 
 from glassnet._io import atomic_write_text
 from glassnet._parse import read_json_object
-from glassnet.checkpoint_files import epoch_checkpoint_path, latest_checkpoint_path
+from glassnet.checkpoint_files import (checkpoint_name_pattern, epoch_checkpoint_path,
+                                       latest_checkpoint_path, search_checkpoints)
 from glassnet.config import MODEL_KINDS, ConfigError, TrainConfig
 
 CONFIG = "config.json"
@@ -32,15 +47,27 @@ PICTURES = {"loss": "loss.png", "accuracy": "accuracy.png", "weights": "weights.
             "confusion": "confusion.png"}
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PREFIX = "ckpt"
+MARKER = ".glassnet-run.json"
+MARKER_FORMAT = "glassnet-run"
+RUN_ID_PATTERN = re.compile(r"[0-9a-f]{32}\Z")
 # Every file a run writes at the top of its folder (what --overwrite removes).
 RUN_FILES = (CONFIG, HISTORY, METRICS, MODEL, REPORT, *PICTURES.values())
 # config.json holds the TrainConfig's fields and these.
-RUN_INFO_KEYS = ("model_class", "model_config", "glassnet_version")
+RUN_INFO_KEYS = ("model_class", "model_config", "glassnet_version", "run_id")
+# What config.json of a run made before markers existed holds besides the fields.
+OLDER_RUN_KEYS = ("model_class", "model_config", "glassnet_version")
 MAX_JSON_BYTES = 1 << 20
+MAX_MARKER_BYTES = 4096
+MAX_NAME_SUFFIX = 10000
 
 
 class RunFolderError(ValueError):
     """A run folder that cannot be used as asked; the message says why and what to do."""
+
+
+class CheckpointFallbackWarning(UserWarning):
+    """A resumed run starts from an older checkpoint because a newer one is damaged; the
+    message names the damaged file, the reason and the checkpoint used."""
 
 
 def read_json(path, what):
@@ -73,7 +100,7 @@ def auto_run_path(config, root="runs"):
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = os.path.join(root, f"{data}-{model}-{stamp}")
     path, k = base, 2
-    while os.path.exists(path):
+    while os.path.lexists(path):
         path, k = f"{base}-{k}", k + 1
     return path
 
@@ -82,11 +109,13 @@ class RunFolder:
     """One run's folder; see the module docstring for its layout.
 
     ``RunFolder(path)`` names an existing folder (or one about to be created);
-    :meth:`create` makes one for a new run.
+    :meth:`create` claims one for a new run and sets ``claimed_run_id`` to the id it
+    claimed (the marker's, unless another process has replaced the run since).
     """
 
-    def __init__(self, path):
+    def __init__(self, path, claimed_run_id=None):
         self.path = os.fspath(path)
+        self.claimed_run_id = claimed_run_id
 
     def __repr__(self):
         return f"RunFolder({self.path!r})"
@@ -133,34 +162,59 @@ class RunFolder:
     def epoch_checkpoint_path(self, epoch):
         return epoch_checkpoint_path(self.checkpoint_prefix, epoch)
 
-    # ---- creating ----------------------------------------------------------------------
+    # ---- creating and owning -----------------------------------------------------------
 
     @classmethod
-    def create(cls, path, overwrite=False):
-        """Make the folder (and its checkpoints/) for a new run.
+    def create(cls, path, overwrite=False, unique=False):
+        """Claim the folder for a new run (see the module docstring) and make checkpoints/.
 
-        A non-empty existing folder is refused unless ``overwrite``, which removes only the
-        files a run writes (RUN_FILES and checkpoints/), never anything else in it.
+        A folder that does not exist is made (its parents too); an existing empty folder
+        is claimed as it is. Of processes creating one folder at once, exactly one gets
+        it; the others get RunFolderError ("already exists").
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The run folder.
+        overwrite : bool
+            Replace the glassnet run already there: only its own files are removed (see
+            the module docstring) and it gets a new run id. A folder glassnet cannot prove
+            is its run, or one with a symbolic link in place of checkpoints/ or of a run
+            file, is refused with the reason.
+        unique : bool
+            Never use an existing folder: take ``path``, else the first free of
+            ``path-2``, ``path-3``, ... (each claimed atomically, so processes racing for
+            one name all get distinct folders). Not with ``overwrite``.
         """
-        folder = cls(path)
-        path = folder.path
-        cls.check_can_create(path, overwrite)
-        if os.path.isdir(path) and os.listdir(path):
-            for name in RUN_FILES:
-                if os.path.isfile(folder.file(name)):
-                    os.remove(folder.file(name))
-            shutil.rmtree(os.path.join(path, CHECKPOINT_DIR), ignore_errors=True)
-        try:
-            os.makedirs(os.path.join(path, CHECKPOINT_DIR), exist_ok=True)
-        except OSError as exc:
-            raise RunFolderError(f"cannot create run folder {path!r}: "
-                                 f"{exc.strerror or exc}") from None
-        return folder
+        from glassnet import _run_claim as claim
+        path = os.fspath(path)
+        if unique and overwrite:
+            raise ValueError("RunFolder.create: unique=True picks a new folder and "
+                             "overwrite=True replaces an existing one; give one of them")
+        if unique:
+            for k in range(1, MAX_NAME_SUFFIX + 1):
+                candidate = path if k == 1 else f"{path}-{k}"
+                run_id = claim.claim_new(candidate)
+                if run_id is not None:
+                    return cls(candidate, run_id)
+            raise RunFolderError(f"no free run folder name among {path!r} and "
+                                 f"{path}-2 ... {path}-{MAX_NAME_SUFFIX}")
+        run_id = claim.claim_new(path)
+        if run_id is None:
+            with claim.open_existing(path) as d:
+                if not d.names():      # an empty folder is claimed as it is
+                    run_id = claim.take(d, path)
+                if run_id is None and not overwrite:
+                    raise claim.refusal(d, path)
+                if run_id is None:
+                    run_id = claim.replace_run(d, path)
+        return cls(path, run_id)
 
     @staticmethod
     def check_can_create(path, overwrite=False):
         """Raise the RunFolderError :meth:`create` would raise for what is already at
-        ``path`` (a file, or a non-empty folder without ``overwrite``); changes nothing.
+        ``path`` (a file or link, a non-empty folder without ``overwrite``, a folder that
+        is not a glassnet run with it); changes nothing.
 
         Parameters
         ----------
@@ -169,24 +223,49 @@ class RunFolder:
         overwrite : bool
             Whether an existing run there may be replaced.
         """
+        from glassnet import _run_claim as claim
         path = os.fspath(path)
-        if os.path.exists(path) and not os.path.isdir(path):
-            raise RunFolderError(f"run folder {path!r} exists and is not a folder")
-        if not overwrite and os.path.isdir(path) and os.listdir(path):
-            raise RunFolderError(
-                f"run folder {path!r} already exists; use --overwrite to replace it, "
-                f"--resume {path} to continue it, or --name/--out for a new one")
+        if not os.path.lexists(path):
+            return
+        with claim.open_existing(path) as d:
+            if not d.names():
+                return
+            if not overwrite:
+                raise claim.refusal(d, path)
+            claim.prove(d, path, older=False)
+
+    @property
+    def run_id(self):
+        """The run's id from its marker; None for a folder without a marker (a run of an
+        older glassnet); RunFolderError for a marker that is not valid."""
+        from glassnet import _run_claim as claim
+        with claim.open_folder(self.path, follow=True) as d:
+            return claim.read_marker(d, self.path)
+
+    def check_owned(self, older=False):
+        """Raise RunFolderError unless this folder is a glassnet run that glassnet may write
+        into: a valid marker, config.json absent or naming the marker's run, no symbolic
+        link in place of checkpoints/ or a run file; with ``older``, a run of an older
+        glassnet (no marker, config.json with OLDER_RUN_KEYS) too. The folder itself may
+        be a link. Returns the run id (None for an older run)."""
+        from glassnet import _run_claim as claim
+        with claim.open_folder(self.path, follow=True) as d:
+            return claim.prove(d, self.path, older=older)
 
     # ---- config and metrics ------------------------------------------------------------
 
     def write_config(self, config, model=None, version=None):
-        """config.json: the TrainConfig's fields, and the model's class and config."""
+        """config.json: the TrainConfig's fields, the model's class and config, and the
+        run's id (from the marker; none for a run of an older glassnet)."""
         values = config.to_dict()
         if model is not None:
             values["model_class"] = type(model).__name__
             values["model_config"] = model.get_config()
         if version is not None:
             values["glassnet_version"] = version
+        run_id = self.run_id
+        if run_id is not None:
+            values["run_id"] = run_id
         write_json(self.config_path, values)
 
     def read_config(self):
@@ -220,24 +299,62 @@ class RunFolder:
                                  f"finish? continue it with: glassnet train --resume {self.path})")
         return load_model(self.model_path)
 
-    def latest_checkpoint(self):
-        """The newest complete checkpoint to resume from: ckpt_latest.npz when it loads,
-        else the newest complete ckpt_epoch_<k>.npz; RunFolderError when there is none."""
-        from glassnet.checkpoint import find_latest_checkpoint
-        path = find_latest_checkpoint(self.checkpoint_prefix)
-        if path is None:
+    def resume_checkpoint(self):
+        """``(path, note)``: the newest complete checkpoint to resume from (ckpt_latest.npz
+        when it loads, else the newest complete ckpt_epoch_<k>.npz) and, when a damaged
+        checkpoint was passed over, one line naming it, its reason and the file used
+        instead (else None). RunFolderError when there is none: it names each damaged
+        file and why, or says that the run never finished an epoch."""
+        found = search_checkpoints(self.checkpoint_prefix)
+        damaged = "; ".join(f"{self._relative(path)} is damaged ({_short_reason(reason, path)})"
+                            for path, reason in found.damaged)
+        if found.path is None and damaged:
+            raise RunFolderError(
+                f"cannot resume {self.path!r}: {damaged}; no other complete checkpoint is "
+                f"left to resume from. Nothing was changed: keep the folder to look into it, "
+                f"and train this configuration again into a new folder (--name or --out)")
+        if found.path is None:
             raise RunFolderError(f"cannot resume {self.path!r}: no complete checkpoint in "
                                  f"{os.path.join(self.path, CHECKPOINT_DIR)} (the run stopped "
                                  f"before its first epoch ended); start it again with "
                                  f"--overwrite")
-        return path
+        note = None
+        if damaged:
+            note = (f"{damaged}; resuming from {self._relative(found.path)} (epoch "
+                    f"{found.epoch}, iteration {found.iteration}) instead")
+        return found.path, note
+
+    def latest_checkpoint(self):
+        """The path :meth:`resume_checkpoint` gives (RunFolderError when there is none)."""
+        return self.resume_checkpoint()[0]
+
+    def _relative(self, path):
+        return os.path.relpath(path, self.path)
 
     def prune_checkpoints(self, epoch):
         """Remove epoch checkpoints older than ``epoch`` once ``epoch``'s exists (the
-        latest checkpoint and the newest epoch file stay)."""
-        if not os.path.isfile(self.epoch_checkpoint_path(epoch)):
+        latest checkpoint and the newest epoch file stay). Only regular files of the
+        Solver's names in the real checkpoints/ folder are removed: a link (to a file or
+        in place of checkpoints/) is never followed, and nothing else is touched."""
+        from glassnet._safe_dir import SafeDir
+        pattern = checkpoint_name_pattern(CHECKPOINT_PREFIX)
+        try:
+            with SafeDir(self.path, follow=True) as d, d.subdir(CHECKPOINT_DIR) as checkpoints:
+                if checkpoints.kind(os.path.basename(self.epoch_checkpoint_path(epoch))) \
+                        != "file":
+                    return
+                for name in checkpoints.names():
+                    match = pattern.match(name)
+                    if match and match.group(1) is not None and int(match.group(1)) < epoch:
+                        checkpoints.remove_file(name)
+        except OSError:   # no real checkpoints/ folder: nothing of the run's to remove
             return
-        for older in range(1, epoch):
-            path = self.epoch_checkpoint_path(older)
-            if os.path.isfile(path):
-                os.remove(path)
+
+
+def _short_reason(reason, path):
+    """A loader's message without the file's path in it (the message names the file)."""
+    for shown in (f"cannot read checkpoint file {path!r}: ", f"checkpoint file {path!r}",
+                  f"checkpoint {path!r}", repr(path)):
+        reason = reason.replace(shown, "").strip(" :")
+    reason = " ".join(reason.split())
+    return f"it {reason}" if reason.startswith("is ") else reason or "it cannot be read"

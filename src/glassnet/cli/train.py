@@ -5,9 +5,11 @@ Every TrainConfig field is an option (``--batch-size`` for ``batch_size``); a ``
 TOML file sits between the defaults and the command line.
 """
 import argparse
+import contextlib
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -145,6 +147,25 @@ def _run_path(args, config):
     return auto_run_path(config)
 
 
+@contextlib.contextmanager
+def _fallback_warning_as_a_line():
+    """Print a CheckpointFallbackWarning (resuming from an older checkpoint because a
+    newer one is damaged) as one ``glassnet: warning:`` line on stderr when it is raised;
+    other warnings show as usual."""
+    from glassnet.runs import CheckpointFallbackWarning
+    with warnings.catch_warnings():
+        show_others = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, CheckpointFallbackWarning):
+                print(f"glassnet: warning: {message}", file=sys.stderr, flush=True)
+            else:
+                show_others(message, category, filename, lineno, file, line)
+        warnings.showwarning = show
+        warnings.simplefilter("always", CheckpointFallbackWarning)
+        yield
+
+
 def cmd_train(args):
     require("matplotlib", "glassnet train (it draws the run's plots)")
     from glassnet import experiment
@@ -158,15 +179,19 @@ def cmd_train(args):
             changes.update(given_options(args))
             config = folder.read_config().replace(**changes).resolved()
             printer = EpochPrinter(config, folder, args.quiet)
-            metrics = experiment.resume_run(folder, changes, [printer], progress)
+            with _fallback_warning_as_a_line():
+                metrics = experiment.resume_run(folder, changes, [printer], progress)
         else:
             # The data and model first, the folder after: input that cannot be trained
             # creates nothing and clears no old run (--overwrite).
             config = config_from_args(args)
             path = _run_path(args, config)
-            RunFolder.check_can_create(path, args.overwrite)   # refuse an existing run at once
+            named = bool(args.out or args.name)   # else a new name, -2, -3, ... if taken
+            if named:
+                RunFolder.check_can_create(path, args.overwrite)   # refuse at once
             prepared = experiment.prepare_run(config)
-            folder = RunFolder.create(path, overwrite=args.overwrite)
+            folder = (RunFolder.create(path, overwrite=args.overwrite) if named
+                      else RunFolder.create(path, unique=True))
             printer = EpochPrinter(prepared.config, folder, args.quiet)
             metrics = experiment.train_prepared(prepared, folder, [printer], progress)
     except experiment.RunInterrupted as exc:
