@@ -6,18 +6,21 @@ to what the process already maps plus ``LIMIT_BYTES`` (so the limit measures the
 whatever the libraries map at import on a given machine). For each case
 one JSON line ``{"i", "outcome", "message"}`` is printed after a ``{"start": i}`` line, so a
 crash (a signal) names the file that caused it. ``outcome`` is ``"ok"``, ``"ValueError"`` or
-the name of any other exception.
+the name of any other exception; ``message`` is the exception's text, or what the loader
+returned when that is a string (a run folder's note on a damaged checkpoint).
 """
 import json
 import resource
 import sys
+
+MESSAGE_CHARS = 1000
 
 
 def _loaders():
     from glassnet._io import load_npz
     from glassnet.config import read_model_file, read_settings_file
     from glassnet.datasets import load_CIFAR10, load_CIFAR_batch, load_dataset, load_mat
-    from glassnet.runs import read_json
+    from glassnet.runs import RunFolder, read_json
     return {
         "cifar_batch": load_CIFAR_batch,
         "cifar_folder": load_CIFAR10,
@@ -28,6 +31,9 @@ def _loaders():
         "run_json": lambda path: read_json(path, "config.json"),
         "toml_settings": read_settings_file,
         "toml_model": read_model_file,
+        "run_resume_check": lambda path: RunFolder(path).check_owned(older=True),
+        "run_overwrite": lambda path: RunFolder.create(path, overwrite=True),
+        "run_resume_point": lambda path: RunFolder(path).resume_checkpoint()[1],
     }
 
 
@@ -52,12 +58,12 @@ def main(manifest, allowance):
     for i, case in enumerate(cases):
         print(json.dumps({"start": i}), flush=True)
         try:
-            loaders[case["loader"]](case["path"])
-            outcome, message = "ok", ""
+            result = loaders[case["loader"]](case["path"])
+            outcome, message = "ok", result if isinstance(result, str) else ""
         except ValueError as exc:
-            outcome, message = "ValueError", str(exc)[:300]
+            outcome, message = "ValueError", str(exc)[:MESSAGE_CHARS]
         except BaseException as exc:  # anything else is a finding: report it, go on
-            outcome, message = type(exc).__name__, str(exc)[:300]
+            outcome, message = type(exc).__name__, str(exc)[:MESSAGE_CHARS]
         print(json.dumps({"i": i, "outcome": outcome, "message": message}), flush=True)
 
 

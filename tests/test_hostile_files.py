@@ -12,10 +12,17 @@ most :data:`ADDRESS_SPACE_LIMIT` bytes past what it maps once the loaders are im
 (or, for a bit flip that leaves a valid file, load), never another exception, a
 ``MemoryError`` or a signal. The number of files tried is printed and recorded as the
 test property ``hostile_files``.
+
+Run folders (``hostile_runs.py``) go through the same runner: folders that are not runs,
+links, FIFOs and folders in place of a run's files, forged and mutated markers, for
+``--overwrite`` and ``--resume``, each compared byte for byte before and after; and
+damaged ``ckpt_latest.npz`` files, which resume must name with their reason.
 """
 import io
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 
@@ -25,7 +32,9 @@ import pytest
 import hostile
 import hostile_datasets
 import hostile_nesting
+import hostile_runs
 from glassnet._io import save_npz
+from glassnet.runs import MARKER
 
 ADDRESS_SPACE_LIMIT = 1 << 30
 RUNNER = os.path.join(os.path.dirname(__file__), "hostile_runner.py")
@@ -168,3 +177,108 @@ def test_nested_json_and_toml(tmp_path, record_property):
                for case, result in zip(cases, results) if case["name"].startswith("deep")
                and f"at most {hostile_nesting.LIMIT} levels" not in result["message"]]
     assert not unclear, "\n".join(unclear[:20])
+
+
+# ---- run folders: --overwrite and --resume never touch what glassnet cannot prove ------
+
+
+def test_hostile_run_folders(tmp_path, record_property):
+    """Folders that are not runs, runs with a link, FIFO or folder where a file belongs, a
+    forged, mutated or moved marker, a config.json of another run: --overwrite refuses each
+    without changing a byte, or (a proven run) removes only the run's own regular files;
+    the resume check changes nothing; nothing outside a run is ever touched."""
+    def build(name):
+        root, outside = tmp_path / name, tmp_path / f"{name}-outside"
+        built = hostile_runs.hostile_run_folders(str(root), str(outside))
+        return built, outside, root
+    overwrite, outside_o, root_o = build("overwrite")
+    resume, outside_r, root_r = build("resume")
+    cases = ([{"loader": "run_overwrite", "path": p, "expect": e, "name": n}
+              for n, p, e in overwrite]
+             + [{"loader": "run_resume_check", "path": p, "expect": e, "name": n}
+                for n, p, e in resume])
+    before = [hostile_runs.snapshot(case["path"]) for case in cases]
+    fixed = {p: hostile_runs.snapshot(p) for p in (outside_o, outside_r,
+                                                    root_o / "linked-run-target")}
+    results = run_corpus(tmp_path, cases)
+    marker = os.path.join(".", MARKER)
+    wrong = []
+    for case, result, old in zip(cases, results, before):
+        what = f"{case['loader']} {case['name']}: {result['outcome']} {result['message']}"
+        new = hostile_runs.snapshot(case["path"])
+        expect = case["expect"]
+        if case["loader"] == "run_resume_check":
+            expect = hostile_runs.RESUME_EXPECT.get(case["name"], expect)
+        allowed = {"refuse": {"ValueError"}, "ok": {"ok"},
+                   "either": {"ok", "ValueError"}}[expect]
+        if result["outcome"] not in allowed:
+            wrong.append(what)
+        elif result["outcome"] == "ValueError" or case["loader"] == "run_resume_check":
+            if new != old:
+                wrong.append(what + " (the folder changed)")
+        else:       # a proven run overwritten: only its own files went, a new marker came
+            kept = {rel: entry for rel, entry in old.items()
+                    if not _owned(rel, entry) and rel != marker}
+            new_marker = new.pop(marker, None)
+            if new != kept or new_marker in (None, old.get(marker)):
+                wrong.append(what + f" (differs in {sorted(set(new) ^ set(kept))})")
+    for path, tree in fixed.items():
+        if hostile_runs.snapshot(path) != tree:
+            wrong.append(f"{path} changed")
+    record_property("hostile_run_folders", len(cases))
+    print(f"\nrun folders: {len(cases)} hostile cases, "
+          f"{sum(r['outcome'] == 'ValueError' for r in results)} refused")
+    assert not wrong, "\n".join(wrong[:30])
+
+
+def _owned(rel, entry):
+    """Whether --overwrite of a proven run may remove this entry of its snapshot."""
+    parts = rel.split(os.sep)[1:]
+    if entry[0] != "file":
+        return False
+    if len(parts) == 1:
+        return parts[0] in hostile_runs.OWNED_TOP or bool(hostile_runs.ASIDE.match(parts[0]))
+    return len(parts) == 2 and parts[0] == "checkpoints" and \
+        hostile_runs.owned_in_checkpoints(parts[1])
+
+
+def test_damaged_checkpoints(tmp_path, record_property):
+    """ckpt_latest.npz truncated, bit-flipped and stomped: resume names it and why, and
+    either falls back to the epoch checkpoint in one line or, with none left, refuses
+    without calling it missing; a mutation that leaves a valid file resumes from it."""
+    source = hostile_runs.checkpointed_run(tmp_path / "source")
+    with open(source.latest_checkpoint_path, "rb") as f:
+        latest = f.read()
+    cases = []
+    for i, (name, content, expect) in enumerate(hostile.mutated("latest", latest, 40, 40)):
+        for variant, drop in (("with-epoch", (2,)), ("alone", (1, 2))):
+            path = tmp_path / variant / f"{i:04d}"
+            shutil.copytree(source.path, path)
+            folder = hostile_runs.RunFolder(path)
+            for epoch in drop:
+                os.remove(folder.epoch_checkpoint_path(epoch))
+            with open(folder.latest_checkpoint_path, "wb") as f:
+                f.write(content)
+            cases.append({"loader": "run_resume_point", "path": str(path), "expect": expect,
+                          "name": f"{variant}:{name}", "variant": variant})
+    results = run_corpus(tmp_path, cases)
+    fallback = re.compile(r"checkpoints/ckpt_latest\.npz is damaged \(.+\); resuming from "
+                          r"checkpoints/ckpt_epoch_1\.npz \(epoch 1, iteration 5\) instead\Z")
+    refusal = re.compile(r"cannot resume .*: checkpoints/ckpt_latest\.npz is damaged \(.+\); "
+                         r"no other complete checkpoint is left")
+    wrong = []
+    for case, result in zip(cases, results):
+        outcome, message = result["outcome"], result["message"]
+        if outcome == "ok" and message == "":
+            good = case["expect"] == "either"           # still a valid checkpoint
+        elif case["variant"] == "with-epoch":
+            good = outcome == "ok" and fallback.match(message)
+        else:
+            good = outcome == "ValueError" and refusal.match(message) and \
+                "first epoch" not in message
+        if not good:
+            wrong.append(f"{case['name']}: {outcome}: {message}")
+    record_property("hostile_checkpoints", len(cases))
+    print(f"\ndamaged checkpoints: {len(cases)} cases, "
+          f"{sum(bool(r['message']) for r in results)} named as damaged")
+    assert not wrong, "\n".join(wrong[:30])

@@ -12,6 +12,9 @@
   file there is complete and loadable (or absent), the next process resumes from the
   latest complete one (find_latest_checkpoint) and removes the temp files the killed one
   left; every run ends exactly where an uninterrupted one ends.
+- SIGKILL at random moments of a process replacing one run folder again and again
+  (--overwrite): 30 kills; the user's files in the folder stay, and the next --overwrite
+  always takes the run over.
 """
 import os
 import random
@@ -339,3 +342,59 @@ def test_sigint_while_map_slices_waits_returns_only_after_every_slice(monkeypatc
     finally:
         timer.cancel()
     assert events == ["SIGINT sent", "worker finished", "call returned"]
+
+
+# ---- SIGKILL while a run folder is replaced (--overwrite) -------------------------------------
+
+REPLACER = textwrap.dedent("""
+    import sys
+    from glassnet.config import TrainConfig
+    from glassnet.runs import RunFolder
+    path, ready = sys.argv[1], False
+    while True:
+        folder = RunFolder.create(path, overwrite=True)
+        folder.write_config(TrainConfig(model="fc"), version="test")
+        for name in (folder.model_path, folder.latest_checkpoint_path):
+            with open(name, "wb") as f:
+                f.write(b"run's file")
+        if not ready:
+            print("ready", flush=True)
+            ready = True
+""")
+
+
+def test_sigkill_while_replacing_a_run_never_loses_it(tmp_path, monkeypatch):
+    """A process replacing one run again and again (--overwrite) is killed at random
+    moments, 30 times: the user's files in the folder stay, and the next --overwrite always
+    takes the run over (a marker moved aside by the killed process proves it once no
+    process can be using it; here at once, since the killer knows its victim is dead)."""
+    from glassnet import _run_claim
+    from glassnet.runs import MARKER, RunFolder
+    monkeypatch.setattr(_run_claim, "STALE_SECONDS", 0)
+    path = RunFolder.create(tmp_path / "run").path
+    notes = {os.path.join(path, "notes.txt"): b"the user's notes",
+             os.path.join(path, "checkpoints", "mine.npz"): b"the user's checkpoint"}
+    for name, content in notes.items():
+        with open(name, "wb") as f:
+            f.write(content)
+    chooser, kills, mid_replacement = random.Random(7), 0, 0
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    while kills < 30:
+        child = subprocess.Popen([sys.executable, "-c", REPLACER, path], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert child.stdout.readline() == b"ready\n", child.stderr.read()
+        time.sleep(chooser.uniform(0, 0.03))
+        child.kill()
+        child.wait()
+        kills += 1
+        names = os.listdir(path)
+        mid_replacement += MARKER not in names or any(
+            _run_claim.ASIDE.match(name) for name in names)
+        for name, content in notes.items():
+            with open(name, "rb") as f:
+                assert f.read() == content, name
+        folder = RunFolder.create(path, overwrite=True)     # never refused
+        assert folder.run_id == folder.claimed_run_id
+        assert sorted(os.listdir(path)) == [MARKER, "checkpoints", "notes.txt"]
+    print(f"SIGKILL while replacing a run: {kills} kills, {mid_replacement} with the marker "
+          f"moved aside; the run was taken over after every one")

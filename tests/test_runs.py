@@ -220,14 +220,18 @@ def test_overwrite_removes_only_glassnet_files_and_gives_a_new_run_id(tmp_path):
         if name != runs.CONFIG:
             open(folder.file(name), "w").close()
     for name in ("ckpt_latest.npz", "ckpt_epoch_4.npz", ".tmp-abcd1234.part", "mine.npz",
-                 "ckpt_epoch_x.npz"):
+                 "ckpt_epoch_x.npz", ".tmp-fresh123.part"):
         open(os.path.join(folder.file("checkpoints"), name), "w").close()
+    for name in (".tmp-abcd1234.part", ".tmp-efgh5678.part"):   # left by a killed writer
+        path = os.path.join(folder.file("checkpoints") if "abcd" in name else folder.path, name)
+        open(path, "w").close()
+        os.utime(path, (1, 1))
     os.mkdir(os.path.join(folder.file("checkpoints"), "ckpt_epoch_5.npz"))   # not a file
     open(folder.file("notes.txt"), "w").close()
     again = RunFolder.create(folder.path, overwrite=True)
     assert sorted(os.listdir(folder.path)) == [runs.MARKER, "checkpoints", "notes.txt"]
-    assert sorted(os.listdir(folder.file("checkpoints"))) == [
-        "ckpt_epoch_5.npz", "ckpt_epoch_x.npz", "mine.npz"]
+    assert sorted(os.listdir(folder.file("checkpoints"))) == [   # a write in progress stays
+        ".tmp-fresh123.part", "ckpt_epoch_5.npz", "ckpt_epoch_x.npz", "mine.npz"]
     assert again.run_id != first and runs.RUN_ID_PATTERN.match(again.run_id)
 
 
@@ -340,17 +344,6 @@ def test_racing_overwrites_of_one_run_never_share_it(tmp_path, record_property):
 
 # ---- a damaged checkpoint is named, never taken for a missing one ------------------------
 
-def checkpointed_run(path):
-    """A run folder holding a finished 2-epoch run's checkpoints (epochs 1, 2, latest)."""
-    from glassnet.solver import Solver
-    from solver_models import make_problem
-    folder = RunFolder.create(path)
-    model, data, kwargs = make_problem("tiny")
-    Solver(model, data, checkpoint_name=folder.checkpoint_prefix,
-           **dict(kwargs, num_epochs=2)).train()
-    return folder
-
-
 def edit_header(key, value):
     def damage(path):
         from glassnet._io import load_npz, save_npz
@@ -389,6 +382,7 @@ DAMAGES = {   # name: (damage(path), what the reason must say)
 
 @pytest.fixture(scope="module")
 def checkpointed(tmp_path_factory):
+    from hostile_runs import checkpointed_run
     return checkpointed_run(tmp_path_factory.mktemp("ckpt") / "run")
 
 

@@ -1,15 +1,19 @@
 """Claiming, proving and clearing a run folder: the ownership rules of glassnet.runs (see
 its docstring), kept apart from the layout.
 
-A claim is the exclusive creation (``O_EXCL``) of the folder's marker; a proof reads the
-marker and config.json; a replacement moves the marker aside (one process wins), checks it
-is the one proven, and removes only regular files of the run's names. Every file is
-reached through a :class:`glassnet._safe_dir.SafeDir`, never through a symbolic link.
+A claim is the exclusive creation of the folder's marker; a proof reads the marker and
+config.json; a replacement moves the marker aside (one process wins), checks it is the one
+proven, and removes only regular files of the run's names. A replacement stopped midway
+leaves the marker aside; once that is STALE_SECONDS old, the next replacement takes the
+run over from it. Every file is reached through a :class:`glassnet._safe_dir.SafeDir`,
+never through a symbolic link.
 """
 import datetime
 import json
 import os
+import re
 import secrets
+import time
 
 from glassnet._safe_dir import KIND_TEXT, IsALinkError, SafeDir
 from glassnet.checkpoint_files import TEMP_NAME, checkpoint_name_pattern
@@ -18,13 +22,30 @@ from glassnet.runs import (CHECKPOINT_DIR, CHECKPOINT_PREFIX, CONFIG, MARKER, MA
                            RUN_ID_PATTERN, RunFolderError)
 
 
-REPLACED = ".replaced"   # the old marker, moved aside while a run is replaced
+# While a run is replaced, its old marker is moved aside as
+# .glassnet-run.json.<new run id>.<unix time>.replaced; one older than STALE_SECONDS was
+# left by a replacement that was stopped (a replacement takes milliseconds), and the next
+# --overwrite takes the run over from it.
+REPLACED = ".replaced"
+ASIDE = re.compile(re.escape(MARKER) + r"\.([0-9a-f]{32})\.([0-9]{1,12})" + re.escape(REPLACED)
+                   + r"\Z")
+STALE_SECONDS = 60
 
 
 def busy(path):
     return RunFolderError(f"run folder {path!r} is being replaced by another glassnet "
-                          f"process, so it is left to that one (if no such process runs, "
-                          f"one was stopped while replacing it: delete the folder yourself)")
+                          f"process, so it is left to that one (if none runs, one was stopped "
+                          f"while replacing it: --overwrite takes the run over after "
+                          f"{STALE_SECONDS} seconds)")
+
+
+def stale_aside(names):
+    """The name of the old marker a stopped replacement left aside: the only aside, moved
+    more than STALE_SECONDS ago; None when there is none (or it may be in use)."""
+    asides = [(match, name) for name in names if (match := ASIDE.match(name))]
+    if len(asides) != 1 or int(asides[0][0].group(2)) > time.time() - STALE_SECONDS:
+        return None
+    return asides[0][1]
 
 
 def open_folder(path, follow=False):
@@ -101,16 +122,16 @@ def make_checkpoint_dir(d, path):
                              f"{exc.strerror or exc}") from None
 
 
-def read_marker(d, path):
-    """The run id in the folder's marker; None without a marker; RunFolderError for one
-    that is not a valid marker."""
-    kind = d.kind(MARKER)
+def read_marker(d, path, name=MARKER):
+    """The run id in the folder's marker (the file ``name``); None without a marker;
+    RunFolderError for one that is not a valid marker."""
+    kind = d.kind(name)
     if kind == "missing":
         return None
     problem, raw = f"it is {KIND_TEXT[kind]}", b""
     if kind == "file":
         try:
-            raw = d.read(MARKER, MAX_MARKER_BYTES)
+            raw = d.read(name, MAX_MARKER_BYTES)
             value = json.loads(raw.decode("utf-8")) if len(raw) <= MAX_MARKER_BYTES else None
         except (OSError, ValueError, RecursionError) as exc:
             value, problem = None, f"{type(exc).__name__}: {exc}"
@@ -145,40 +166,24 @@ def read_config_info(d, path):
     return value
 
 
-def prove(d, path, older, retry=True):
+def prove(d, path, older):
     """The run id when the folder is provably a glassnet run (older: or a run of an older
     glassnet, id None); otherwise RunFolderError with the reason."""
-    run_id = read_marker(d, path)
+    return proof(d, path, older)[0]
+
+
+def proof(d, path, older, recover=False, retry=True):
+    """(run id, name of the file holding the marker): as :func:`prove`; with ``recover``,
+    a marker a stopped replacement left aside proves the run too."""
+    run_id, holder = read_marker(d, path), MARKER
     if run_id is None:
-        info = None
-        if d.kind(CONFIG) == "file":
-            try:
-                info = read_config_info(d, path)
-            except RunFolderError:
-                info = None
-        if isinstance(info, dict) and all(k in info for k in OLDER_RUN_KEYS):
-            if older:
-                check_entries(d, path)
-                return None
-            raise RunFolderError(
-                f"run folder {path!r} was written by an older glassnet (it has no {MARKER} "
-                f"marker), so glassnet cannot prove which of its files are its own and "
-                f"replaces none of them: delete the folder yourself, or choose another "
-                f"--out or --name (--resume {path} continues it)")
         names = d.names()
         if MARKER in names and retry:    # made by another process since it was looked for
-            return prove(d, path, older, retry=False)
-        if any(name.startswith(MARKER + ".") and name.endswith(REPLACED) for name in names):
-            raise busy(path)
-        if any(TEMP_NAME.match(name) for name in names) and \
-                all(TEMP_NAME.match(name) or name == CHECKPOINT_DIR for name in names):
-            raise RunFolderError(
-                f"run folder {path!r} already exists: another glassnet process is creating a "
-                f"run in it (if none runs, one was stopped while doing so: delete the folder "
-                f"yourself)")
-        raise RunFolderError(
-            f"{path!r} is not a glassnet run (it has no {MARKER} marker); glassnet never "
-            f"replaces or removes files it did not write: choose another --out or --name")
+            return proof(d, path, older, recover, retry=False)
+        holder = stale_aside(names) if recover else None
+        if holder is None:
+            return None, unproven(d, path, names, older)
+        run_id = read_marker(d, path, holder)
     info = read_config_info(d, path)
     if info is not None and info.get("run_id") != run_id:
         other = info.get("run_id")
@@ -187,7 +192,38 @@ def prove(d, path, older, retry=True):
         raise RunFolderError(f"{CONFIG} in {path!r} {whose}, so glassnet cannot prove the "
                              f"folder's files are this run's and leaves them alone")
     check_entries(d, path)
-    return run_id
+    return run_id, holder
+
+
+def unproven(d, path, names, older):
+    """For a folder without a marker: None when ``older`` and it is a run of an older
+    glassnet; otherwise the RunFolderError that says what the folder is."""
+    info = None
+    if d.kind(CONFIG) == "file":
+        try:
+            info = read_config_info(d, path)
+        except RunFolderError:
+            info = None
+    if isinstance(info, dict) and all(k in info for k in OLDER_RUN_KEYS):
+        if older:
+            check_entries(d, path)
+            return None
+        raise RunFolderError(
+            f"run folder {path!r} was written by an older glassnet (it has no {MARKER} "
+            f"marker), so glassnet cannot prove which of its files are its own and replaces "
+            f"none of them: delete the folder yourself, or choose another --out or --name "
+            f"(--resume {path} continues it)")
+    if any(ASIDE.match(name) for name in names):
+        raise busy(path)
+    if any(TEMP_NAME.match(name) for name in names) and \
+            all(TEMP_NAME.match(name) or name == CHECKPOINT_DIR for name in names):
+        raise RunFolderError(
+            f"run folder {path!r} already exists: another glassnet process is creating a run "
+            f"in it (if none runs, one was stopped while doing so: delete the folder "
+            f"yourself)")
+    raise RunFolderError(
+        f"{path!r} is not a glassnet run (it has no {MARKER} marker); glassnet never "
+        f"replaces or removes files it did not write: choose another --out or --name")
 
 
 def check_entries(d, path):
@@ -224,11 +260,11 @@ def replace_run(d, path):
     """Make the proven run in ``d`` a new, empty run and return its new id: one process
     wins the marker (moved aside, then checked to be the one proven), config.json goes, a
     new marker is made, then the run's other files are removed."""
-    run_id = prove(d, path, older=False)
+    run_id, holder = proof(d, path, older=False, recover=True)
     new_id = secrets.token_hex(16)
-    aside = f"{MARKER}.{new_id}{REPLACED}"
+    aside = f"{MARKER}.{new_id}.{int(time.time())}{REPLACED}"
     try:
-        d.rename(MARKER, aside)
+        d.rename(holder, aside)
     except FileNotFoundError:
         raise busy(path) from None
     try:
@@ -248,14 +284,26 @@ def replace_run(d, path):
     except FileExistsError:
         raise busy(path) from None
     d.remove_file(aside)
-    for name in RUN_FILES:
+    for name in [*RUN_FILES, *filter(None, [stale_aside(d.names())]), *stale_temp_files(d)]:
         d.remove_file(name)
     if d.kind(CHECKPOINT_DIR) == "missing":
         make_checkpoint_dir(d, path)
         return new_id
     ours = checkpoint_name_pattern(CHECKPOINT_PREFIX)
     with d.subdir(CHECKPOINT_DIR) as checkpoints:
-        for name in checkpoints.names():
-            if ours.match(name) or TEMP_NAME.match(name):
-                checkpoints.remove_file(name)
+        for name in [*filter(ours.match, checkpoints.names()), *stale_temp_files(checkpoints)]:
+            checkpoints.remove_file(name)
     return new_id
+
+
+def stale_temp_files(d):
+    """Names of glassnet's temporary files in ``d`` last changed over STALE_SECONDS ago
+    (left by a stopped writer; a fresh one may be another process's write in progress)."""
+    stale = []
+    for name in filter(TEMP_NAME.match, d.names()):
+        try:
+            if d.lstat(name).st_mtime < time.time() - STALE_SECONDS:
+                stale.append(name)
+        except OSError:
+            continue
+    return stale

@@ -66,11 +66,15 @@ class SafeDir:
         """The names in the folder (unsorted)."""
         return os.listdir(self._fd if self._fd is not None else self.path)
 
+    def lstat(self, name):
+        """``os.stat`` of the entry itself (a link is not followed)."""
+        where, kw = self._where(name)
+        return os.stat(where, follow_symlinks=False, **kw)
+
     def kind(self, name):
         """'file', 'dir', 'link', 'other' or 'missing' (the entry itself, not a link's target)."""
-        where, kw = self._where(name)
         try:
-            mode = os.stat(where, follow_symlinks=False, **kw).st_mode
+            mode = self.lstat(name).st_mode
         except FileNotFoundError:
             return "missing"
         if stat.S_ISLNK(mode):
