@@ -10,7 +10,7 @@ SRC = pathlib.Path(__file__).resolve().parent.parent / "src" / "glassnet"
 # Rank of each top-level module or package of glassnet, lowest first (docs/contributing.md).
 RANKS = [
     ("_validate", "_io", "_npz", "_threads", "_scratch", "_divergence", "_checkpoint_fields",
-     "owned_process"),
+     "_safe_dir", "owned_process"),
     ("layers",),
     ("fast_relu", "fast_pool", "fast_norm", "fast_layers", "fast_affine"),
     ("layer_utils", "gradient_check", "gradcheck_cases"),
@@ -21,7 +21,7 @@ RANKS = [
     ("datasets", "data_utils"),
     ("vis_utils", "plots", "sweep_plots"),
     ("config",),
-    ("runs", "evaluation"),
+    ("runs", "_run_claim", "evaluation"),
     ("experiment",),
     ("tune", "bench", "bench_train"),
     ("cli", "__main__"),
