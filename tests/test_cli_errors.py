@@ -304,3 +304,76 @@ def test_deeply_nested_run_config_is_refused(capsys, tmp_path, trained):
     assert_user_error(capsys, ["train", "--resume", copy], pattern)
     assert_user_error(capsys, ["evaluate", copy], pattern)
     assert tree(copy) == before
+
+
+def convnet_file(where, blocks):
+    path = where / "net.toml"
+    path.write_text("conv_blocks = [" + ", ".join(blocks) + "]\nhidden_dims = [8]\n")
+    return path
+
+
+SIZES = {
+    "batch overflowing C": (["--batch-size", "99999999999999999999999"],
+                            r"batch_size must be an integer <= 1000000; "
+                            r"got 99999999999999999999999"),
+    "batch of 10^12": (["--batch-size", "1000000000000", "--num-train", "300"],
+                       r"batch_size must be an integer <= 1000000; got 1000000000000"),
+    "batch above the training set": (["--batch-size", "301", "--num-train", "300",
+                                      "--model", "softmax"],
+                                     r"batch_size 301 is larger than the 300 training examples "
+                                     r"of 'digits'; use at most 300"),
+    "epochs": (["--epochs", str(10**30)], r"epochs must be an integer <= 1000000"),
+    "seed": (["--seed", str(2**32)], r"seed must be an integer <= 4294967295"),
+    "num_train": (["--num-train", str(10**30)], r"num_train must be an integer <= 1000000000"),
+    "hidden of 10^9": (["--model", "mlp", "--hidden", "1000000000"],
+                       r"hidden: a layer of 1000000000 units; at most 10000000"),
+    "two hidden layers of 5 x 10^6": (["--model", "mlp", "--hidden", "5000000,5000000"],
+                                      r"the model needs about [\d,]+\.\d GB of memory to train "
+                                      r"\(25,000,[\d,]+ parameters.*this machine has [\d,.]+ GB"),
+    "filters of 2 x 10^9": (["--model", ["{filters = 2000000000}"]],
+                            r"conv_blocks\[0\]\.filters must be at most 10000000; "
+                            r"got 2000000000"),
+    "two blocks of 3 x 10^6 filters": (["--model", ["{filters = 3000000, pool = 0}"] * 2],
+                                       r"the model needs about [\d,]+\.\d GB"),
+    "pad of 10^9": (["--model", ["{filters = 4, pad = 1000000000}"]],
+                    r"conv_blocks\[0\]\.pad must be at most 10000; got 1000000000"),
+    "pad larger than the image": (["--model", ["{filters = 4, pad = 9}"]],
+                                  r"conv_blocks\[0\]: pad 9 is larger than its input, 8 x 8"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SIZES))
+def test_sizes_are_refused_before_anything_is_created(capsys, tmp_path, monkeypatch, case):
+    """Each size fails as a one-line error, before a run folder exists (with or without a
+    name for it) and before any weight is allocated."""
+    monkeypatch.chdir(tmp_path)
+    args, pattern = SIZES[case]
+    args = [str(convnet_file(tmp_path, a)) if isinstance(a, list) else a for a in args]
+    expected = tree(tmp_path)
+    code = 2 if "--hidden" in args and "1000000000" in args else 1   # an argparse type
+    for where in ([], ["--out", "out"], ["--out", "out", "--overwrite"]):
+        assert_user_error(capsys, ["train", "--epochs", "1", *args, *where], pattern, code)
+        assert tree(tmp_path) == expected, where
+
+
+def test_sizes_given_on_resume_are_refused_before_the_run_changes(capsys, tmp_path, trained):
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    before = tree(copy)
+    assert_user_error(capsys, ["train", "--resume", copy, "--batch-size", "201"],
+                      r"batch_size 201 is larger than the 200 training examples")
+    assert_user_error(capsys, ["train", "--resume", copy, "--batch-size", str(10**20)],
+                      r"batch_size must be an integer <= 1000000")
+    assert tree(copy) == before
+
+
+def test_a_model_file_whose_layers_cannot_exist_is_refused(capsys, tmp_path, trained):
+    source = RunFolder(trained).model_path
+    with np.load(source, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files if k.startswith(("param/", "state/"))}
+        meta = json.loads(f["__glassnet_meta__"].tobytes())
+    meta["config"].update(hidden_dims=[10**15], normalization="batchnorm")
+    from glassnet._io import save_npz
+    save_npz(tmp_path / "huge.npz", arrays, meta)
+    assert_user_error(capsys, ["evaluate", tmp_path / "huge.npz", "--data", "digits"],
+                      r"cannot load model .*huge\.npz.*larger than this machine's memory")

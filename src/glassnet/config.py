@@ -7,7 +7,8 @@
 
 A value is checked where it enters (``from_dict``, ``replace``, ``from_toml``); a bad one
 raises :class:`ConfigError` (a ``ValueError``) naming the field, what was expected and what
-came, with the file and line for TOML. ``resolved()`` fills ``norm``, ``lr`` and ``hidden``
+came, with the file and line for TOML; integer settings and sizes are bounded (the
+``MAX_*`` constants). ``resolved()`` fills ``norm``, ``lr`` and ``hidden``
 from the model kind and optimizer, and reads a ``model`` given as a TOML file describing a
 ConvNet into ``convnet``.
 
@@ -38,6 +39,17 @@ DEFAULT_CONV_BLOCKS = [{"filters": 32, "kernel": 3, "stride": 1, "pad": 1, "pool
 # Fields that define the model or the data: they cannot change when resuming.
 FIXED_ON_RESUME = ("data", "model", "hidden", "norm", "dropout", "seed", "num_train", "convnet",
                    "train_on_val")
+
+# Bounds of the integer settings: beyond any run that fits a machine, and low enough that
+# nothing computed from them overflows or is allocated before the memory estimate
+# (glassnet._model_size) can refuse a model too large.
+MAX_BATCH_SIZE = 1_000_000
+MAX_EPOCHS = 1_000_000
+MAX_SEED = 2**32 - 1              # the seeds NumPy's RandomState takes
+MAX_NUM_TRAIN = 1_000_000_000
+MAX_WIDTH = 10_000_000            # units of a hidden layer, filters of a conv block
+MAX_LAYERS = 1000                 # hidden layers, conv blocks
+MAX_WINDOW = 10_000               # a conv block's kernel, stride, pad, pool and groups
 
 # ConvNet settings a [convnet] table (or a --model TOML file) may hold, and a block's keys.
 CONVNET_KEYS = {"conv_blocks": list, "hidden_dims": list, "normalization": str,
@@ -204,11 +216,13 @@ def _number(name, value, low, low_ok=True, high=None):
     return value
 
 
-def _integer(name, value, low):
+def _integer(name, value, low, high):
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{name} must be an integer; got {value!r}")
     if value < low:
         raise ConfigError(f"{name} must be an integer >= {low}; got {value}")
+    if value > high:
+        raise ConfigError(f"{name} must be an integer <= {high}; got {value}")
     return value
 
 
@@ -219,7 +233,8 @@ def _choice(name, value, choices):
 
 
 def parse_hidden(value, name="hidden"):
-    """'256,128' or [256, 128] -> [256, 128]; '' or [] -> []."""
+    """'256,128' or [256, 128] -> [256, 128]; '' or [] -> []. At most MAX_LAYERS sizes,
+    each at most MAX_WIDTH."""
     if isinstance(value, str):
         parts = [p.strip() for p in value.split(",") if p.strip()]
         try:
@@ -229,7 +244,12 @@ def parse_hidden(value, name="hidden"):
                               f"{value!r}") from None
     if not isinstance(value, (list, tuple)) or not all(
             isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
-        raise ConfigError(f"{name} must be a list of positive integers; got {value!r}")
+        raise ConfigError(f"{name} must be a list of positive integers; got {value!r:.200}")
+    if len(value) > MAX_LAYERS:
+        raise ConfigError(f"{name}: {len(value)} layers; at most {MAX_LAYERS}")
+    widest = max(value, default=0)
+    if widest > MAX_WIDTH:
+        raise ConfigError(f"{name}: a layer of {widest} units; at most {MAX_WIDTH}")
     return list(value)
 
 
@@ -254,12 +274,12 @@ FIELD_CHECKS = {
     "optimizer": lambda n, v: _choice(n, v, OPTIMIZERS),
     "lr": lambda n, v: _number(n, v, 0.0, low_ok=False),
     "schedule": lambda n, v: _choice(n, v, SCHEDULES),
-    "epochs": lambda n, v: _integer(n, v, 1),
-    "batch_size": lambda n, v: _integer(n, v, 1),
+    "epochs": lambda n, v: _integer(n, v, 1, MAX_EPOCHS),
+    "batch_size": lambda n, v: _integer(n, v, 1, MAX_BATCH_SIZE),
     "weight_decay": lambda n, v: _number(n, v, 0.0),
     "augment": lambda n, v: _choice(n, v, AUGMENTS),
-    "seed": lambda n, v: _integer(n, v, 0),
-    "num_train": lambda n, v: _integer(n, v, 1),
+    "seed": lambda n, v: _integer(n, v, 0, MAX_SEED),
+    "num_train": lambda n, v: _integer(n, v, 1, MAX_NUM_TRAIN),
     "convnet": lambda n, v: _check_convnet_values(v),
     "train_on_val": _flag,
 }
@@ -287,6 +307,9 @@ def _check_convnet_values(table):
             kind = getattr(expected, "__name__", "a string or number")
             raise ConfigError(f"convnet: {key} must be a {kind}; got {value!r}")
     blocks = []
+    if len(table.get("conv_blocks", [])) > MAX_LAYERS:
+        raise ConfigError(f"convnet: conv_blocks: {len(table['conv_blocks'])} blocks; at most "
+                          f"{MAX_LAYERS}")
     for i, block in enumerate(table.get("conv_blocks", [])):
         if not isinstance(block, dict):
             raise ConfigError(f"convnet: conv_blocks[{i}] must be a table like "
@@ -300,6 +323,10 @@ def _check_convnet_values(table):
                 raise ConfigError(f"convnet: conv_blocks[{i}].{key} must be "
                                   f"{'an integer' if expected is int else 'a string'}; "
                                   f"got {value!r}")
+            high = MAX_WIDTH if key == "filters" else MAX_WINDOW
+            if expected is int and value > high:
+                raise ConfigError(f"convnet: conv_blocks[{i}].{key} must be at most {high}; "
+                                  f"got {value}")
         blocks.append(dict(block))
     if "conv_blocks" in table:
         table["conv_blocks"] = blocks

@@ -68,7 +68,8 @@ def load_data(config):
     """(data, info) for a config: the data set dict (float32 images (N, C, H, W), split
     seeded by ``config.seed``; a seeded random ``num_train`` subset when given; with
     ``config.train_on_val`` the validation split appended to the training split) and its
-    info dict with ``input_shape``, ``num_classes`` and ``class_names``."""
+    info dict with ``input_shape``, ``num_classes``, ``class_names`` and
+    ``train_examples`` (the rows minibatches are drawn from)."""
     from glassnet import datasets
     name = config.data
     if name not in datasets.list_datasets() and not name.startswith("mat:"):
@@ -90,6 +91,7 @@ def load_data(config):
         data["y_train"] = np.concatenate([data["y_train"], data["y_val"]])
     info = dict(datasets.dataset_info(name))
     info["input_shape"] = tuple(int(s) for s in data["X_train"].shape[1:])
+    info["train_examples"] = len(data["y_train"])
     num_classes = info.get("num_classes") or int(data["y_train"].max()) + 1
     info["num_classes"] = int(num_classes)
     info["class_names"] = class_names(info, info["num_classes"])
@@ -99,18 +101,34 @@ def load_data(config):
 def build_model(config, data_info):
     """The model a resolved config describes, for inputs of ``data_info['input_shape']``
     (C, H, W) and ``data_info['num_classes']`` classes. Initial weights are He-scaled,
-    drawn in parameter order from ``RandomState(config.seed)``."""
+    drawn in parameter order from ``RandomState(config.seed)``.
+
+    Sizes are checked before anything is allocated (ConfigError): a batch larger than
+    ``data_info['train_examples']`` (when given), and a model whose training needs more
+    memory than this machine has (see ``glassnet._model_size``), with the numbers."""
+    from glassnet._model_size import check_fits
+    examples = data_info.get("train_examples")
+    if examples is not None and config.batch_size > examples:
+        raise ConfigError(f"batch_size {config.batch_size} is larger than the {examples} "
+                          f"training examples of {config.data!r}; use at most {examples}")
+    model_class, kwargs = model_spec(config, data_info)
+    check_fits(model_class, kwargs, config.batch_size, config.optimizer)
+    return model_class(**kwargs)
+
+
+def model_spec(config, data_info):
+    """(model class, constructor keyword arguments) of :func:`build_model`, built from
+    nothing but the config: no array is allocated."""
     input_shape, num_classes = data_info["input_shape"], data_info["num_classes"]
     norm = None if config.norm == "none" else config.norm
     keep = 1.0 - config.dropout
     if config.model in ("softmax", "svm", "mlp", "fc"):
         from glassnet.classifiers.fc_net import FullyConnectedNet
-        return FullyConnectedNet(config.hidden, input_dim=int(np.prod(input_shape)),
-                                 num_classes=num_classes, dropout_keep_ratio=keep,
-                                 normalization=norm, reg=config.weight_decay,
-                                 dtype=np.float32, weight_scale="he",
-                                 loss="svm" if config.model == "svm" else "softmax",
-                                 init_rng=config.seed)
+        return FullyConnectedNet, dict(
+            hidden_dims=config.hidden, input_dim=int(np.prod(input_shape)),
+            num_classes=num_classes, dropout_keep_ratio=keep, normalization=norm,
+            reg=config.weight_decay, dtype=np.float32, weight_scale="he",
+            loss="svm" if config.model == "svm" else "softmax", init_rng=config.seed)
     from glassnet.classifiers.cnn import ConvNet
     conv = dict(config.convnet or {})
     blocks = conv.pop("conv_blocks", None)
@@ -122,9 +140,9 @@ def build_model(config, data_info):
     hidden = conv.pop("hidden_dims", config.hidden)
     options = {"normalization": "layernorm" if norm == "groupnorm" else norm,
                "dropout_keep_ratio": keep, "weight_scale": "he", **conv}
-    return ConvNet(input_dim=input_shape, conv_blocks=blocks, hidden_dims=hidden,
-                   num_classes=num_classes, reg=config.weight_decay, dtype=np.float32,
-                   seed=config.seed, **options)
+    return ConvNet, dict(input_dim=input_shape, conv_blocks=blocks, hidden_dims=hidden,
+                         num_classes=num_classes, reg=config.weight_decay, dtype=np.float32,
+                         seed=config.seed, **options)
 
 
 def make_schedule(name, epochs):
@@ -400,4 +418,4 @@ def _draw(solver, metrics, info, config, run_folder):
     plots.write_report(run_folder.report_path, title, shown, metrics["json"], images)
 
 
-__all__ += ["make_schedule", "make_augment"]
+__all__ += ["make_schedule", "make_augment", "model_spec"]

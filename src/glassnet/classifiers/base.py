@@ -141,6 +141,11 @@ class Model:
         except TypeError as exc:
             raise ValueError(f"cannot rebuild a {cls.__name__} from config {config!r:.300}: "
                              f"{exc}") from None
+        except MemoryError:
+            # Planning allocates only the running statistics, the size of stored arrays in
+            # a real file: a config that cannot get them cannot match the stored arrays.
+            raise ValueError(f"cannot rebuild a {cls.__name__} from config {config!r:.300}: "
+                             f"its layers are larger than this machine's memory") from None
         model.params = check_params(params, model.param_shapes(), model.dtype,
                                     f"a {cls.__name__}")
         model.set_state(dict(state or {}))
