@@ -10,7 +10,7 @@ SRC = pathlib.Path(__file__).resolve().parent.parent / "src" / "glassnet"
 # Rank of each top-level module or package of glassnet, lowest first (docs/contributing.md).
 RANKS = [
     ("_validate", "_io", "_npz", "_threads", "_scratch", "_divergence", "_checkpoint_fields",
-     "_safe_dir", "owned_process"),
+     "_safe_dir", "_parse", "owned_process"),
     ("layers",),
     ("fast_relu", "fast_pool", "fast_norm", "fast_layers", "fast_affine"),
     ("layer_utils", "gradient_check", "gradcheck_cases"),
@@ -20,7 +20,7 @@ RANKS = [
      "_solver_state", "solver"),
     ("datasets", "data_utils"),
     ("vis_utils", "plots", "sweep_plots"),
-    ("config",),
+    ("config", "_model_size"),
     ("runs", "_run_claim", "evaluation"),
     ("experiment",),
     ("tune", "bench", "bench_train"),
