@@ -15,6 +15,7 @@ import re
 import secrets
 import time
 
+from glassnet._parse import parse_json
 from glassnet._safe_dir import KIND_TEXT, IsALinkError, SafeDir
 from glassnet.checkpoint_files import TEMP_NAME, checkpoint_name_pattern
 from glassnet.runs import (CHECKPOINT_DIR, CHECKPOINT_PREFIX, CONFIG, MARKER, MARKER_FORMAT,
@@ -132,7 +133,7 @@ def read_marker(d, path, name=MARKER):
     if kind == "file":
         try:
             raw = d.read(name, MAX_MARKER_BYTES)
-            value = json.loads(raw.decode("utf-8")) if len(raw) <= MAX_MARKER_BYTES else None
+            value = parse_json(raw, MARKER) if len(raw) <= MAX_MARKER_BYTES else None
         except (OSError, ValueError, RecursionError) as exc:
             value, problem = None, f"{type(exc).__name__}: {exc}"
         run_id = value.get("run_id") if isinstance(value, dict) else None
@@ -156,7 +157,7 @@ def read_config_info(d, path):
         check_entries(d, path)
     try:
         raw = d.read(CONFIG, MAX_JSON_BYTES)
-        value = json.loads(raw.decode("utf-8")) if len(raw) <= MAX_JSON_BYTES else None
+        value = parse_json(raw, CONFIG) if len(raw) <= MAX_JSON_BYTES else None
     except (OSError, ValueError, RecursionError):
         value = None
     if not isinstance(value, dict):
@@ -268,7 +269,7 @@ def replace_run(d, path):
     except FileNotFoundError:
         raise busy(path) from None
     try:
-        moved = json.loads(d.read(aside, MAX_MARKER_BYTES).decode("utf-8")).get("run_id")
+        moved = parse_json(d.read(aside, MAX_MARKER_BYTES), aside).get("run_id")
     except (OSError, ValueError, AttributeError):
         moved = None
     if moved != run_id:                 # another process replaced the run meanwhile
