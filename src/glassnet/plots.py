@@ -87,7 +87,7 @@ def plot_loss(history, path, title="Training loss"):
         ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel("loss")
-    ax.set_title(title)
+    ax.set_title(title, parse_math=False)
     ax.grid(True, alpha=0.3)
     ax.legend()
     return _save_png(fig, path)
@@ -110,7 +110,7 @@ def plot_accuracy(history, path, title="Accuracy"):
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy")
     ax.set_ylim(0.0, 1.02)
-    ax.set_title(title)
+    ax.set_title(title, parse_math=False)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right")
     return _save_png(fig, path)
@@ -165,7 +165,8 @@ def plot_weights(W, path, input_shape=None, max_images=256, title="First-layer w
     else:
         ax.imshow(grid, interpolation="nearest")
     ax.set_axis_off()
-    ax.set_title(f"{title} ({images.shape[0]} of {np.shape(W)[0 if np.ndim(W) == 4 else 1]})")
+    ax.set_title(f"{title} ({images.shape[0]} of {np.shape(W)[0 if np.ndim(W) == 4 else 1]})",
+                 parse_math=False)
     return _save_png(fig, path)
 
 
@@ -215,11 +216,11 @@ def plot_confusion(matrix, path, class_names=None, title="Confusion matrix (test
                 ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", fontsize=8,
                         color="white" if matrix[i, j] > threshold else "black")
         ax.set_xticks(range(C), names, rotation=45 if max(map(len, names)) > 3 else 0,
-                      ha="right" if max(map(len, names)) > 3 else "center")
-        ax.set_yticks(range(C), names)
+                      ha="right" if max(map(len, names)) > 3 else "center", parse_math=False)
+        ax.set_yticks(range(C), names, parse_math=False)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(title)
+    ax.set_title(title, parse_math=False)   # class names and titles are text, not mathtext
     return _save_png(fig, path)
 
 

@@ -23,6 +23,10 @@ and ``axes``, ``{name: (kind, values)}`` describing each parameter's axis: kind 
 - ``plot_learning_curves``: validation accuracy per epoch of the best trials;
 - ``write_sweep_report``: the pictures embedded as base64 PNGs, a summary and a table of
   every trial.
+
+Parameter names, category values and titles come from the user: they are drawn as plain
+text (``parse_math=False``: a value such as ``$x^$`` would otherwise be parsed as
+mathtext and fail) and HTML-escaped in the report.
 """
 import html
 import math
@@ -36,6 +40,9 @@ __all__ = ["plot_history", "plot_param_effects", "plot_pair", "plot_parallel",
            "plot_importances", "plot_learning_curves", "write_sweep_report", "pick_pair"]
 
 CMAP = "viridis"
+# Text properties of every label drawn from a user's values (parameter names, category
+# values, titles): plain text, never mathtext ("$x^2$", "50$", "\\alpha" are shown as typed).
+PLAIN = {"parse_math": False}
 
 
 def _complete(records):
@@ -65,7 +72,7 @@ def plot_history(records, path, title="Optimisation history"):
                 label="best so far")
     ax.set_xlabel("trial")
     ax.set_ylabel("validation accuracy")
-    ax.set_title(title)
+    ax.set_title(title, **PLAIN)
     if done or pruned:
         ax.legend(loc="lower right", fontsize="small")
     ax.grid(alpha=0.3)
@@ -90,9 +97,9 @@ def _set_axis(ax, axis, labels, which="x"):
     elif labels is not None:
         ticks = range(len(labels))
         if which == "x":
-            ax.set_xticks(list(ticks), labels, rotation=30, fontsize="small")
+            ax.set_xticks(list(ticks), labels, rotation=30, fontsize="small", **PLAIN)
         else:
-            ax.set_yticks(list(ticks), labels, fontsize="small")
+            ax.set_yticks(list(ticks), labels, fontsize="small", **PLAIN)
 
 
 def plot_param_effects(records, axes, path, title="Validation accuracy against each parameter"):
@@ -108,10 +115,10 @@ def plot_param_effects(records, axes, path, title="Validation accuracy against e
         xs, labels = _positions(done, name, axes[name])
         ax.scatter(xs, [r["value"] for r in done], color="C0", alpha=0.8)
         _set_axis(ax, axes[name], labels)
-        ax.set_xlabel(name)
+        ax.set_xlabel(name, **PLAIN)
         ax.set_ylabel("validation accuracy")
         ax.grid(alpha=0.3)
-    fig.suptitle(title)
+    fig.suptitle(title, **PLAIN)
     return _save_png(fig, path)
 
 
@@ -148,9 +155,9 @@ def plot_pair(records, axes, x, y, path, title=None):
         ax.legend(loc="best", fontsize="small")
     _set_axis(ax, axes[x], xlabels, "x")
     _set_axis(ax, axes[y], ylabels, "y")
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    ax.set_title(title or f"{x} x {y}, coloured by validation accuracy")
+    ax.set_xlabel(x, **PLAIN)
+    ax.set_ylabel(y, **PLAIN)
+    ax.set_title(title or f"{x} x {y}, coloured by validation accuracy", **PLAIN)
     return _save_png(fig, path)
 
 
@@ -199,12 +206,12 @@ def plot_parallel(records, axes, path, title="Parallel coordinates"):
     for k in range(len(names) + 1):
         ax.axvline(k, color="0.3", linewidth=0.8)
         for y, text in ticks[k]:
-            ax.text(k + 0.04, y, text, fontsize="x-small", va="center", color="0.2")
-    ax.set_xticks(range(len(names) + 1), names + ["val acc"])
+            ax.text(k + 0.04, y, text, fontsize="x-small", va="center", color="0.2", **PLAIN)
+    ax.set_xticks(range(len(names) + 1), names + ["val acc"], **PLAIN)
     ax.set_yticks([])
     ax.set_xlim(-0.2, len(names) + 0.5)
     ax.set_ylim(-0.05, 1.05)
-    ax.set_title(title)
+    ax.set_title(title, **PLAIN)
     return _save_png(fig, path)
 
 
@@ -213,12 +220,13 @@ def plot_importances(importances, path, title="Parameter importances"):
     fig = _new_figure(6.0, 0.6 + 0.45 * max(len(importances), 1))
     ax = fig.add_subplot()
     items = sorted(importances.items(), key=lambda kv: kv[1])
-    ax.barh([k for k, _ in items], [v for _, v in items], color="C2")
+    ax.barh(range(len(items)), [v for _, v in items], color="C2")
+    ax.set_yticks(range(len(items)), [str(k) for k, _ in items], **PLAIN)
     for i, (_, v) in enumerate(items):
         ax.text(v, i, f" {v:.2f}", va="center", fontsize="small")
     ax.set_xlabel("importance (fANOVA, sums to 1)")
     ax.set_xlim(0, max([v for _, v in items] + [0.01]) * 1.2)
-    ax.set_title(title)
+    ax.set_title(title, **PLAIN)
     return _save_png(fig, path)
 
 
@@ -234,7 +242,7 @@ def plot_learning_curves(records, path, top=5, title=None):
                 label=f"trial {record['number']} ({record['value']:.4f})", color=f"C{rank}")
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy")
-    ax.set_title(title or f"Learning curves of the {len(best)} best trials")
+    ax.set_title(title or f"Learning curves of the {len(best)} best trials", **PLAIN)
     if best:
         ax.legend(loc="lower right", fontsize="small")
     ax.grid(alpha=0.3)
