@@ -21,6 +21,7 @@ def _loaders():
     from glassnet.config import read_model_file, read_settings_file
     from glassnet.datasets import load_CIFAR10, load_CIFAR_batch, load_dataset, load_mat
     from glassnet.runs import RunFolder, read_json
+    import glassnet.tune.storage  # noqa: F401  (Optuna imported before the limit)
     return {
         "cifar_batch": load_CIFAR_batch,
         "cifar_folder": load_CIFAR10,
@@ -34,7 +35,20 @@ def _loaders():
         "run_resume_check": lambda path: RunFolder(path).check_owned(older=True),
         "run_overwrite": lambda path: RunFolder.create(path, overwrite=True),
         "run_resume_point": lambda path: RunFolder(path).resume_checkpoint()[1],
+        "sweep_journal": _open_journal,
     }
+
+
+def _open_journal(path):
+    """Open a sweep journal as every sweep command does and replay it; a refusal must name
+    the file (any ValueError that does not is reported as a finding)."""
+    from glassnet.tune.storage import open_storage
+    try:
+        open_storage(path).get_all_studies()
+    except ValueError as exc:
+        if path not in str(exc):
+            raise AssertionError(f"the refusal does not name the journal: {exc}") from None
+        raise
 
 
 def _mapped_bytes():

@@ -17,6 +17,11 @@ Run folders (``hostile_runs.py``) go through the same runner: folders that are n
 links, FIFOs and folders in place of a run's files, forged and mutated markers, for
 ``--overwrite`` and ``--resume``, each compared byte for byte before and after; and
 damaged ``ckpt_latest.npz`` files, which resume must name with their reason.
+
+Sweep journals (``sweep_journals.py``): torn last records, NUL tails, records appended after
+a torn one, corrupted op codes and field types, truncated middle records, bad UTF-8,
+nesting and length bombs, and bit flips of a real sweep's journal: each is refused with a
+ValueError naming the file before Optuna replays it, or (a bit flip) still reads.
 """
 import io
 import json
@@ -282,3 +287,22 @@ def test_damaged_checkpoints(tmp_path, record_property):
     print(f"\ndamaged checkpoints: {len(cases)} cases, "
           f"{sum(bool(r['message']) for r in results)} named as damaged")
     assert not wrong, "\n".join(wrong[:30])
+
+
+def test_damaged_sweep_journals(tmp_path, record_property):
+    pytest.importorskip("optuna", reason="sweeps need the 'sweep' extra")
+    import sweep_journals
+    import sweep_workers
+    from glassnet import tune
+    tune.run({"x": [0.1, 0.2, 0.3]}, factory=sweep_workers.make_tiny,
+             data=sweep_workers.tiny_data(), pruner="none", folder=str(tmp_path / "valid"),
+             name="v", quiet=True, report=False)
+    with open(tmp_path / "valid" / "study.journal", "rb") as f:
+        valid = f.read()
+    triples = [("valid", valid, "ok"), ("valid-crlf", valid.replace(b"\n", b"\r\n"), "ok")]
+    triples += [(case.name, case.content, "error")
+                for case in sweep_journals.damaged_journals(valid)]
+    triples += [(name, content, "either")
+                for name, content in sweep_journals.bit_flips(valid, 200, seed=1)]
+    cases = write_cases(tmp_path / "journals", "sweep_journal", triples)
+    check_outcomes(cases, run_corpus(tmp_path, cases), record_property, "sweep_journals")

@@ -1,4 +1,4 @@
-"""``glassnet sweep run|create|work|status|best``: hyperparameter sweeps (glassnet.tune).
+"""``glassnet sweep run|create|work|status|best|repair``: hyperparameter sweeps (glassnet.tune).
 
 One machine::
 
@@ -109,6 +109,18 @@ def add_parser(subparsers):
                            "accuracy")
             q.add_argument("--run", metavar="DIR", help="that run folder [default: "
                            "DIR/best-run]")
+
+    q = sub.add_parser("repair", help="recover a damaged journal file (power cut, full disk)",
+                       description="Copy the complete records of a damaged sweep journal into "
+                       "a new journal and keep the damaged file as JOURNAL.damaged-TIME. Stop "
+                       "the sweep's workers first.")
+    q.add_argument("sweep", metavar="NAME", nargs="?", help="sweep name (its journal: "
+                   "sweeps/NAME/study.journal)")
+    q.add_argument("--storage", metavar="FILE", help="the journal file")
+    q.add_argument("--out", metavar="DIR", help="sweep folder [default: sweeps/NAME]")
+    q.add_argument("--truncate", action="store_true", help="when a damaged record lies "
+                   "between complete ones, keep only the records before it (the rest stay in "
+                   "the backup)")
     p.set_defaults(func=run)
 
 
@@ -120,7 +132,8 @@ def run(args):
         raise CLIError(f"glassnet sweep needs Optuna >= 5, which is not installed: {SWEEP_HINT}") from None
     from glassnet.config import ConfigError
     command = {"run": _cmd_run, "create": _cmd_create, "work": _cmd_work,
-               "status": _cmd_status, "best": _cmd_best}[args.sweep_command]
+               "status": _cmd_status, "best": _cmd_best,
+               "repair": _cmd_repair}[args.sweep_command]
     try:
         return command(args)
     except (ValueError, KeyError, TypeError, ConfigError) as exc:
@@ -285,4 +298,32 @@ def _cmd_best(args):
     print("retrained on train+val: " + (f"test {test:.4f}" if test is not None
                                         else "no test split to evaluate on"), flush=True)
     print(f"run folder: {os.path.abspath(run_dir)}  (open report.html)", flush=True)
+    return EXIT_OK
+
+
+def _cmd_repair(args):
+    from glassnet.tune.api import JOURNAL_NAME
+    from glassnet.tune.journal_repair import repair_journal
+    from glassnet.tune.storage import is_rdb_url
+    if args.storage is not None and is_rdb_url(args.storage):
+        raise CLIError("sweep repair is for journal files; a database keeps its own records "
+                       "consistent")
+    if args.storage is None and args.sweep is None and args.out is None:
+        raise CLIError("name the journal: glassnet sweep repair NAME, --out DIR or --storage FILE")
+    path = args.storage or os.path.join(args.out or os.path.join("sweeps", args.sweep),
+                                        JOURNAL_NAME)
+    if not os.path.isfile(path):
+        raise CLIError(f"no journal file {path}")
+    report = repair_journal(path, truncate=args.truncate)
+    if report.backup is None:
+        print(f"{report.path}: not damaged ({report.kept} complete records); nothing to do")
+        return EXIT_OK
+    print(f"{report.path}: wrote its {report.kept} complete records to a new journal")
+    for piece in report.dropped[:5]:
+        print(f"  left out: {piece.describe()}")
+    if len(report.dropped) > 5:
+        print(f"  and {len(report.dropped) - 5} more damaged places")
+    if report.left_out:
+        print(f"  left out by --truncate: {report.left_out} complete records after the damage")
+    print(f"the damaged file is kept as {report.backup}")
     return EXIT_OK

@@ -12,10 +12,12 @@
 
 Modules: ``space`` (dimensions and the ``--param`` syntax), ``strategy`` (samplers,
 pruners), ``storage`` (journal file or database, race-safe creation, re-queueing dead
-workers' trials), ``trial`` (one trial: a configuration or a model factory), ``workers``
-(the trial loop and worker processes), ``progress`` (bar and lines), ``result``
-(``SweepResult``), ``api`` (``run``, ``create``, ``work``, ``load``). Needs the ``sweep``
-extra: ``pip install 'glassnet[sweep]'``.
+workers' trials), ``journal`` and ``journal_records`` (a journal file checked before
+Optuna reads it and before every append), ``journal_repair`` (``repair_journal``: the
+complete records of a damaged journal into a new one, the damaged file kept), ``trial``
+(one trial: a configuration or a model factory), ``workers`` (the trial loop and worker
+processes), ``progress`` (bar and lines), ``result`` (``SweepResult``), ``api`` (``run``,
+``create``, ``work``, ``load``). Needs the ``sweep`` extra: ``pip install 'glassnet[sweep]'``.
 """
 from glassnet.tune.api import create, load, run, work
 from glassnet.tune.result import SweepResult

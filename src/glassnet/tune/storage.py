@@ -1,7 +1,9 @@
 """Where a sweep lives: an Optuna storage, and the one study in it that is the sweep.
 
 - ``None`` / a file path: a journal file (``optuna.storages.journal.JournalFileBackend``),
-  the one-machine default. Any number of processes on that machine may share it.
+  the one-machine default. Any number of processes on that machine may share it. It is
+  checked before Optuna reads it and before every append (``glassnet.tune.journal``): a
+  damaged journal raises ``JournalDamagedError`` naming the file and the repair.
 - ``postgresql+psycopg://user@host/db`` (or any SQLAlchemy URL): an ``RDBStorage`` with
   heartbeats. A worker records a heartbeat every ``heartbeat`` seconds while a trial runs;
   a trial whose worker stopped beating for ``grace`` seconds is failed by the next worker
@@ -86,10 +88,11 @@ def open_storage(storage, heartbeat=30, grace=None):
     if not isinstance(storage, str) or not storage:
         raise TypeError(f"storage must be a journal file path or a database URL; got {storage!r}")
     if not is_rdb_url(storage):
-        from optuna.storages.journal import JournalFileBackend, JournalStorage
+        from optuna.storages.journal import JournalStorage
+        from glassnet.tune.journal import SafeJournalBackend
         folder = os.path.dirname(os.path.abspath(storage))
         os.makedirs(folder, exist_ok=True)
-        return JournalStorage(JournalFileBackend(storage))
+        return JournalStorage(SafeJournalBackend(storage))
     if isinstance(heartbeat, bool) or not isinstance(heartbeat, int) or heartbeat < 1:
         raise ValueError(f"heartbeat must be a positive whole number of seconds; got {heartbeat!r}")
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
