@@ -4,13 +4,12 @@ its pages render in a real headless browser.
 
 The site is built once per test run, into a temporary folder, by the command the README
 gives (``python -m sphinx -W -b html docs ...``). Without Sphinx the tests skip, saying
-why, unless the ``GLASSNET_CI_REQUIRE`` environment variable (the components CI must
-provide, separated by spaces) names ``docs``; with Sphinx installed a broken build fails.
+why, unless ``GLASSNET_CI_REQUIRE`` names ``docs`` (see tests/components.py); with Sphinx
+installed a broken build fails, never skips.
 """
 import html.parser
 import importlib
 import importlib.util
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from components import skip_unless
 from helpers import CHROMIUM, chromium_dump_dom
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,22 +40,11 @@ PAGES = [
 ] + [f"api/generated/{name}.html" for name in DOCUMENTED]
 
 
-def required_by_ci(component):
-    return component in os.environ.get("GLASSNET_CI_REQUIRE", "").split()
-
-
-def missing(component, reason):
-    """Skip, or fail where CI was told to provide ``component``."""
-    if required_by_ci(component):
-        pytest.fail(f"{reason}, and GLASSNET_CI_REQUIRE names {component!r}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """Build the site once into a temporary folder; returns the HTML folder."""
-    if importlib.util.find_spec("sphinx") is None:
-        missing("docs", 'Sphinx is not installed (pip install -e ".[docs]")')
+    skip_unless("docs", importlib.util.find_spec("sphinx") is not None,
+                'Sphinx is not installed (pip install -e ".[docs]")')
     out = tmp_path_factory.mktemp("docs")
     proc = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "-b", "html", "-q", "-d", str(out / "doctrees"),
@@ -150,8 +139,8 @@ def test_every_public_name_is_documented(site, module):
 
 
 def test_the_site_renders_in_a_headless_browser(site, tmp_path):
-    if CHROMIUM is None:
-        missing("chromium", "chromium is not installed (.ci/run installs Debian's chromium)")
+    skip_unless("chromium", CHROMIUM is not None,
+                "chromium is not installed (.ci/run installs Debian's chromium)")
     index = chromium_dump_dom(site / "index.html", tmp_path / "index")
     layers = chromium_dump_dom(site / "api/generated/glassnet.layers.html", tmp_path / "layers")
     for proc in (index, layers):
