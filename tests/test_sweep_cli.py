@@ -100,7 +100,8 @@ def test_create_twice_then_work_on_a_journal_file(tmp_path, capsys):
     assert code == 0 and "created" in out
     code, out, _ = glassnet(capsys, *create)
     assert code == 0 and "already exists (same definition)" in out
-    code, _, err = glassnet(capsys, *create[:-4], "--param", "lr=log:1e-2:3e-2", "--trials", "2")
+    code, _, err = glassnet(capsys, *create[:-6], "--param", "lr=log:1e-2:3e-2", "--trials", "2",
+                            "--pruner", "none")
     assert code == 1 and "different definition" in err
     code, out, _ = glassnet(capsys, "sweep", "work", "--storage", storage, "--name", "j",
                             "--out", str(tmp_path / "w"))

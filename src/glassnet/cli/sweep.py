@@ -26,6 +26,8 @@ may hold training settings at its top level and the sweep in a ``[sweep]`` table
     lr = "log:1e-4:1e-1"
     hidden = "choice:64,128,256-128"
 """
+import argparse
+import math
 import os
 import socket
 
@@ -35,6 +37,41 @@ from glassnet.cli.train import add_train_options
 SWEEP_HINT = "pip install 'glassnet[sweep]'"
 SWEEP_KEYS = ("params", "trials", "sampler", "pruner", "jobs", "timeout", "name", "storage",
               "seed")
+
+
+def _positive_int(value, what):
+    """``value`` (an int from the command line or a [sweep] table) if it is a whole number
+    >= 1, else a ValueError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{what} must be a whole number of at least 1; got {value!r}")
+    return value
+
+
+def _positive_seconds(value, what):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{what} must be a positive, finite number of seconds; got {value!r}")
+    return value
+
+
+def _option_type(check, convert, option):
+    """An argparse type: parse the text, then check it (a usage error naming the option)."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = text            # refused by the check below, with the same message
+        try:
+            return check(value, option)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(option + " ")) from None
+    parse.__name__ = convert.__name__
+    return parse
+
+
+WHOLE = {option: _option_type(_positive_int, int, option)
+         for option in ("--trials", "--jobs", "--heartbeat")}
+SECONDS = _option_type(_positive_seconds, float, "--timeout")
 
 
 def _storage_help(default):
@@ -54,15 +91,22 @@ def add_parser(subparsers):
                        help="a searched setting: lr=log:1e-4:1e-1, dropout=uniform:0:0.5, "
                             "batch_size=int:16:128, hidden=choice:64,128,256-128, "
                             "weight_decay=grid:1e-5,1e-4 (repeat for several)")
-        q.add_argument("--trials", type=int, help="total number of trials (a grid: all of its "
-                       "combinations)")
+        q.add_argument("--trials", type=WHOLE["--trials"], help="total number of trials (a "
+                       "grid: all of its combinations; choices only: drawn this many times)")
         q.add_argument("--sampler", choices=("tpe", "random", "grid"),
-                       help="default: grid when every --param is a grid, else tpe")
+                       help="default: grid when every --param is a grid, or a choice and "
+                            "--trials is not given; else tpe")
         q.add_argument("--pruner", choices=("median", "hyperband", "none"),
                        help="stop bad trials early on validation accuracy [default: median]")
 
+    def allow_file_option(q):
+        q.add_argument("--allow-file", action="append", default=[], metavar="PATH",
+                       help="a sweep stored in a database may make this machine read this "
+                            "local file (its data = mat:PATH or a model TOML file); without "
+                            "it such a sweep is refused (repeat for several)")
+
     def heartbeat_option(q):
-        q.add_argument("--heartbeat", type=int, default=30, metavar="S",
+        q.add_argument("--heartbeat", type=WHOLE["--heartbeat"], default=30, metavar="S",
                        help="database storage: seconds between a running trial's heartbeats; "
                             "a trial silent for 2x as long is failed and retried [default: 30]")
 
@@ -70,8 +114,9 @@ def add_parser(subparsers):
                        description="Run a sweep on this machine with --jobs worker processes.")
     space_options(q)
     heartbeat_option(q)
-    q.add_argument("--jobs", type=int, default=None, help="worker processes [default: 1]")
-    q.add_argument("--timeout", type=float, help="seconds after which no trial starts")
+    q.add_argument("--jobs", type=WHOLE["--jobs"], default=None,
+                   help="worker processes [default: 1]")
+    q.add_argument("--timeout", type=SECONDS, help="seconds after which no trial starts")
     q.add_argument("--name", help="sweep name [default: <data>-<model>-<time>]")
     q.add_argument("--out", metavar="DIR", help="sweep folder [default: sweeps/NAME]")
     q.add_argument("--storage", help=_storage_help("DIR/study.journal"))
@@ -89,10 +134,12 @@ def add_parser(subparsers):
                        description="Take trials of a sweep until its budget is spent.")
     q.add_argument("--storage", required=True, help=_storage_help("none: required"))
     q.add_argument("--name", required=True, help="sweep name")
-    q.add_argument("--trials", type=int, help="run at most this many trials here")
-    q.add_argument("--jobs", type=int, default=1, help="worker processes [default: 1]")
-    q.add_argument("--timeout", type=float, help="seconds after which no trial starts")
+    q.add_argument("--trials", type=WHOLE["--trials"], help="run at most this many trials here")
+    q.add_argument("--jobs", type=WHOLE["--jobs"], default=1,
+                   help="worker processes [default: 1]")
+    q.add_argument("--timeout", type=SECONDS, help="seconds after which no trial starts")
     q.add_argument("--out", metavar="DIR", help="this machine's trial folders [default: sweeps/NAME]")
+    allow_file_option(q)
     heartbeat_option(q)
     q.add_argument("--seed", type=int, help="seed of this machine's samplers [default: fresh]")
     q.add_argument("--quiet", action="store_true", help="no progress bar or per-trial lines")
@@ -109,6 +156,7 @@ def add_parser(subparsers):
                            "accuracy")
             q.add_argument("--run", metavar="DIR", help="that run folder [default: "
                            "DIR/best-run]")
+            allow_file_option(q)
 
     q = sub.add_parser("repair", help="recover a damaged journal file (power cut, full disk)",
                        description="Copy the complete records of a damaged sweep journal into "
@@ -169,13 +217,22 @@ def definition(args):
     base = (base or TrainConfig()).replace(**given_options(args))
     base.resolved()   # a bad fixed setting is reported now, not in every trial
     space = {name: as_dimension(name, spec) for name, spec in dict(table.get("params", {})).items()}
+    given = {}
     for text in args.param:
         name, dim = parse_param(text)
-        space[name] = dim
+        if name in given:
+            raise CLIError(f"--param {name} is given twice ({given[name]!r} and {text!r}); "
+                           "give each setting once")
+        given[name] = text
+        space[name] = dim   # a --param replaces the same setting of the --config file
     if not space:
         raise CLIError("nothing to search: give at least one --param NAME=SPEC "
                        "(e.g. --param lr=log:1e-4:1e-1)")
     settings = {key: table.get(key) for key in SWEEP_KEYS if key != "params"}
+    for key, check in (("trials", _positive_int), ("jobs", _positive_int),
+                       ("timeout", _positive_seconds)):
+        if settings.get(key) is not None:
+            check(settings[key], f"[sweep] {key} in {args.config}")
     for key in ("trials", "sampler", "pruner", "jobs", "timeout", "name", "storage"):
         value = getattr(args, key, None)
         if value is not None:
@@ -193,14 +250,15 @@ def _default_name(base):
 
 def _cmd_run(args):
     from glassnet import tune
+    from glassnet.tune.api import plan
     space, base, settings = definition(args)
     name = settings.get("name") or _default_name(base)
     args.name = name
     folder = args.out or os.path.join("sweeps", name)
-    jobs = settings.get("jobs") or 1
+    jobs = settings.get("jobs") if settings.get("jobs") is not None else 1
     if not args.quiet:
-        say(f"sweep {name}: {settings.get('trials') or 'grid'} trials, {jobs} worker"
-            f"{'s' if jobs > 1 else ''}, folder {folder}")
+        say(f"sweep {name}: {plan(space, settings.get('trials'), settings.get('sampler'))}"
+            f", {jobs} worker{'s' if jobs > 1 else ''}, folder {folder}")
     result = tune.run(space, base, n_trials=settings.get("trials"), sampler=settings.get("sampler"),
                       pruner=settings["pruner"], n_jobs=jobs, storage=settings.get("storage"),
                       folder=folder, name=name, timeout=settings.get("timeout"),
@@ -232,7 +290,8 @@ def _cmd_work(args):
         say(f"worker on {socket.gethostname()} for sweep {args.name}")
     result = tune.work(args.storage, args.name, folder=args.out, n_trials=args.trials,
                        n_jobs=args.jobs, timeout=args.timeout, seed=args.seed,
-                       heartbeat=args.heartbeat, quiet=args.quiet)
+                       heartbeat=args.heartbeat, quiet=args.quiet,
+                       allow_files=args.allow_file)
     _print_best(result)
     return EXIT_OK
 
@@ -252,7 +311,7 @@ def _cmd_status(args):
     storage, folder = _located(args)
     result = tune.load(storage, args.sweep, folder)
     header, rows = result.table()
-    keep = [i for i, h in enumerate(header) if h not in ("run_dir", "error", "retry_of", "test_acc")]
+    keep = [i for i, h in enumerate(header) if h not in ("run_dir", "retry_of", "test_acc")]
     shown = [[_short(row[i]) for i in keep] for row in rows]
     print(format_table([header[i] for i in keep], shown))
     counts = ", ".join(f"{v} {k.lower()}" for k, v in result.counts().items() if v)
@@ -261,10 +320,14 @@ def _cmd_status(args):
     return EXIT_OK
 
 
-def _short(value):
+def _short(value, width=70):
+    """A table cell: floats to 4 digits; text on one line, at most ``width`` characters,
+    with control characters (a terminal's escape sequences) shown as '?'."""
     if isinstance(value, float):
         return f"{value:.4g}"
-    return "" if value is None else str(value)
+    text = "" if value is None else str(value)
+    text = "".join(c if c.isprintable() else "?" for c in text.split("\n", 1)[0])
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def _print_best(result):
@@ -284,6 +347,10 @@ def _cmd_best(args):
     result = tune.load(storage, args.sweep, folder)
     _print_best(result)
     if not result.complete:
+        if args.retrain:
+            counts = ", ".join(f"{v} {k.lower()}" for k, v in result.counts().items() if v)
+            raise CLIError(f"sweep {args.sweep} has no complete trial to retrain "
+                           f"({len(result.trials)} trials: {counts or 'none'})")
         return EXIT_OK
     print(f"run folder of the best trial: {result.best_run_folder}")
     if not args.retrain:
@@ -293,7 +360,7 @@ def _cmd_best(args):
                        "model factory)")
     run_dir = args.run or os.path.join(folder, "best-run")
     say(f"retraining the best configuration on train+val into {run_dir}")
-    metrics = result.retrain(run_dir)
+    metrics = result.retrain(run_dir, allow_files=args.allow_file)
     test = metrics.get("test_acc")
     print("retrained on train+val: " + (f"test {test:.4f}" if test is not None
                                         else "no test split to evaluate on"), flush=True)

@@ -8,18 +8,20 @@
 - :func:`load` reads any sweep back as a :class:`~glassnet.tune.result.SweepResult`.
 """
 import datetime
+import math
 import os
 import pickle
 import time
 
 from glassnet.tune import storage as storage_mod
+from glassnet.tune.local_files import check_allowed, named_files
 from glassnet.tune.progress import Progress
 from glassnet.tune.result import SweepResult
 from glassnet.tune.space import Space
 from glassnet.tune.strategy import PRUNERS, SAMPLERS, check_choice
 from glassnet.tune.workers import BUDGET_ATTR, Job, run_workers, work as work_in_process
 
-__all__ = ["run", "create", "work", "load", "JOURNAL_NAME"]
+__all__ = ["run", "create", "work", "load", "plan", "default_sampler", "JOURNAL_NAME"]
 
 JOURNAL_NAME = "study.journal"
 SPEC_VERSION = 1
@@ -31,6 +33,43 @@ def _check_positive_int(value, name, allow_none=True):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer; got {value!r}")
     return value
+
+
+def _check_timeout(timeout):
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds or None; got {timeout!r}")
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise ValueError(f"timeout must be a positive, finite number of seconds; got {timeout!r}")
+    return timeout
+
+
+def default_sampler(space, n_trials=None):
+    """The sampler of a sweep given none: 'grid' for a space of lists (grid axes) and for
+    a space of choices only when no trial count is given (every combination once); with a
+    trial count a space of choices is drawn from ('tpe'), as is any space with a range."""
+    space = Space(space)
+    if not space.is_grid:
+        return "tpe"
+    if n_trials is None or space.has_grid_axes:
+        return "grid"
+    return "tpe"
+
+
+def plan(space, n_trials=None, sampler=None):
+    """One line saying how a sweep of ``space`` will choose its trials (the CLI prints it)."""
+    space = Space(space)
+    sampler = sampler or default_sampler(space, n_trials)
+    if sampler == "grid":
+        size = space.grid_size()
+        return f"a grid of {size} combination{'s' if size != 1 else ''}, each run once"
+    text = f"{n_trials} trials" if n_trials is not None else "trials until the timeout"
+    text += f" drawn by {sampler}"
+    if space.is_grid:
+        text += (f" from the {space.grid_size()} combinations (leave the trial count out to "
+                 "run each once)")
+    return text
 
 
 def _base_config(config):
@@ -59,14 +98,14 @@ def _check_sweepable(space, base):
                          "configuration on train + val afterwards (sweep best --retrain)")
 
 
-def _definition(space, config, factory, sampler, pruner):
+def _definition(space, config, factory, sampler, pruner, n_trials=None):
     """The sweep definition stored in the study (see glassnet.tune.storage)."""
     space = Space(space)
-    sampler = sampler or ("grid" if space.is_grid else "tpe")
+    sampler = sampler or default_sampler(space, n_trials)
     check_choice(sampler, "sampler", SAMPLERS)
     check_choice(pruner, "pruner", PRUNERS)
     if sampler == "grid":
-        space.grid_points()  # ValueError naming the ranges when it is not a grid
+        space.grid_size()  # ValueError naming the ranges, or the size when it is too large
     spec = {"version": SPEC_VERSION, "space": space.to_list(), "sampler": sampler,
             "pruner": pruner}
     if factory is None:
@@ -85,10 +124,12 @@ def _definition(space, config, factory, sampler, pruner):
 
 def _budget(space, spec, n_trials, timeout):
     if spec["sampler"] == "grid":
-        size = len(space.grid_points())
+        size = space.grid_size()
         if n_trials is not None and n_trials != size:
             raise ValueError(f"a grid sweep runs each of its {size} combinations once; leave "
-                             f"n_trials out or give {size} (got {n_trials})")
+                             f"the trial count out or give {size} (got {n_trials}), or write "
+                             f"the values as choice:A,B,... (tune.Choice) to draw {n_trials} "
+                             "trials from them")
         return size
     _check_positive_int(n_trials, "n_trials")
     if n_trials is None and timeout is None:
@@ -132,7 +173,8 @@ def create(space, config=None, *, storage, name, n_trials=None, sampler=None, pr
     n_trials : int or None
         The total number of trials over all workers (a grid: every combination once).
     sampler : {'tpe', 'random', 'grid'} or None
-        Default: 'grid' for a space of lists only, else 'tpe'.
+        Default: :func:`default_sampler` ('grid' for a space of lists, or of choices without
+        n_trials; else 'tpe').
     pruner : {'median', 'hyperband', 'none'}
     factory : callable or None
         Model-factory mode (workers must then be given the same factory).
@@ -144,7 +186,7 @@ def create(space, config=None, *, storage, name, n_trials=None, sampler=None, pr
     -------
     (study, created): the Optuna study and whether this call made it.
     """
-    space, spec = _definition(space, config, factory, sampler, pruner)
+    space, spec = _definition(space, config, factory, sampler, pruner, n_trials)
     budget = _budget(space, spec, n_trials, timeout=None if n_trials else 0)
     grid = space.grid_points() if spec["sampler"] == "grid" else None
     study, created = storage_mod.create_study(storage, name, spec, heartbeat, grace, grid,
@@ -162,15 +204,26 @@ def _run_jobs(job, n_jobs, progress):
 
 
 def work(storage, name, *, folder=None, n_trials=None, n_jobs=1, timeout=None, seed=None,
-         factory=None, options=None, data=None, heartbeat=30, grace=None, quiet=False):
+         factory=None, options=None, data=None, heartbeat=30, grace=None, quiet=False,
+         allow_files=()):
     """Run trials of an existing sweep on this machine until its budget is spent (or this
     call's own ``n_trials`` are done, or ``timeout`` seconds have passed). Returns a
     :class:`SweepResult` of the whole sweep. ``folder`` (default ``sweeps/<name>``) holds
-    this machine's trial run folders."""
+    this machine's trial run folders.
+
+    A sweep stored in a database that names local files (``data = "mat:<file>"``, a model
+    TOML file) is refused unless each of them is in ``allow_files`` (see
+    glassnet.tune.local_files); its trials then record only the kind of an error in the
+    database, and print the error itself here."""
     _check_positive_int(n_jobs, "n_jobs", allow_none=False)
     _check_positive_int(n_trials, "n_trials")
+    _check_timeout(timeout)
     study = storage_mod.load_study(storage, name, heartbeat, grace)
     spec = storage_mod.read_spec(study)
+    allowed = tuple(allow_files or ())
+    if storage_mod.is_rdb_url(storage):
+        check_allowed(named_files(spec), allowed,
+                      f"sweep {name!r} in {storage_mod.describe_storage(storage)}")
     if spec["mode"] == "factory":
         if factory is None:
             raise ValueError(f"sweep {name!r} was created for a model factory; pass the same "
@@ -181,7 +234,7 @@ def work(storage, name, *, folder=None, n_trials=None, n_jobs=1, timeout=None, s
     job = Job(storage=storage, name=name, folder=folder, heartbeat=heartbeat, grace=grace,
               seed=seed, max_trials=per_worker,
               deadline=None if timeout is None else time.time() + timeout,
-              factory=factory, options=options, data=data)
+              factory=factory, options=options, data=data, allowed_files=allowed)
     progress = Progress(study.user_attrs.get(BUDGET_ATTR), quiet)
     progress.skip_existing(study)
     try:
@@ -213,8 +266,10 @@ def run(space, config=None, *, factory=None, options=None, data=None, n_trials=N
     data : dict or None
         Factory mode: ``X_train, y_train, X_val, y_val``.
     n_trials : int or None
-        Total trials (a grid: every combination, the default).
+        Total trials (a grid: every combination, the default). A space of choices only is
+        run as a grid without it, and sampled n_trials times with it.
     sampler : {'tpe', 'random', 'grid'} or None
+        Default: :func:`default_sampler`.
     pruner : {'median', 'hyperband', 'none'}
     n_jobs : int
         Worker processes (1: in this process). Each worker uses one BLAS thread.
@@ -223,7 +278,7 @@ def run(space, config=None, *, factory=None, options=None, data=None, n_trials=N
     folder, name : str or None
         Default name ``<data>-<model>-<time>``; default folder ``sweeps/<name>``.
     timeout : float or None
-        Seconds after which no new trial starts.
+        Seconds after which no new trial starts (positive and finite).
     seed : int or None
         Seeds the samplers (worker k uses a seed derived from ``seed`` and k).
     resume : bool
@@ -235,7 +290,8 @@ def run(space, config=None, *, factory=None, options=None, data=None, n_trials=N
         Write trials.csv, best_model.npz and report.html into the folder at the end.
     """
     _check_positive_int(n_jobs, "n_jobs", allow_none=False)
-    space, spec = _definition(space, config, factory, sampler, pruner)
+    _check_timeout(timeout)
+    space, spec = _definition(space, config, factory, sampler, pruner, n_trials)
     budget = _budget(space, spec, n_trials, timeout)
     if factory is not None:
         _check_factory_mode(factory, data, n_jobs)
@@ -262,9 +318,11 @@ def run(space, config=None, *, factory=None, options=None, data=None, n_trials=N
         if not created:
             raise ValueError(f"sweep {name!r} already exists in {storage_mod.describe_storage(storage)}; "
                              "resume it (resume=True, --resume) or choose another name")
+    # the files this call's own definition names: its workers may read them
+    own_files = tuple(path for _, _, path in named_files(spec))
     job = Job(storage=storage, name=name, folder=folder, heartbeat=heartbeat, grace=grace,
               seed=seed, deadline=None if timeout is None else time.time() + timeout,
-              factory=factory, options=options, data=data)
+              factory=factory, options=options, data=data, allowed_files=own_files)
     progress = Progress(budget, quiet)
     progress.skip_existing(study)
     try:
@@ -279,4 +337,5 @@ def run(space, config=None, *, factory=None, options=None, data=None, n_trials=N
 
 def load(storage, name, folder=None):
     """The :class:`SweepResult` of sweep ``name`` in ``storage`` (a URL or a journal file)."""
-    return SweepResult(storage_mod.load_study(storage, name), folder)
+    return SweepResult(storage_mod.load_study(storage, name), folder,
+                       shared=storage_mod.is_rdb_url(storage))

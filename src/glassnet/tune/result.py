@@ -46,12 +46,16 @@ class SweepResult:
         The sweep's study (made by ``glassnet.tune``).
     folder : str or None
         The local sweep folder (for writing files); trial folders are read from the trials.
+    shared : bool
+        The study is in a database: its definition may name local files only those of
+        ``retrain(allow_files=...)`` (see glassnet.tune.local_files).
     """
 
-    def __init__(self, study, folder=None):
+    def __init__(self, study, folder=None, shared=False):
         from optuna.trial import TrialState
         self.study = study
         self.folder = folder
+        self.shared = shared
         self.spec = read_spec(study)
         self.space = Space.from_dict(self.spec["space"])
         self.trials = [t for t in study.get_trials(deepcopy=False)
@@ -123,23 +127,29 @@ class SweepResult:
         from glassnet import load_model
         return load_model(self._best_model_path())
 
-    def best_config(self):
-        """The best trial's TrainConfig (configuration mode)."""
+    def best_config(self, allow_files=()):
+        """The best trial's TrainConfig (configuration mode). For a sweep in a database,
+        the local files it names (data, model) must be in ``allow_files``."""
         from glassnet.config import TrainConfig
+        from glassnet.tune.local_files import check_allowed, config_files
         from glassnet.tune.trial import config_values
         if self.spec["mode"] != "config":
             raise ValueError("this sweep trained models from a factory: it has no training "
                              "configuration to retrain")
-        return TrainConfig.from_dict(self.spec["base"]).replace(
-            **config_values(self.best_params)).resolved()
+        config = TrainConfig.from_dict(self.spec["base"]).replace(
+            **config_values(self.best_params))
+        if self.shared:   # checked before resolving, which reads a model file
+            check_allowed(config_files(config), allow_files,
+                          f"the best configuration of sweep {self.name!r}")
+        return config.resolved()
 
-    def retrain(self, run_dir, overwrite=False):
+    def retrain(self, run_dir, overwrite=False, allow_files=()):
         """Train the best configuration again on the training and validation splits
         together into the normal run folder ``run_dir``; returns its metrics (test_acc is
-        the sweep's final, unbiased number)."""
+        the sweep's final, unbiased number). ``allow_files``: see :meth:`best_config`."""
         from glassnet.experiment import prepare_run, train_prepared
         from glassnet.runs import RunFolder
-        prepared = prepare_run(self.best_config(), train_on_val=True)   # before any file
+        prepared = prepare_run(self.best_config(allow_files), train_on_val=True)  # before any file
         return train_prepared(prepared, RunFolder.create(run_dir, overwrite=overwrite))
 
     def counts(self):

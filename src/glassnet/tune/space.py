@@ -9,7 +9,9 @@ a model factory, any name the factory reads. A dimension is one of
 - ``IntRange(low, high, log=False)``: an int in ``[low, high]`` (batch size, epochs);
 - ``Choice(values)``: one of the values (optimizers; hidden sizes as lists);
 - a plain list or tuple: a grid axis; a space made only of lists is searched as a grid
-  (every combination once), and with another sampler a list is a ``Choice``.
+  (every combination once, at most :data:`MAX_GRID_POINTS`), and with another sampler a
+  list is a ``Choice``. A space made only of choices is also run as a grid when no trial
+  count is given; with one, that many trials are drawn from it.
 
 On the command line each dimension is one ``--param NAME=SPEC``: ``lr=log:1e-4:1e-1``,
 ``dropout=uniform:0:0.5``, ``batch_size=int:16:128`` (``intlog:`` for a log scale),
@@ -22,7 +24,11 @@ stored under its label ``"256-128"``; :meth:`Choice.decode` turns the label back
 import itertools
 import math
 
-__all__ = ["LogUniform", "Uniform", "IntRange", "Choice", "Space", "parse_param"]
+__all__ = ["LogUniform", "Uniform", "IntRange", "Choice", "Space", "parse_param",
+           "MAX_GRID_POINTS"]
+
+# The most combinations a grid sweep queues (each one is a queued trial in the storage).
+MAX_GRID_POINTS = 10_000
 
 
 def _finite_number(value, what):
@@ -210,14 +216,32 @@ class Space:
 
     @property
     def is_grid(self):
-        """True when every dimension is a list: the space can be enumerated."""
+        """True when every dimension is a list or a choice: the space can be enumerated."""
         return all(isinstance(d, Choice) for d in self.dimensions.values())
 
-    def grid_points(self):
-        """Every combination of a grid space, as dicts of stored labels, in a fixed order."""
+    @property
+    def has_grid_axes(self):
+        """True when some dimension is a grid axis (a plain list, ``grid:``), not a choice."""
+        return any(isinstance(d, Grid) for d in self.dimensions.values())
+
+    def grid_size(self):
+        """The number of combinations of a grid space, computed without enumerating them; a
+        ValueError with that number when it is more than MAX_GRID_POINTS."""
         if not self.is_grid:
             raise ValueError("only a space made of lists / choices can be searched as a grid; "
                              f"these are ranges: {[n for n, d in self.dimensions.items() if not isinstance(d, Choice)]}")
+        size = math.prod(len(d.values) for d in self.dimensions.values())
+        if size > MAX_GRID_POINTS:
+            raise ValueError(f"the grid has {size} combinations, more than the "
+                             f"{MAX_GRID_POINTS} a sweep queues: give fewer values, or "
+                             "write them as choice:A,B,... with --trials N (n_trials) to draw "
+                             "N of them")
+        return size
+
+    def grid_points(self):
+        """Every combination of a grid space (at most MAX_GRID_POINTS, see
+        :meth:`grid_size`), as dicts of stored labels, in a fixed order."""
+        self.grid_size()
         names = self.names
         axes = [self.dimensions[n].labels for n in names]
         return [dict(zip(names, combo)) for combo in itertools.product(*axes)]

@@ -13,6 +13,10 @@ counted trials numbered below it was started in the same instant as the last one
 it is marked ``skipped`` and ends PRUNED without training. So a sweep of 30 trials trains
 exactly 30 configurations (plus retries), however many workers race for the last one.
 
+A definition read from a database is checked before any trial is taken: the local files it
+names must be ones this worker was allowed (``Job.allowed_files``, see
+``glassnet.tune.local_files``), and a failed trial records only the kind of its error there.
+
 Local worker processes are started with the "spawn" method and one BLAS thread each
 (``OPENBLAS_NUM_THREADS`` = ``OMP_NUM_THREADS`` = ``MKL_NUM_THREADS`` =
 ``GLASSNET_NUM_THREADS`` = 1, set before NumPy is imported in the child): N workers on N
@@ -23,11 +27,14 @@ import contextlib
 import dataclasses
 import multiprocessing
 import os
+import socket
+import sys
 import time
 import traceback
 from typing import Any, Callable, Optional
 
 from glassnet.tune import storage as storage_mod
+from glassnet.tune.local_files import check_allowed, named_files
 from glassnet.tune.space import Space
 from glassnet.tune.strategy import make_pruner, make_sampler, worker_seed
 
@@ -47,7 +54,8 @@ class Job:
     storage, name: the study. folder: where trial run folders are written. max_trials:
     this worker's own limit (None: until the sweep's budget is spent). deadline:
     ``time.time()`` after which no trial starts. factory, options, data: the model-factory
-    mode (None in configuration mode).
+    mode (None in configuration mode). allowed_files: the local files a definition stored
+    in a database may make this worker read (see glassnet.tune.local_files).
     """
     storage: str
     name: str
@@ -60,6 +68,7 @@ class Job:
     factory: Optional[Callable] = None
     options: Any = None
     data: Optional[dict] = None
+    allowed_files: tuple = ()
 
 
 def counted_trials(trials):
@@ -106,10 +115,25 @@ def _is_surplus(study, trial, budget):
     return len(counted_trials([t for t in trials if t.number < trial.number])) >= budget
 
 
+def _record_error(trial, exc, shared):
+    """Record why a trial failed. In a database shared with other machines only the kind
+    of error goes in (its text may hold this machine's paths and data); the whole error
+    and its traceback are printed here."""
+    if not shared:
+        trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
+        trial.set_user_attr("traceback", traceback.format_exc()[-4000:])
+        return
+    trial.set_user_attr("error", f"{type(exc).__name__} (the output of the worker on "
+                                 f"{socket.gethostname()[:40]} says more)")
+    print(f"trial {trial.number} failed: {type(exc).__name__}: {exc}\n"
+          f"{traceback.format_exc()}", file=sys.stderr, flush=True)
+
+
 def _make_objective(study, job, spec):
     import optuna
     from glassnet.tune.trial import run_config_trial, run_factory_trial
     space = Space.from_dict(spec["space"])
+    shared = storage_mod.is_rdb_url(job.storage)
     if spec["mode"] == "config":
         from glassnet.config import TrainConfig
         base = TrainConfig.from_dict(spec["base"])
@@ -129,8 +153,7 @@ def _make_objective(study, job, spec):
             trial.set_user_attr("interrupted", True)   # re-queued by a resume
             raise
         except Exception as exc:
-            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
-            trial.set_user_attr("traceback", traceback.format_exc()[-4000:])
+            _record_error(trial, exc, shared)
             raise
     return objective
 
@@ -141,6 +164,8 @@ def work(job, index=0, on_trial_end=None):
     this worker ran. ``on_trial_end(study)`` is called after each one."""
     probe = storage_mod.load_study(job.storage, job.name, job.heartbeat, job.grace)
     spec = storage_mod.read_spec(probe)
+    if storage_mod.is_rdb_url(job.storage):   # read from the database, not from the caller
+        check_allowed(named_files(spec), job.allowed_files, f"sweep {job.name!r}")
     study = storage_mod.load_study(job.storage, job.name, job.heartbeat, job.grace,
                                    sampler=make_sampler(spec["sampler"],
                                                         worker_seed(job.seed, index, len(probe.trials))),
