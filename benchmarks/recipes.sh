@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Accuracy recipes on Fashion-MNIST (README table). Each line is one run; the run folder
-# runs/recipe-<name>/metrics.json holds the test accuracy and the time per epoch.
+# Accuracy recipes on Fashion-MNIST (the table in docs/performance.md). Each line is one
+# run; the run folder runs/recipe-<name>/metrics.json holds the test accuracy and the time
+# per epoch.
 # Fashion-MNIST comes from Debian's dataset-fashion-mnist package or
 # `glassnet data download fashion-mnist`.
 set -euo pipefail

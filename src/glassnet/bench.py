@@ -10,7 +10,7 @@ First the machine (CPU model, NumPy's BLAS and its threads, PyTorch), then three
    the same size (the ceiling the im2col approach can reach). Skipped, with a message,
    when torch is not installed.
 3. whole float32 training steps (forward, backward, Adam) of an MLP, ThreeLayerConvNet
-   and the README's recipe convnet against the same networks in PyTorch
+   and the recipe convnet (docs/performance.md) against the same networks in PyTorch
    (``glassnet.bench_train``).
 
 Each time is the best of ``repeat`` runs, the candidates interleaved run by run so that

@@ -7,7 +7,7 @@ each library runs alone, see ``glassnet.bench.best_times``):
     mlp      FullyConnectedNet 3072-100-10 (affine-relu-affine), batch 200
     3-layer  ThreeLayerConvNet on (3, 32, 32): conv 7x7 x 32 pad 3 - relu - 2x2 pool -
              affine 100 - relu - affine 10, batch 64
-    recipe   the README convnet on (1, 28, 28): 2 x (conv 3x3 pad 1 - batchnorm - relu -
+    recipe   the recipe convnet on (1, 28, 28): 2 x (conv 3x3 pad 1 - batchnorm - relu -
              2x2 pool) with 32 and 64 filters - affine 128 - batchnorm - relu - affine 10,
              batch 128
 

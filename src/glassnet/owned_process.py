@@ -3,7 +3,7 @@ allocator that keeps freed memory for the next training step.
 
 Both change the whole process, so glassnet applies them only where it owns the process:
 its command line (``glassnet train``, ``glassnet sweep``, ``glassnet bench``). A Python
-program may call them itself; the README's Speed section says when that pays.
+program may call them itself; docs/performance.md says when that pays.
 
 BLAS threads that sleep
 -----------------------
