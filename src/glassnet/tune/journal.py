@@ -208,12 +208,12 @@ def _repair_hint(path, scan):
                 f"copies its {scan.records} complete records into a new journal and keeps this "
                 f"file under another name")
     after = scan.records - blocking.records_before
-    return (f"line {blocking.line} is a complete line that was damaged after it was written; "
-            f"{after} complete records follow it and may refer to it (trials are numbered by "
-            f"position), so it cannot be dropped safely. glassnet has not written to the file. "
-            f"Correct line {blocking.line} by hand, or `glassnet sweep repair --storage {path} "
-            f"--truncate` keeps the {blocking.records_before} records before it (this file is "
-            f"kept under another name)")
+    return (f"Line {blocking.line} is a whole record line, which may have been read before it "
+            f"was damaged, and {after} complete records after it may refer to it (trials are "
+            f"numbered by position): it cannot be dropped safely, and glassnet has not written "
+            f"to the file. Correct line {blocking.line} by hand, or `glassnet sweep repair "
+            f"--storage {path} --truncate` keeps the {blocking.records_before} records before "
+            f"it (this file is kept under another name)")
 
 
 def damage_message(path, scan):
