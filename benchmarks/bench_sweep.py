@@ -19,7 +19,7 @@ import tempfile
 import time
 
 from glassnet import tune
-from glassnet.config import TrainConfig
+from glassnet.experiment.config import TrainConfig
 
 SPACE = {"lr": [1e-3, 3e-3, 1e-2], "weight_decay": [1e-5, 1e-3],
          "hidden": tune.Choice([128, [256, 128]])}

@@ -9,7 +9,7 @@ given NumPy's count) to compare thread settings. On a machine shared with other 
 ``--cpu-time`` times by the process's CPU time instead of wall time: steadier, and the
 same thing as wall time when everything runs on one thread (set both variables to 1).
 Like ``glassnet bench``, it sets up its process as glassnet's command line does
-(``glassnet.owned_process``): OpenBLAS's idle threads sleep instead of spinning (set
+(``glassnet.fast.process``): OpenBLAS's idle threads sleep instead of spinning (set
 OPENBLAS_THREAD_TIMEOUT=28, OpenBLAS's default, to compare) and freed memory is kept for
 the next step (``--default-allocator`` leaves glibc's settings alone).
 """
@@ -17,12 +17,12 @@ import argparse
 import sys
 import time
 
-from glassnet.owned_process import keep_freed_memory, quiet_blas_threads
+from glassnet.fast.process import keep_freed_memory, quiet_blas_threads
 
 quiet_blas_threads()  # before NumPy is loaded
 
-from glassnet.bench_train import (STEP_CASES, bench_train_steps,  # noqa: E402
-                                  print_train_table, system_info)
+from glassnet.bench.timing import system_info  # noqa: E402
+from glassnet.bench.training import STEP_CASES, bench_train_steps, print_train_table  # noqa: E402
 
 
 def main(argv=None):

@@ -316,7 +316,7 @@ def gzip_of(data):
 
 def hostile_npz_files(save_npz_bytes):
     """``(name, content, expect)`` for ``load_npz(path, 'model')``; ``save_npz_bytes`` returns
-    the bytes :func:`glassnet._io.save_npz` writes for ``(arrays, meta)``."""
+    the bytes :func:`glassnet._core.files.save_npz` writes for ``(arrays, meta)``."""
     arrays = {"param/W1": np.arange(12.0).reshape(3, 4), "param/b1": np.zeros(4, np.float32)}
     valid = save_npz_bytes(arrays, {"format": "test", "version": 1})
     meta = meta_member()

@@ -2,13 +2,13 @@
 
 Each builder returns a list of ``(name, content, expect)`` as in ``hostile.py``. Every file
 stays under the readers' 1 MiB cap, so only the nesting limit can refuse it. A case whose
-name starts with ``deep`` nests more than glassnet reads (``glassnet._parse.MAX_NESTING``
+name starts with ``deep`` nests more than glassnet reads (``glassnet._core.parse.MAX_NESTING``
 levels): it must be refused with a message that says so; the others are shallow files
 whose strings or comments hold brackets, which must not count as nesting.
 """
 import json
 
-LIMIT = 32                      # glassnet._parse.MAX_NESTING, written out: the test states it
+LIMIT = 32                      # glassnet._core.parse.MAX_NESTING, written out: the test states it
 DEPTHS = (LIMIT + 1, 200, 999, 5000, 400_000)
 
 

@@ -17,10 +17,10 @@ MESSAGE_CHARS = 1000
 
 
 def _loaders():
-    from glassnet._io import load_npz
-    from glassnet.config import read_model_file, read_settings_file
+    from glassnet._core.files import load_npz
+    from glassnet.experiment.config import read_model_file, read_settings_file
     from glassnet.datasets import load_CIFAR10, load_CIFAR_batch, load_dataset, load_mat
-    from glassnet.runs import RunFolder, read_json
+    from glassnet.experiment.run_folder import RunFolder, read_json
     import glassnet.tune.storage  # noqa: F401  (Optuna imported before the limit)
     return {
         "cifar_batch": load_CIFAR_batch,

@@ -14,8 +14,8 @@ import stat
 import time
 
 import hostile
-from glassnet.config import TrainConfig
-from glassnet.runs import MARKER, RUN_FILES, RunFolder
+from glassnet.experiment.config import TrainConfig
+from glassnet.experiment.run_folder import MARKER, RUN_FILES, RunFolder
 
 # What --overwrite may remove from a proven run: regular files of these names, and an old
 # marker a stopped replacement left aside.
@@ -28,7 +28,7 @@ RESUME_EXPECT = {"no-marker-older-glassnet-run": "ok", "run-folder-is-a-link": "
 
 
 def owned_in_checkpoints(name):
-    from glassnet.checkpoint_files import TEMP_NAME, checkpoint_name_pattern
+    from glassnet.training.checkpoint.files import TEMP_NAME, checkpoint_name_pattern
     return bool(checkpoint_name_pattern("ckpt").match(name) or TEMP_NAME.match(name))
 
 
@@ -204,7 +204,7 @@ def _write_marker_keeping_id(folder, template, content):
 def checkpointed_run(path):
     """A run folder holding a finished 2-epoch run's checkpoints (epochs 1 and 2, latest;
     5 iterations an epoch)."""
-    from glassnet.solver import Solver
+    from glassnet.training.solver import Solver
     from solver_models import make_problem
     folder = RunFolder.create(path)
     model, data, kwargs = make_problem("tiny")

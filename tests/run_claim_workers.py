@@ -4,7 +4,7 @@ Each worker waits at a shared barrier before every claim, so all of them call
 ``RunFolder.create`` at the same moment, and reports ``(index, (kind, detail))`` on a queue:
 ``("won", run id or path)``, ``("refused", message)`` or ``("crashed", repr)``.
 """
-from glassnet.runs import RunFolder, RunFolderError
+from glassnet.experiment.run_folder import RunFolder, RunFolderError
 
 
 def claim(barrier, queue, paths, mode):

@@ -2,12 +2,14 @@
 import numpy as np
 import pytest
 
-from glassnet import bench, bench_train
+from glassnet.bench import layers as bench_layers
+from glassnet.bench import timing
+from glassnet.bench import training as bench_train
 from helpers import torch_or_skip
 
 
 def test_system_info_names_cpu_blas_and_torch():
-    lines = bench_train.system_info()
+    lines = timing.system_info()
     assert lines[0].startswith("CPU: ") and "logical CPUs" in lines[0]
     assert lines[1].startswith(f"NumPy {np.__version__}, BLAS: ")
     assert "threads" in lines[1] and "glassnet threads: " in lines[1]
@@ -16,7 +18,7 @@ def test_system_info_names_cpu_blas_and_torch():
 
 
 def test_process_line_says_what_was_set(monkeypatch):
-    from glassnet import owned_process
+    from glassnet.fast import process as owned_process
     monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "4")
     monkeypatch.setattr(owned_process, "_kept_bytes", None)
     assert owned_process.describe() == "process: OPENBLAS_THREAD_TIMEOUT=4, allocator defaults"
@@ -48,7 +50,7 @@ def test_torch_network_has_the_same_parameter_count(name):
 
 
 def test_bench_main_prints_the_training_table(capsys):
-    assert bench.main(["--skip-naive", "--skip-torch", "--repeat", "1"]) == 0
+    assert bench_layers.main(["--skip-naive", "--skip-torch", "--repeat", "1"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("CPU: ")
     assert "training step (forward + backward + Adam)" in text
@@ -60,10 +62,10 @@ def test_bench_main_prints_the_training_table(capsys):
 def test_best_times_runs_each_candidate_alone(monkeypatch):
     """All runs of one candidate (warm-up included) come before the next one's, so one
     library's spinning worker threads never overlap the other's timed runs."""
-    monkeypatch.setattr(bench, "SETTLE_SECONDS", 0)
+    monkeypatch.setattr(timing, "SETTLE_SECONDS", 0)
     calls = []
     ticks = iter(range(1000))
-    best = bench.best_times({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+    best = timing.best_times({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
                             repeat=3, clock=lambda: next(ticks))
     assert calls == ["a"] * 4 + ["b"] * 4
     assert best == {"a": 1, "b": 1}

@@ -9,10 +9,11 @@ import time
 import numpy as np
 import pytest
 
-from glassnet._io import save_npz
-from glassnet.checkpoint import (CHECKPOINT_VERSION, CheckpointState, find_latest_checkpoint,
-                                 remove_stale_temp_files)
-from glassnet.solver import Solver
+from glassnet._core.files import save_npz
+from glassnet.training.checkpoint.files import remove_stale_temp_files
+from glassnet.training.checkpoint.search import find_latest_checkpoint
+from glassnet.training.checkpoint.state import CHECKPOINT_VERSION, CheckpointState
+from glassnet.training.solver import Solver
 from solver_models import (TinySoftmax, assert_bit_identical, make_data, make_problem,
                            solver_state)
 

@@ -18,12 +18,12 @@ CLASSIC_IMPORTS = [
     ("from glassnet.layer_utils import *",
      ["affine_relu_forward", "affine_bn_relu_backward", "conv_relu_pool_forward",
       "conv_bn_relu_backward"]),
-    ("from glassnet.fast_layers import *",
+    ("from glassnet.fast.conv import *",
      ["conv_forward_fast", "conv_backward_fast", "max_pool_forward_fast",
       "max_pool_backward_fast"]),
     ("from glassnet.optim import *",
      ["sgd", "sgd_momentum", "rmsprop", "adam", "adagrad", "nesterov", "adamw"]),
-    ("from glassnet.solver import *",
+    ("from glassnet.training.solver import *",
      ["Solver", "step_schedule", "cosine_schedule", "warmup_schedule"]),
     ("from glassnet.gradient_check import *",
      ["eval_numerical_gradient", "eval_numerical_gradient_array",
@@ -52,7 +52,7 @@ OWN_IMPORTS = [
     ("from glassnet import load_model, optim, tune", ["load_model", "optim", "tune"]),
     ("from glassnet.datasets import load_dataset, dataset_info, standardize, append_bias",
      ["load_dataset", "dataset_info", "standardize", "append_bias"]),
-    ("from glassnet.experiment import train_run, resume_run, RunInterrupted",
+    ("from glassnet.experiment.train import train_run, resume_run, RunInterrupted",
      ["train_run", "resume_run", "RunInterrupted"]),
 ]
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from glassnet import cli
-from glassnet.runs import RUN_FILES, RunFolder
+from glassnet.experiment.run_folder import RUN_FILES, RunFolder
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # A small and quick ConvNet for the tests (the default one is bigger).
@@ -412,9 +412,9 @@ def test_bad_options(capsys):
 def test_bench_passes_arguments_through(capsys, monkeypatch):
     import types
     seen = []
-    fake = types.ModuleType("glassnet.bench")
+    fake = types.ModuleType("glassnet.bench.layers")
     fake.main = lambda argv: seen.append(argv) or 0
-    monkeypatch.setitem(sys.modules, "glassnet.bench", fake)
+    monkeypatch.setitem(sys.modules, "glassnet.bench.layers", fake)
     assert cli.main(["bench", "--quick", "--only", "conv"]) == 0
     assert seen == [["--quick", "--only", "conv"]]
 

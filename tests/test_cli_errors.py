@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from glassnet import cli
-from glassnet.runs import RunFolder
+from glassnet.experiment.run_folder import RunFolder
 
 pytest.importorskip("matplotlib")
 
@@ -98,7 +98,7 @@ def test_model_files_with_wrong_contents(capsys, tmp_path, trained):
     meta = json.loads(np.load(source, allow_pickle=False)[meta_name[:-4]].tobytes())
     meta["config"]["hidden_dims"] = [7000, 7000]
     bad = tmp_path / "huge.npz"
-    from glassnet._io import save_npz
+    from glassnet._core.files import save_npz
     with np.load(source, allow_pickle=False) as f:
         arrays = {k: f[k] for k in f.files if k.startswith(("param/", "state/"))}
     save_npz(bad, arrays, meta)
@@ -247,7 +247,7 @@ def test_a_run_of_an_older_glassnet_resumes_but_is_not_overwritten(capsys, tmp_p
 def test_a_damaged_checkpoint_is_named_and_a_fallback_announced(capsys, tmp_path, trained):
     """ckpt_latest.npz edited: with the epoch checkpoint there, resume uses it and says so
     in one line; without it, the error names the damaged file and why, and changes nothing."""
-    from glassnet._io import load_npz, save_npz
+    from glassnet._core.files import load_npz, save_npz
     run = tmp_path / "run"
     shutil.copytree(trained, run)
     latest = RunFolder(run).latest_checkpoint_path
@@ -373,7 +373,7 @@ def test_a_model_file_whose_layers_cannot_exist_is_refused(capsys, tmp_path, tra
         arrays = {k: f[k] for k in f.files if k.startswith(("param/", "state/"))}
         meta = json.loads(f["__glassnet_meta__"].tobytes())
     meta["config"].update(hidden_dims=[10**15], normalization="batchnorm")
-    from glassnet._io import save_npz
+    from glassnet._core.files import save_npz
     save_npz(tmp_path / "huge.npz", arrays, meta)
     assert_user_error(capsys, ["evaluate", tmp_path / "huge.npz", "--data", "digits"],
                       r"cannot load model .*huge\.npz.*larger than this machine's memory")

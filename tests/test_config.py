@@ -1,9 +1,9 @@
-"""glassnet.config: the typed training configuration."""
+"""glassnet.experiment.config: the typed training configuration."""
 import json
 
 import pytest
 
-from glassnet.config import (DEFAULT_LR, ConfigError, TrainConfig, config_from_args,
+from glassnet.experiment.config import (DEFAULT_LR, ConfigError, TrainConfig, config_from_args,
                              read_settings_file)
 
 
@@ -125,7 +125,7 @@ def test_example_files_describe_buildable_models(name):
     """Every example in examples/ resolves and builds a model for 28x28 images."""
     import os
 
-    from glassnet.experiment import build_model
+    from glassnet.experiment.train import build_model
     path = os.path.join(os.path.dirname(__file__), "..", "examples", name)
     settings = read_settings_file(path)
     config = TrainConfig(**settings) if "model" in settings else TrainConfig(model=path)

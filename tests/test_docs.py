@@ -24,13 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # The classic import paths of the course exercises, and glassnet's own public modules.
 DOCUMENTED = [
-    "glassnet.layers", "glassnet.fast_layers", "glassnet.layer_utils",
-    "glassnet.gradient_check", "glassnet.optim", "glassnet.solver", "glassnet.data_utils",
+    "glassnet.layers", "glassnet.fast.conv", "glassnet.layer_utils",
+    "glassnet.gradient_check", "glassnet.optim", "glassnet.training.solver", "glassnet.data_utils",
     "glassnet.vis_utils", "glassnet.classifiers", "glassnet.classifiers.softmax",
     "glassnet.classifiers.linear_svm", "glassnet.classifiers.linear_classifier",
     "glassnet.classifiers.neural_net", "glassnet.classifiers.fc_net",
-    "glassnet.classifiers.cnn", "glassnet.datasets", "glassnet.tune", "glassnet.experiment",
-    "glassnet.config", "glassnet.runs",
+    "glassnet.classifiers.cnn", "glassnet.datasets", "glassnet.tune", "glassnet.experiment.train",
+    "glassnet.experiment.config", "glassnet.experiment.run_folder",
 ]
 PAGES = [
     "index.html", "getting-started.html", "user-guide/index.html",

@@ -1,4 +1,4 @@
-"""glassnet.experiment: one configuration trained into one run folder."""
+"""glassnet.experiment.train: one configuration trained into one run folder."""
 import json
 import os
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from glassnet.classifiers import load_model
-from glassnet.config import ConfigError, TrainConfig
-from glassnet.experiment import (DivergedError, RunInterrupted, build_model, load_data,
+from glassnet.experiment.config import ConfigError, TrainConfig
+from glassnet.experiment.train import (DivergedError, RunInterrupted, build_model, load_data,
                                  prepare_run, resume_run, train_prepared, train_run)
-from glassnet.runs import RunFolder
+from glassnet.experiment.run_folder import RunFolder
 
 # A small fully connected net with dropout on 400 digits: a few seconds per run.
 SMALL = TrainConfig(data="digits", model="fc", hidden=[32], dropout=0.3, epochs=3,
@@ -262,7 +262,7 @@ def test_sweep_trial_whose_model_cannot_be_built_leaves_no_folder(tmp_path):
 def test_training_writes_only_into_a_folder_it_claimed(tmp_path):
     """train_run into a RunFolder that create() did not claim (a user's folder) is refused
     before any file is written."""
-    from glassnet.runs import RunFolderError
+    from glassnet.experiment.run_folder import RunFolderError
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "config.json").write_text('{"my": "settings"}')
@@ -273,7 +273,7 @@ def test_training_writes_only_into_a_folder_it_claimed(tmp_path):
 
 
 def test_resume_warns_when_it_falls_back_past_a_damaged_checkpoint(tmp_path):
-    from glassnet.runs import CheckpointFallbackWarning
+    from glassnet.experiment.run_folder import CheckpointFallbackWarning
     cut = RunFolder.create(tmp_path / "cut")
     with pytest.raises(RunInterrupted):
         train_run(SMALL, cut, callbacks=[InterruptAt(13)])

@@ -3,8 +3,8 @@ the naive layer's checks, and is checked against numerical gradients and PyTorch
 import numpy as np
 import pytest
 
-import glassnet._threads as threads
-from glassnet.fast_affine import affine_backward_fast, affine_forward_fast
+import glassnet.fast.threads as threads
+from glassnet.fast.affine import affine_backward_fast, affine_forward_fast
 from glassnet.gradient_check import rel_error
 from glassnet.layers import affine_backward, affine_forward
 from helpers import check_against_torch, check_layer

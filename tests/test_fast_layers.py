@@ -8,13 +8,13 @@ import pytest
 from hypothesis import assume, given, strategies as st
 
 from helpers import check_against_torch, check_layer, torch_or_skip
-import glassnet._scratch
-import glassnet._threads
-import glassnet.fast_layers as fast_layers
-import glassnet.fast_pool as fast_pool
-from glassnet.fast_layers import (conv_backward_fast, conv_forward_fast,
+import glassnet.fast.scratch
+import glassnet.fast.threads
+import glassnet.fast.conv as fast_layers
+import glassnet.fast.pool as fast_pool
+from glassnet.fast.conv import (conv_backward_fast, conv_forward_fast,
                                   max_pool_backward_fast, max_pool_forward_fast)
-from glassnet.fast_relu import relu_backward_fast, relu_forward_fast
+from glassnet.fast.relu import relu_backward_fast, relu_forward_fast
 from glassnet.gradient_check import rel_error
 from glassnet.layers import (conv_backward_naive, conv_forward_naive,
                              max_pool_backward_naive, max_pool_forward_naive)
@@ -124,7 +124,7 @@ def test_conv_fast_in_several_blocks(monkeypatch, rng, dx_path, x_shape, w_shape
                                      images_per_block, num_threads):
     # Shrink the block so the batch is cut into several blocks, the last one shorter; the
     # batch split over 1 or 3 threads (parts of 1-3 images: dw summed over the parts).
-    monkeypatch.setattr(glassnet._threads, "MIN_ELEMENTS_PER_THREAD", 1)
+    monkeypatch.setattr(glassnet.fast.threads, "MIN_ELEMENTS_PER_THREAD", 1)
     monkeypatch.setenv("GLASSNET_NUM_THREADS", num_threads)
     plan = fast_layers._ConvPlan(x_shape, w_shape, stride, pad, pad, 8)
     monkeypatch.setattr(fast_layers, "_BLOCK_BYTES",
@@ -142,7 +142,7 @@ def test_conv_forward_with_relu_is_relu_of_the_convolution(monkeypatch, rng, dty
                                                            num_threads):
     """relu=True gives relu_forward_fast(conv) to the bit (NaN stays NaN), blocks and
     threads included, and the same cache; anything but a bool is refused."""
-    monkeypatch.setattr(glassnet._threads, "MIN_ELEMENTS_PER_THREAD", 1)
+    monkeypatch.setattr(glassnet.fast.threads, "MIN_ELEMENTS_PER_THREAD", 1)
     monkeypatch.setenv("GLASSNET_NUM_THREADS", num_threads)
     monkeypatch.setattr(fast_layers, "_BLOCK_BYTES", 1)     # one image per block
     x, w, b = (a.astype(dtype) for a in conv_pair(rng, (5, 3, 8, 8), (4, 3, 3, 3)))
@@ -287,7 +287,7 @@ def test_pool_fast_in_several_blocks(monkeypatch, rng, x_shape, ph, pw, stride, 
     # Blocks of 3 planes: the (N*C) planes split unevenly, the last block shorter; the
     # blocks shared out over 1 or 3 threads.
     monkeypatch.setattr(fast_pool, "_POOL_BLOCK_BYTES", 3 * x_shape[2] * x_shape[3] * 8)
-    monkeypatch.setattr(glassnet._threads, "MIN_ELEMENTS_PER_THREAD", 1)
+    monkeypatch.setattr(glassnet.fast.threads, "MIN_ELEMENTS_PER_THREAD", 1)
     monkeypatch.setenv("GLASSNET_NUM_THREADS", num_threads)
     x = np.round(rng.randn(*x_shape) * 2)
     param = {"pool_height": ph, "pool_width": pw, "stride": stride}
@@ -500,7 +500,7 @@ def test_scratch_buffers_grow_and_switch_dtype(rng):
 
 
 def test_buffers_too_large_to_keep_are_fresh(monkeypatch, rng):
-    monkeypatch.setattr(glassnet._scratch, "SCRATCH_MAX_BYTES", 0)
+    monkeypatch.setattr(glassnet.fast.scratch, "SCRATCH_MAX_BYTES", 0)
     a = fast_layers._scratch("test_slot", (2, 3), np.float64)
     b = fast_layers._scratch("test_slot", (2, 3), np.float64)
     assert not np.shares_memory(a, b)
@@ -618,7 +618,7 @@ def test_pool_backward_with_relu_mask_is_relu_backward_first(monkeypatch, rng, p
     several blocks and threads: ReLU zeros (ties), a NaN window, and inf/NaN upstream
     values both where the mask keeps them and where it drops them (exact zeros there)."""
     monkeypatch.setattr(fast_pool, "_POOL_BLOCK_BYTES", 1)       # one plane per block
-    monkeypatch.setattr(glassnet._threads, "MIN_ELEMENTS_PER_THREAD", 1)
+    monkeypatch.setattr(glassnet.fast.threads, "MIN_ELEMENTS_PER_THREAD", 1)
     monkeypatch.setenv("GLASSNET_NUM_THREADS", num_threads)
     x = np.maximum(rng.randn(3, 2, 7, 7), 0).astype(dtype)     # a ReLU's output
     x[1, 1] = 0                                                 # windows of zeros (ties)
@@ -654,7 +654,7 @@ def test_conv_fast_dw_image_by_image(monkeypatch, rng, x_shape, w_shape, stride,
     several blocks and threads, and the same bits whether dx is asked for or not."""
     monkeypatch.setattr(fast_layers, "_BLOCK_BYTES", 1)   # one image per block (min 4)
     monkeypatch.setattr(fast_layers, "_BACKWARD_MIN_IMAGES", 1)
-    monkeypatch.setattr(glassnet._threads, "MIN_ELEMENTS_PER_THREAD", 1)
+    monkeypatch.setattr(glassnet.fast.threads, "MIN_ELEMENTS_PER_THREAD", 1)
     monkeypatch.setenv("GLASSNET_NUM_THREADS", num_threads)
     assert int(np.prod(w_shape[1:])) <= w_shape[0]
     x, w, b = conv_pair(rng, x_shape, w_shape)

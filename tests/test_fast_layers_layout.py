@@ -3,7 +3,7 @@ they receive transposed views (spatial batchnorm returns one), not C-ordered arr
 import numpy as np
 import pytest
 
-from glassnet.fast_layers import (conv_backward_fast, conv_forward_fast,
+from glassnet.fast.conv import (conv_backward_fast, conv_forward_fast,
                                   max_pool_backward_fast, max_pool_forward_fast)
 from glassnet.gradient_check import rel_error
 from glassnet.layers import (conv_backward_naive, conv_forward_naive,

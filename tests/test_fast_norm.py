@@ -6,9 +6,9 @@ import copy
 import numpy as np
 import pytest
 
-import glassnet._threads as threads
-import glassnet.fast_norm as fast_norm
-from glassnet.fast_norm import (spatial_batchnorm_backward_fast, spatial_batchnorm_forward_fast,
+import glassnet.fast.threads as threads
+import glassnet.fast.norm as fast_norm
+from glassnet.fast.norm import (spatial_batchnorm_backward_fast, spatial_batchnorm_forward_fast,
                                 spatial_batchnorm_relu_backward_fast,
                                 spatial_batchnorm_relu_forward_fast)
 from glassnet.gradient_check import rel_error

@@ -3,9 +3,9 @@ and the thread pool helper splits work as documented."""
 import numpy as np
 import pytest
 
-import glassnet._threads as threads
-from glassnet._threads import map_slices, num_threads
-from glassnet.fast_relu import relu_backward_fast, relu_forward_fast
+import glassnet.fast.threads as threads
+from glassnet.fast.threads import map_slices, num_threads
+from glassnet.fast.relu import relu_backward_fast, relu_forward_fast
 from glassnet.layers import relu_backward, relu_forward
 from helpers import check_layer
 

@@ -16,12 +16,12 @@ import copy
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from glassnet.fast_layers import (conv_backward_fast, conv_forward_fast,
+from glassnet.fast.conv import (conv_backward_fast, conv_forward_fast,
                                   max_pool_backward_fast, max_pool_forward_fast)
-from glassnet.fast_norm import (spatial_batchnorm_backward_fast, spatial_batchnorm_forward_fast,
+from glassnet.fast.norm import (spatial_batchnorm_backward_fast, spatial_batchnorm_forward_fast,
                                 spatial_batchnorm_relu_backward_fast,
                                 spatial_batchnorm_relu_forward_fast)
-from glassnet.fast_relu import relu_backward_fast, relu_forward_fast
+from glassnet.fast.relu import relu_backward_fast, relu_forward_fast
 from glassnet.layers import (conv_backward_naive, conv_forward_naive, max_pool_backward_naive,
                              max_pool_forward_naive, relu_backward, relu_forward)
 from helpers import naive_spatial_bn_relu

@@ -113,7 +113,7 @@ def test_grad_check_sparse_refuses_empty_x_and_a_gradient_of_another_shape():
 # ---- the one table of gradient-check cases (also behind `glassnet gradcheck`) ----------
 
 from glassnet import layers  # noqa: E402
-from glassnet.gradcheck_cases import CASES, case_errors, run_gradcheck_cases  # noqa: E402
+from glassnet.cli.gradcheck_cases import CASES, case_errors, run_gradcheck_cases  # noqa: E402
 
 GRADCHECK_TOL = 1e-6   # the default tolerance of `glassnet gradcheck`
 

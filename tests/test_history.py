@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from glassnet.history import HISTORY_COLUMNS, TrainingHistory
-from glassnet.solver import HISTORY_COLUMNS as FROM_SOLVER
+from glassnet.training.history import HISTORY_COLUMNS, TrainingHistory
+from glassnet.training.solver import HISTORY_COLUMNS as FROM_SOLVER
 
 
 def filled(rows=4, checks_at=(1, 4)):

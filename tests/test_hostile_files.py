@@ -38,8 +38,8 @@ import hostile
 import hostile_datasets
 import hostile_nesting
 import hostile_runs
-from glassnet._io import save_npz
-from glassnet.runs import MARKER
+from glassnet._core.files import save_npz
+from glassnet.experiment.run_folder import MARKER
 
 ADDRESS_SPACE_LIMIT = 1 << 30
 RUNNER = os.path.join(os.path.dirname(__file__), "hostile_runner.py")

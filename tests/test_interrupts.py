@@ -28,8 +28,9 @@ import numpy as np
 import pytest
 
 from glassnet import optim
-from glassnet.checkpoint import CheckpointState, find_latest_checkpoint
-from glassnet.solver import Solver
+from glassnet.training.checkpoint.search import find_latest_checkpoint
+from glassnet.training.checkpoint.state import CheckpointState
+from glassnet.training.solver import Solver
 from solver_models import assert_bit_identical, make_problem, solver_state
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -265,9 +266,9 @@ def inject(where, k, kwargs, monkeypatch):
     if where == "update rule":         # after some parameters were updated
         kwargs["update_rule"] = interrupt_on_call(optim.adam, k)
     elif where == "checkpoint write":  # between the epoch file and _latest
-        import glassnet.checkpoint
-        monkeypatch.setattr(glassnet.checkpoint, "save_npz",
-                            interrupt_on_call(glassnet.checkpoint.save_npz, k))
+        import glassnet.training.checkpoint.state
+        monkeypatch.setattr(glassnet.training.checkpoint.state, "save_npz",
+                            interrupt_on_call(glassnet.training.checkpoint.state.save_npz, k))
     elif where == "on_epoch_end":
         kwargs["on_epoch_end"] = interrupt_on_call(lambda s: None, k)
     elif where == "on_iteration":
@@ -320,7 +321,7 @@ def test_sigint_while_map_slices_waits_returns_only_after_every_slice(monkeypatc
     the caller's arrays after the call has returned."""
     import threading
 
-    import glassnet._threads as threads
+    import glassnet.fast.threads as threads
     monkeypatch.setattr(threads, "MIN_ELEMENTS_PER_THREAD", 1)
     monkeypatch.setenv("GLASSNET_NUM_THREADS", "2")
     events = []
@@ -348,8 +349,8 @@ def test_sigint_while_map_slices_waits_returns_only_after_every_slice(monkeypatc
 
 REPLACER = textwrap.dedent("""
     import sys
-    from glassnet.config import TrainConfig
-    from glassnet.runs import RunFolder
+    from glassnet.experiment.config import TrainConfig
+    from glassnet.experiment.run_folder import RunFolder
     path, ready = sys.argv[1], False
     while True:
         folder = RunFolder.create(path, overwrite=True)
@@ -368,8 +369,8 @@ def test_sigkill_while_replacing_a_run_never_loses_it(tmp_path, monkeypatch):
     moments, 30 times: the user's files in the folder stay, and the next --overwrite always
     takes the run over (a marker moved aside by the killed process proves it once no
     process can be using it; here at once, since the killer knows its victim is dead)."""
-    from glassnet import _run_claim
-    from glassnet.runs import MARKER, RunFolder
+    from glassnet.experiment import run_claim as _run_claim
+    from glassnet.experiment.run_folder import MARKER, RunFolder
     monkeypatch.setattr(_run_claim, "STALE_SECONDS", 0)
     path = RunFolder.create(tmp_path / "run").path
     notes = {os.path.join(path, "notes.txt"): b"the user's notes",

@@ -5,7 +5,7 @@ import stat
 import numpy as np
 import pytest
 
-from glassnet._io import atomic_write_bytes, load_npz, load_npz_meta, save_npz
+from glassnet._core.files import atomic_write_bytes, load_npz, load_npz_meta, save_npz
 
 
 def test_new_file_gets_umask_permissions(tmp_path):

@@ -277,8 +277,8 @@ def test_fully_connected_net_skips_the_input_gradient_and_keeps_its_gradients(
         rng, monkeypatch, normalization):
     """FullyConnectedNet asks for no gradient of its input; its gradients are those of a
     backward pass that computes it."""
-    import glassnet.classifiers._stack as stack
-    import glassnet.fast_affine as fast_affine
+    import glassnet.classifiers.stack as stack
+    import glassnet.fast.affine as fast_affine
     import glassnet.layer_utils as layer_utils
     from glassnet.classifiers.fc_net import FullyConnectedNet
     calls, force_dx = [], []

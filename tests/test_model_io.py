@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from glassnet._io import META_KEY, save_npz
+from glassnet._core.files import META_KEY, save_npz
 from glassnet.classifiers import (ConvNet, FullyConnectedNet, Model, Softmax,
                                   ThreeLayerConvNet, TwoLayerNet, load_model)
 from glassnet.classifiers import neural_net

@@ -3,9 +3,9 @@ no larger than the training set, and the memory a model needs to train against t
 machine's, for Python callers of build_model / prepare_run as for the command line."""
 import pytest
 
-import glassnet._model_size as model_size
-from glassnet.config import ConfigError, TrainConfig
-from glassnet.experiment import build_model, prepare_run
+import glassnet.experiment.model_size as model_size
+from glassnet.experiment.config import ConfigError, TrainConfig
+from glassnet.experiment.train import build_model, prepare_run
 
 DIGITS = {"input_shape": (1, 8, 8), "num_classes": 10}
 
@@ -72,7 +72,7 @@ def test_the_planned_parameters_are_those_built(config):
 
 
 def model_size_spec(config):
-    from glassnet.experiment import model_spec
+    from glassnet.experiment.train import model_spec
     return model_spec(config, DIGITS)
 
 

@@ -30,7 +30,7 @@ def small_image_data(rng, n_train=60, n_val=20, shape=(3, 8, 8), classes=4):
 
 
 def test_fully_connected_nets_notebook(capsys):
-    from glassnet.solver import Solver
+    from glassnet.training.solver import Solver
 
     np.random.seed(231)
     N, D, H1, H2, C = 2, 15, 20, 30, 10
@@ -113,8 +113,8 @@ def test_batchnorm_and_dropout_notebook_cells():
 
 
 def test_convolutional_networks_notebook(capsys):
-    from glassnet.fast_layers import conv_backward_fast, conv_forward_fast
-    from glassnet.solver import Solver
+    from glassnet.fast.conv import conv_backward_fast, conv_forward_fast
+    from glassnet.training.solver import Solver
     from glassnet.vis_utils import visualize_grid
 
     np.random.seed(231)

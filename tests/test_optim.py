@@ -61,10 +61,10 @@ def test_rmsprop_classic_values():
 def test_adam_in_blocks_gives_the_formulas_bits(monkeypatch, dtype, num_threads):
     """Large parameters go through blocks and threads (_adam_into, no temporaries): three
     steps give the same bits as the plain formulas, state included."""
-    import glassnet._threads
+    import glassnet.fast.threads
     monkeypatch.setattr(optim, "_ADAM_BLOCKED_SIZE", 64)
     monkeypatch.setattr(optim, "_ADAM_BLOCK", 50)           # a shorter last block
-    monkeypatch.setattr(glassnet._threads, "MIN_ELEMENTS_PER_THREAD", 1)
+    monkeypatch.setattr(glassnet.fast.threads, "MIN_ELEMENTS_PER_THREAD", 1)
     monkeypatch.setenv("GLASSNET_NUM_THREADS", num_threads)
     rng = np.random.RandomState(3)
     w = rng.randn(17, 13).astype(dtype)

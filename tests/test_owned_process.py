@@ -1,4 +1,4 @@
-"""glassnet.owned_process: freed blocks are reused instead of faulted in again; OpenBLAS's
+"""glassnet.fast.process: freed blocks are reused instead of faulted in again; OpenBLAS's
 idle threads are told to sleep, by the ``glassnet`` program, before NumPy loads."""
 import subprocess
 import sys
@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from glassnet.owned_process import keep_freed_memory
+from glassnet.fast.process import keep_freed_memory
 
 # A child process allocates, writes and frees the arrays of a small "training step" a few
 # times and prints its page faults per step after the first steps.
@@ -14,7 +14,7 @@ STEP_FAULTS = textwrap.dedent("""
     import resource, sys
     import numpy as np
     if sys.argv[1] == "keep":
-        from glassnet.owned_process import keep_freed_memory
+        from glassnet.fast.process import keep_freed_memory
         assert keep_freed_memory() is True
     def step():
         arrays = []
@@ -68,12 +68,12 @@ def _run_python(code, env_extra=None, unset=()):
 
 def test_the_program_quiets_blas_threads_before_numpy_loads():
     # What glassnet's entry point sees: NumPy not loaded yet, the variable set for OpenBLAS.
-    code = ("import sys, glassnet.__main__ as m, glassnet.owned_process as p\n"
+    code = ("import sys, glassnet.__main__ as m, glassnet.fast.process as p\n"
             "print('numpy' in sys.modules, p.quiet_blas_threads())\n"
             "import os; print(os.environ['OPENBLAS_THREAD_TIMEOUT'])")
     assert _run_python(code, unset=("OPENBLAS_THREAD_TIMEOUT",)).split() == ["False", "True", "4"]
     # A value the user chose is kept; after NumPy loaded, the call says it is too late.
-    code = ("import numpy, os, glassnet.owned_process as p\n"
+    code = ("import numpy, os, glassnet.fast.process as p\n"
             "print(p.quiet_blas_threads(), os.environ['OPENBLAS_THREAD_TIMEOUT'])")
     assert _run_python(code, {"OPENBLAS_THREAD_TIMEOUT": "20"}).split() == ["False", "20"]
 

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from glassnet._parse import (MAX_NESTING, NestingError, nesting_depth, parse_json, parse_toml,
+from glassnet._core.parse import (MAX_NESTING, NestingError, nesting_depth, parse_json, parse_toml,
                              read_json_object)
 
 

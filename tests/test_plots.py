@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from glassnet import plots
+from glassnet.experiment import plots
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -138,7 +138,7 @@ def test_report_embeds_images_and_escapes_text(tmp_path):
 
 
 def test_import_does_not_load_matplotlib_and_drawing_avoids_pyplot(tmp_path):
-    code = ("import sys, numpy as np; import glassnet.plots as p; "
+    code = ("import sys, numpy as np; import glassnet.experiment.plots as p; "
             "assert 'matplotlib' not in sys.modules, 'imported at import'; "
             f"p.plot_confusion(np.eye(2, dtype=int), {str(tmp_path / 'c.png')!r}); "
             "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot used'; print('ok')")

@@ -1,4 +1,4 @@
-"""glassnet.runs.RunFolder: the one place that knows a run folder's layout."""
+"""glassnet.experiment.run_folder.RunFolder: the one place that knows a run folder's layout."""
 import json
 import os
 import re
@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 
-from glassnet import runs
-from glassnet.config import TrainConfig
-from glassnet.runs import RunFolder, RunFolderError
+from glassnet.experiment import run_folder as runs
+from glassnet.experiment.config import TrainConfig
+from glassnet.experiment.run_folder import RunFolder, RunFolderError
 
 
 def test_layout_paths(tmp_path):
@@ -346,7 +346,7 @@ def test_racing_overwrites_of_one_run_never_share_it(tmp_path, record_property):
 
 def edit_header(key, value):
     def damage(path):
-        from glassnet._io import load_npz, save_npz
+        from glassnet._core.files import load_npz, save_npz
         arrays, meta = load_npz(path, "checkpoint")
         where = {"iteration": meta["progress"], "batch_size": meta["settings"]}
         where.get(key, meta)[key] = value

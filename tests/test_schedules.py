@@ -1,16 +1,16 @@
-"""Learning-rate schedules (t in epochs -> factor), also importable from glassnet.solver."""
+"""Learning-rate schedules (t in epochs -> factor), also importable from glassnet.training.solver."""
 import math
 
 import pytest
 
-import glassnet.solver
-from glassnet.schedules import cosine_schedule, step_schedule, warmup_schedule
+import glassnet.training.solver
+from glassnet.training.schedules import cosine_schedule, step_schedule, warmup_schedule
 
 
 def test_classic_import_path():
-    assert glassnet.solver.step_schedule is step_schedule
-    assert glassnet.solver.cosine_schedule is cosine_schedule
-    assert glassnet.solver.warmup_schedule is warmup_schedule
+    assert glassnet.training.solver.step_schedule is step_schedule
+    assert glassnet.training.solver.cosine_schedule is cosine_schedule
+    assert glassnet.training.solver.warmup_schedule is warmup_schedule
 
 
 def test_step_schedule():

@@ -12,7 +12,7 @@ import os
 import resource
 import sys
 
-from glassnet.solver import Solver
+from glassnet.training.solver import Solver
 from solver_models import TinyDropout, make_data, make_problem
 
 ITERATIONS, EVERY = 10_000, 1_000

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from glassnet import optim
-from glassnet._io import load_npz
-from glassnet.solver import (HISTORY_COLUMNS, Solver, cosine_schedule, step_schedule,
+from glassnet._core.files import load_npz
+from glassnet.training.solver import (HISTORY_COLUMNS, Solver, cosine_schedule, step_schedule,
                              warmup_schedule)
 from solver_models import (TinyDropout, TinySoftmax, assert_bit_identical,  # noqa: F401
                            make_data, make_fcn, make_problem, solver_state)
@@ -686,7 +686,7 @@ def test_labels_and_arrays_are_checked_against_the_model():
 # ---- a loss that explodes while staying finite ----------------------------------------------
 
 def test_an_exploding_finite_loss_is_divergence():
-    from glassnet._divergence import EXPLOSION_FACTOR, explosion_threshold
+    from glassnet._core.divergence import EXPLOSION_FACTOR, explosion_threshold
     assert explosion_threshold(2.3) == EXPLOSION_FACTOR * 2.3 == 2300
     assert explosion_threshold(1e-6) == 1000 and explosion_threshold(None) == math.inf
     kwargs = dict(update_rule="adam", optim_config={"learning_rate": 1e9}, num_epochs=4,

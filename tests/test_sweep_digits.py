@@ -10,7 +10,7 @@ cannot flake.
 About 30 s on 2 idle cores.
 """
 from glassnet import tune
-from glassnet.config import TrainConfig
+from glassnet.experiment.config import TrainConfig
 
 
 def test_a_digits_sweep_of_the_fully_connected_model(tmp_path):

@@ -5,7 +5,8 @@ import os
 import pytest
 
 import sweep_workers as sw
-from glassnet import plots, sweep_plots
+from glassnet.experiment import plots
+from glassnet.tune import plots as sweep_plots
 from glassnet import tune
 
 NASTY = ["$x^2$", "$x^$", "$\\undefined$", "$$", "$", "a\\b\\c", "<script>alert(1)</script>",
@@ -16,14 +17,14 @@ NASTY = ["$x^2$", "$x^$", "$\\undefined$", "$$", "$", "a\\b\\c", "<script>alert(
 def drawn(monkeypatch):
     """Every figure saved while the test runs: its texts (string, parses mathtext?)."""
     seen = []
-    save = plots._save_png
+    save = plots.save_png
 
     def capture(fig, path):
         texts = [t for t in fig.findobj(match=lambda a: hasattr(a, "get_parse_math"))]
         seen.append([(t.get_text(), t.get_parse_math()) for t in texts])
         return save(fig, path)
-    monkeypatch.setattr(sweep_plots, "_save_png", capture)
-    monkeypatch.setattr(plots, "_save_png", capture)
+    monkeypatch.setattr(sweep_plots, "save_png", capture)
+    monkeypatch.setattr(plots, "save_png", capture)
     return seen
 
 

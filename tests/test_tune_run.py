@@ -9,8 +9,8 @@ import pytest
 from optuna.trial import TrialState
 
 from glassnet import tune
-from glassnet.config import TrainConfig
-from glassnet.runs import RunFolder
+from glassnet.experiment.config import TrainConfig
+from glassnet.experiment.run_folder import RunFolder
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from glassnet._validate import (check_nonnegative_number, check_number_in_range,
+from glassnet._core.validate import (check_nonnegative_number, check_number_in_range,
                                 check_positive_number, check_probability, check_upstream)
 from glassnet.layers.conv import conv_output_size
 from glassnet.layers.pooling import pool_output_size
@@ -108,7 +108,7 @@ def test_probability_shares_the_number_rules():
 
 
 def test_ragged_lists_are_a_type_error_naming_the_argument():
-    from glassnet._validate import as_float_array
+    from glassnet._core.validate import as_float_array
     with pytest.raises(TypeError, match=r"^x must be an array of numbers; got a list NumPy "
                                          r"cannot read"):
         as_float_array([[1.0, 2.0], [3.0]], "x")

@@ -10,14 +10,16 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "layers", "fast_layers", "layer_utils", "gradient_check", "optim", "solver",
-    "classifiers", "datasets", "data_utils", "vis_utils", "plots", "cli", "config", "runs",
-    "experiment", "evaluation", "tune", "sweep_plots", "callbacks", "checkpoint", "schedules",
-    "history", "gradcheck_cases",
+    "classifiers", "datasets", "data_utils", "vis_utils", "cli", "experiment", "tune",
+    "fast", "training", "bench",
 }
+# Old paths kept for one release (importing one warns and names its new place).
+_MOVED = {"config", "runs", "plots", "sweep_plots", "evaluation", "callbacks",
+          "owned_process", "bench_train"}
 
 
 def __getattr__(name):
-    if name in _SUBMODULES:
+    if name in _SUBMODULES or name in _MOVED:
         return importlib.import_module(f"glassnet.{name}")
     if name == "load_model":
         from glassnet.classifiers import load_model

@@ -1,9 +1,9 @@
 """The ``glassnet`` program: ``python -m glassnet ...`` and the ``glassnet`` command run
 ``main`` here, which first lets OpenBLAS's idle threads sleep (before NumPy is loaded; see
-``glassnet.owned_process``), then runs the command line (``glassnet.cli``)."""
+``glassnet.fast.process``), then runs the command line (``glassnet.cli``)."""
 import sys
 
-from glassnet.owned_process import quiet_blas_threads
+from glassnet.fast.process import quiet_blas_threads
 
 
 def main():

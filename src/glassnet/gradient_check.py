@@ -8,7 +8,7 @@ exercises write ``lambda _: layer(x, gamma, beta)[0]``.
 """
 import numpy as np
 
-from glassnet._validate import check_positive_int, check_positive_number
+from glassnet._core.validate import check_positive_int, check_positive_number
 
 
 def rel_error(x, y):

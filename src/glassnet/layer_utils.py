@@ -32,12 +32,12 @@ shortcuts, both exact:
 * ``compute_dx=False`` on the backward passes skips the gradient of the input (the
   first layer of a network needs none).
 """
-from glassnet.fast_layers import (conv_backward_fast, conv_forward_fast,
+from glassnet.fast.conv import (conv_backward_fast, conv_forward_fast,
                                   max_pool_backward_fast, max_pool_forward_fast)
-from glassnet.fast_norm import (spatial_batchnorm_relu_backward_fast,
+from glassnet.fast.norm import (spatial_batchnorm_relu_backward_fast,
                                 spatial_batchnorm_relu_forward_fast)
-from glassnet.fast_affine import affine_backward_fast, affine_forward_fast
-from glassnet.fast_relu import relu_backward_fast, relu_forward_fast
+from glassnet.fast.affine import affine_backward_fast, affine_forward_fast
+from glassnet.fast.relu import relu_backward_fast, relu_forward_fast
 from glassnet.layers import (batchnorm_backward, batchnorm_forward, layernorm_backward,
                              layernorm_forward, spatial_groupnorm_backward,
                              spatial_groupnorm_forward)

@@ -35,9 +35,9 @@ trajectories against torch in float64).
 """
 import numpy as np
 
-from glassnet._scratch import scratch
-from glassnet._threads import map_slices
-from glassnet._validate import (as_float_array, check_dict, check_nonnegative_int,
+from glassnet.fast.scratch import scratch
+from glassnet.fast.threads import map_slices
+from glassnet._core.validate import (as_float_array, check_dict, check_nonnegative_int,
                                 check_number_in_range)
 
 __all__ = ["sgd", "sgd_momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw"]

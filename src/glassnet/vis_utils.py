@@ -3,13 +3,13 @@
 All three functions take images as ``(N, H, W, C)`` arrays (channels last, the layout
 image viewers expect) and return one ``(height, width, C)`` float array. They only
 arrange and rescale numbers; drawing the result is left to the caller
-(``glassnet.plots`` or ``plt.imshow``).
+(``glassnet.experiment.plots`` or ``plt.imshow``).
 """
 import math
 
 import numpy as np
 
-from glassnet._validate import as_float_array, check_ndim
+from glassnet._core.validate import as_float_array, check_ndim
 
 __all__ = ["visualize_grid", "vis_grid", "vis_nn"]
 

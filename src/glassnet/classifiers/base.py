@@ -22,7 +22,7 @@ its model stream over for the length of ``train()``), else from the global gener
 
 import numpy as np
 
-from glassnet._io import load_npz, save_npz
+from glassnet._core.files import load_npz, save_npz
 
 FORMAT_NAME = "glassnet-model"
 FORMAT_VERSION = 1
@@ -193,11 +193,9 @@ def load_model(path):
         raise ValueError(f"{path!r} was written by a newer glassnet (model format version "
                          f"{version!r}; this glassnet reads up to {FORMAT_VERSION}): upgrade glassnet")
     name = meta.get("class")
-    cls = _MODEL_CLASSES.get(name) if isinstance(name, str) else None
-    if cls is None:
-        # Importing the classifier modules registers every model class.
-        import glassnet.classifiers  # noqa: F401
-        cls = _find_class(name) if isinstance(name, str) else None
+    # Every model class is registered here: Python runs the package's __init__, which
+    # imports each model module, before any module of the package can be used.
+    cls = _find_class(name) if isinstance(name, str) else None
     if cls is None:
         raise ValueError(f"{path!r} holds an unknown model class {name!r}; "
                          f"known: {sorted(_MODEL_CLASSES)}")

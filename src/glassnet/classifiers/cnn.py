@@ -15,8 +15,8 @@ sandwich function, as the classic exercise notebooks expect.
 
 import numpy as np
 
-from glassnet import _validate
-from glassnet.classifiers._stack import (NORMALIZATIONS, _LayeredModel,
+from glassnet._core import validate as _validate
+from glassnet.classifiers.stack import (NORMALIZATIONS, LayeredModel,
                                          affine_stack_backward, affine_stack_forward,
                                          affine_stack_shapes, check_dtype, check_hidden_dims,
                                          check_nonnegative_number, check_positive_number,
@@ -26,7 +26,7 @@ from glassnet.classifiers.base import initial_params
 from glassnet.classifiers.fc_net import check_weight_scale, he_scale, weight_drawer  # noqa: F401
 from glassnet.layers.conv import conv_output_size
 from glassnet.layers.pooling import pool_output_size
-from glassnet.fast_layers import (conv_backward_fast, conv_forward_fast,  # noqa: F401
+from glassnet.fast.conv import (conv_backward_fast, conv_forward_fast,  # noqa: F401
                                   max_pool_backward_fast, max_pool_forward_fast)
 from glassnet.layers import *  # noqa: F401,F403 - re-exported for notebooks
 from glassnet.layer_utils import *  # noqa: F401,F403 - re-exported for notebooks
@@ -116,7 +116,7 @@ def check_block(block, index):
     return out
 
 
-class ThreeLayerConvNet(_LayeredModel):
+class ThreeLayerConvNet(LayeredModel):
     """conv - relu - 2x2 max pool - affine - relu - affine - softmax.
 
     input_dim (C, H, W); F = num_filters filters of size filter_size, stride 1,
@@ -178,7 +178,7 @@ class ThreeLayerConvNet(_LayeredModel):
         return self._finish_loss(scores, y, "softmax", backward)
 
 
-class ConvNet(_LayeredModel):
+class ConvNet(LayeredModel):
     """A configurable convolutional network.
 
     {conv - [batchnorm|groupnorm] - relu - [max pool]} for each dict of ``conv_blocks``

@@ -5,7 +5,7 @@
                         - affine - softmax (or multiclass SVM)
 
 Both are the same "affine stack" (hidden layers made of the sandwich layers of
-``glassnet.layer_utils``, then a last affine layer; see ``_stack``), a data loss from
+``glassnet.layer_utils``, then a last affine layer; see ``stack``), a data loss from
 ``glassnet.layers`` and an L2 penalty ``0.5 * reg * sum_i sum(W_i ** 2)`` on the weights.
 
 ``from glassnet.classifiers.fc_net import *`` also brings in every layer and sandwich
@@ -15,8 +15,8 @@ import math
 
 import numpy as np
 
-from glassnet import _validate
-from glassnet.classifiers._stack import (LOSSES, NORMALIZATIONS, _LayeredModel,
+from glassnet._core import validate as _validate
+from glassnet.classifiers.stack import (LOSSES, NORMALIZATIONS, LayeredModel,
                                          affine_stack_backward, affine_stack_forward,
                                          affine_stack_shapes, as_features, check_dtype,
                                          check_hidden_dims, check_nonnegative_number,
@@ -68,7 +68,7 @@ def as_generator(rng, name):
 
 # ---- models ---------------------------------------------------------------------------
 
-class TwoLayerNet(_LayeredModel):
+class TwoLayerNet(LayeredModel):
     """affine - relu - affine - softmax, with modular layers.
 
     Parameters: W1 (D, H), b1 (H,), W2 (H, C), b2 (C,); weights drawn in the order W1, W2
@@ -117,7 +117,7 @@ class TwoLayerNet(_LayeredModel):
                                                          compute_dx=False))
 
 
-class FullyConnectedNet(_LayeredModel):
+class FullyConnectedNet(LayeredModel):
     """{affine - [batchnorm|layernorm] - relu - [dropout]} x (L - 1) - affine - softmax|svm.
 
     Parameters W1..WL (d_i, d_{i+1}), b1..bL, and gamma_i, beta_i (d_{i+1},) after every

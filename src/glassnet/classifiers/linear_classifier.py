@@ -2,12 +2,12 @@
 
 A linear classifier scores X (N, D) as X W with one weight matrix W (D, C) (put a
 constant-1 column in X for a bias) and predicts the highest-scoring class. Training follows
-``on_nonfinite`` when a run diverges (see :mod:`glassnet._divergence`).
+``on_nonfinite`` when a run diverges (see :mod:`glassnet._core.divergence`).
 """
 import numpy as np
 
-from glassnet._divergence import ON_NONFINITE, DivergenceWarning, check_step  # noqa: F401
-from glassnet._validate import (as_float_array, check_choice, check_dict, check_labels,
+from glassnet._core.divergence import ON_NONFINITE, DivergenceWarning, check_step  # noqa: F401
+from glassnet._core.validate import (as_float_array, check_choice, check_dict, check_labels,
                                 check_ndim, check_nonnegative_int, check_positive_int)
 from glassnet.classifiers.base import Model
 from glassnet.classifiers.linear_svm import check_reg, svm_loss_vectorized

@@ -10,7 +10,7 @@ The gradient of the regularisation term is 2 * reg * W. Both functions return
 
 import numpy as np
 
-from glassnet._validate import (as_float_array, check_labels, check_ndim,
+from glassnet._core.validate import (as_float_array, check_labels, check_ndim,
                                 check_nonnegative_number)
 from glassnet.layers import svm_loss
 

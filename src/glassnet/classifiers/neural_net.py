@@ -13,12 +13,12 @@ with a learning rate that decays once per epoch.
 """
 import numpy as np
 
-from glassnet._divergence import ON_NONFINITE, check_step
-from glassnet._validate import (check_choice, check_labels, check_nonnegative_int,
+from glassnet._core.divergence import ON_NONFINITE, check_step
+from glassnet._core.validate import (check_choice, check_labels, check_nonnegative_int,
                                 check_positive_int)
 from glassnet.classifiers.base import Model, initial_params
 from glassnet.classifiers.linear_classifier import check_features
-from glassnet._validate import check_nonnegative_number
+from glassnet._core.validate import check_nonnegative_number
 from glassnet.classifiers.linear_svm import check_reg
 from glassnet.layers import (affine_backward, affine_forward, mse_loss, relu_backward,
                              relu_forward, softmax_loss)

@@ -1,7 +1,7 @@
 """The ``glassnet`` command line: train, evaluate, predict, sweep, check gradients, benchmark.
 
-It only translates arguments and prints: ``glassnet.config`` resolves a training
-configuration, ``glassnet.experiment`` trains it into a ``glassnet.runs.RunFolder``,
+It only translates arguments and prints: ``glassnet.experiment.config`` resolves a training
+configuration, ``glassnet.experiment.train`` trains it into a ``glassnet.experiment.run_folder.RunFolder``,
 ``glassnet.tune`` runs sweeps. One module per group of commands:
 
     train.py      glassnet train (new runs and --resume)
@@ -15,7 +15,7 @@ exit code 1 for such errors, 2 for a malformed command line, 130 after Ctrl-C.
 The ``glassnet`` program owns its process: its entry point (``glassnet.__main__``) lets
 OpenBLAS's idle threads sleep instead of spinning, before NumPy is loaded, and the
 commands that train (``train``, ``sweep``) or time training (``bench``) make the allocator
-keep freed memory for the next step (see ``glassnet.owned_process``). Importing this
+keep freed memory for the next step (see ``glassnet.fast.process``). Importing this
 module changes nothing.
 """
 import argparse
@@ -25,7 +25,7 @@ from glassnet import __version__
 from glassnet.cli import evaluate, tools, train
 from glassnet.cli.common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, OPTIONAL_MODULES,
                                  CLIError)
-from glassnet.owned_process import keep_freed_memory
+from glassnet.fast.process import keep_freed_memory
 
 __all__ = ["main", "build_parser", "CLIError"]
 

@@ -4,7 +4,7 @@ import os
 import numpy as np
 
 from glassnet.cli.common import EXIT_OK, CLIError, format_table
-from glassnet.config import ConfigError, TrainConfig
+from glassnet.experiment.config import ConfigError, TrainConfig
 
 
 def add_parsers(subparsers):
@@ -25,7 +25,7 @@ def add_parsers(subparsers):
 def _load_target(target):
     """(model, the run's TrainConfig or None) from a run folder or a model file."""
     from glassnet.classifiers.base import load_model
-    from glassnet.runs import RunFolder
+    from glassnet.experiment.run_folder import RunFolder
     try:
         if os.path.isdir(target):
             folder = RunFolder(target)
@@ -40,8 +40,8 @@ def _load_target(target):
 
 def _data_for(args, model, config):
     """(name, data, info) for the model, checked to fit it."""
-    from glassnet.evaluation import check_model_fits
-    from glassnet.experiment import load_data
+    from glassnet.experiment.evaluation import check_model_fits
+    from glassnet.experiment.train import load_data
     name = args.data or (config.data if config is not None else None)
     if name is None:
         raise CLIError("which data set? give --data NAME (see: glassnet data list)")
@@ -55,9 +55,9 @@ def _data_for(args, model, config):
 
 
 def cmd_evaluate(args):
-    from glassnet.evaluation import predict_labels
-    from glassnet.plots import confusion_matrix, per_class_accuracy
-    from glassnet.runs import write_json
+    from glassnet.experiment.evaluation import predict_labels
+    from glassnet.experiment.plots import confusion_matrix, per_class_accuracy
+    from glassnet.experiment.run_folder import write_json
     model, config = _load_target(args.target)
     name, data, info = _data_for(args, model, config)
     if f"y_{args.split}" not in data:
@@ -88,8 +88,8 @@ def cmd_evaluate(args):
 
 
 def cmd_predict(args):
-    from glassnet._io import atomic_write_text
-    from glassnet.evaluation import predict_labels
+    from glassnet._core.files import atomic_write_text
+    from glassnet.experiment.evaluation import predict_labels
     model, config = _load_target(args.target)
     name, data, _ = _data_for(args, model, config)
     if "X_test" not in data:

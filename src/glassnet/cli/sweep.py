@@ -178,7 +178,7 @@ def run(args):
         import optuna  # noqa: F401
     except ImportError:
         raise CLIError(f"glassnet sweep needs Optuna >= 5, which is not installed: {SWEEP_HINT}") from None
-    from glassnet.config import ConfigError
+    from glassnet.experiment.config import ConfigError
     command = {"run": _cmd_run, "create": _cmd_create, "work": _cmd_work,
                "status": _cmd_status, "best": _cmd_best,
                "repair": _cmd_repair}[args.sweep_command]
@@ -199,7 +199,7 @@ def _sweep_table(args):
     """(training settings, [sweep] table) of --config FILE, or ({}, {})."""
     if not getattr(args, "config", None):
         return None, {}
-    from glassnet.config import TrainConfig, read_settings_file
+    from glassnet.experiment.config import TrainConfig, read_settings_file
     table = read_settings_file(args.config, other_tables=("sweep",))
     sweep = table.pop("sweep", {})
     unknown = sorted(set(sweep) - set(SWEEP_KEYS))
@@ -211,7 +211,7 @@ def _sweep_table(args):
 def definition(args):
     """(space dict, base TrainConfig, settings dict) from the options and --config file.
     The base stays unresolved: each trial fills its defaults after its own changes."""
-    from glassnet.config import TrainConfig, given_options
+    from glassnet.experiment.config import TrainConfig, given_options
     from glassnet.tune.space import as_dimension, parse_param
     base, table = _sweep_table(args)
     base = (base or TrainConfig()).replace(**given_options(args))

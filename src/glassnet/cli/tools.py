@@ -21,8 +21,8 @@ def add_parsers(subparsers):
     p.set_defaults(func=cmd_data)
 
 def cmd_gradcheck(args):
-    """Every case of glassnet.gradcheck_cases (the table the tests use too)."""
-    from glassnet.gradcheck_cases import run_gradcheck_cases
+    """Every case of glassnet.cli.gradcheck_cases (the table the tests use too)."""
+    from glassnet.cli.gradcheck_cases import run_gradcheck_cases
     if args.seed < 0:
         raise CLIError(f"--seed must be >= 0; got {args.seed}")
     rows, failed = [], 0
@@ -78,7 +78,7 @@ def cmd_data(args):
 
 def cmd_bench(argv):
     import importlib
-    bench = importlib.import_module("glassnet.bench")
+    bench = importlib.import_module("glassnet.bench.layers")
     code = bench.main(argv)
     return EXIT_OK if code is None else int(code)
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from glassnet import __version__
 from glassnet.cli.common import (EXIT_INTERRUPTED, EXIT_OK, CLIError, require, say)
-from glassnet.config import (AUGMENTS, NORMS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig,
+from glassnet.experiment.config import (AUGMENTS, NORMS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig,
                              config_from_args, given_options, parse_hidden,
                              read_settings_file)
 
@@ -139,7 +139,7 @@ def _want_progress_bar(quiet):
 
 def _run_path(args, config):
     """The new run's folder: --out, runs/<--name>, or runs/<data>-<model>-<time>."""
-    from glassnet.runs import auto_run_path
+    from glassnet.experiment.run_folder import auto_run_path
     if args.out:
         return args.out
     if args.name:
@@ -152,7 +152,7 @@ def _fallback_warning_as_a_line():
     """Print a CheckpointFallbackWarning (resuming from an older checkpoint because a
     newer one is damaged) as one ``glassnet: warning:`` line on stderr when it is raised;
     other warnings show as usual."""
-    from glassnet.runs import CheckpointFallbackWarning
+    from glassnet.experiment.run_folder import CheckpointFallbackWarning
     with warnings.catch_warnings():
         show_others = warnings.showwarning
 
@@ -168,8 +168,8 @@ def _fallback_warning_as_a_line():
 
 def cmd_train(args):
     require("matplotlib", "glassnet train (it draws the run's plots)")
-    from glassnet import experiment
-    from glassnet.runs import RunFolder
+    from glassnet.experiment import train as experiment
+    from glassnet.experiment.run_folder import RunFolder
     progress = _want_progress_bar(args.quiet)
     start = time.perf_counter()
     try:

@@ -27,7 +27,7 @@ import os
 
 import numpy as np
 
-from glassnet._validate import check_choice
+from glassnet._core.validate import check_choice
 from glassnet.datasets import cifar10, idx
 from glassnet.datasets.digits import MAX_VALUE as DIGITS_MAX, NUM_TEST as DIGITS_TEST
 from glassnet.datasets.digits import load_digits_arrays, test_split_mask

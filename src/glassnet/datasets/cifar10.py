@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from glassnet._validate import check_nonnegative_int, check_positive_int
+from glassnet._core.validate import check_nonnegative_int, check_positive_int
 from glassnet.datasets import plain_pickle
 from glassnet.datasets.locate import find_folder
 from glassnet.datasets.plain_pickle import RawArray

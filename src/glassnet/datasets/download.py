@@ -16,7 +16,7 @@ import tarfile
 import tempfile
 import urllib.request
 
-from glassnet._validate import check_choice
+from glassnet._core.validate import check_choice
 from glassnet.datasets.locate import cache_dir
 
 Remote = collections.namedtuple("Remote", "url filename checksum")

@@ -11,7 +11,7 @@ seed, or None for NumPy's legacy global generator.
 """
 import numpy as np
 
-from glassnet._validate import check_ndim, check_nonnegative_int, check_probability
+from glassnet._core.validate import check_ndim, check_nonnegative_int, check_probability
 
 IMAGE_KEYS = ("X_train", "X_val", "X_test")
 

@@ -7,7 +7,7 @@
 """
 import numpy as np
 
-from glassnet._validate import as_float_array, check_number_in_range, check_upstream
+from glassnet._core.validate import as_float_array, check_number_in_range, check_upstream
 
 __all__ = [
     "relu_forward", "relu_backward",

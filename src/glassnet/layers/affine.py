@@ -5,7 +5,7 @@
 """
 import math
 
-from glassnet._validate import (as_float_array, check_min_ndim, check_ndim, check_shape,
+from glassnet._core.validate import (as_float_array, check_min_ndim, check_ndim, check_shape,
                                 check_upstream, result_dtype)
 
 __all__ = ["affine_forward", "affine_backward"]

@@ -10,12 +10,12 @@ a step of ``stride`` pixels:
 The geometry must tile exactly: ``(H + 2*pad - HH) % stride == 0`` (and the same for W),
 otherwise the last rows or columns of the input would be silently ignored.
 
-``glassnet.fast_layers`` computes the same thing with one matrix product; it shares the
+``glassnet.fast.conv`` computes the same thing with one matrix product; it shares the
 argument checks below so both versions accept and refuse exactly the same inputs.
 """
 import numpy as np
 
-from glassnet._validate import (as_float_array, check_ndim, check_nonnegative_int,
+from glassnet._core.validate import (as_float_array, check_ndim, check_nonnegative_int,
                                 check_positive_int, check_shape, check_upstream, require_key,
                                 result_dtype)
 

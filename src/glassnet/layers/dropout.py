@@ -17,7 +17,7 @@ Where the uniform draws come from, first match wins:
 """
 import numpy as np
 
-from glassnet._validate import (as_float_array, check_choice, check_dict,
+from glassnet._core.validate import (as_float_array, check_choice, check_dict,
                                 check_nonnegative_int, check_probability, check_upstream,
                                 require_key)
 

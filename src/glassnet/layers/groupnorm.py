@@ -11,9 +11,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from glassnet._validate import (check_dict, check_ndim, check_positive_int, check_shape,
+from glassnet._core.validate import (check_dict, check_ndim, check_positive_int, check_shape,
                                 check_upstream)
-from glassnet.layers.normalization import _float_inputs, _read_eps
+from glassnet.layers.normalization import float_inputs, read_eps
 from glassnet.layers.standardize import Standardized, standardize, standardize_backward
 
 __all__ = ["spatial_groupnorm_forward", "spatial_groupnorm_backward"]
@@ -69,7 +69,7 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     >>> np.allclose(groups.mean(axis=2), 0), np.allclose(groups.std(axis=2), 1, atol=1e-4)
     (True, True)
     """
-    x, gamma, beta = _float_inputs(x, gamma, beta)
+    x, gamma, beta = float_inputs(x, gamma, beta)
     check_ndim(x, "x", 4, "(N, C, H, W)")
     n, c, h, w = x.shape
     G = check_positive_int(G, "G")
@@ -79,7 +79,7 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     gamma4 = _channel_param(gamma, "gamma", c)
     beta4 = _channel_param(beta, "beta", c)
     check_dict(gn_param, "gn_param")
-    eps = _read_eps(gn_param, "gn_param")
+    eps = read_eps(gn_param, "gn_param")
     if c * h * w == 0:
         raise ValueError(f"x must have at least one channel and one pixel (the mean and "
                          f"variance of an empty group are undefined); got shape {x.shape}")

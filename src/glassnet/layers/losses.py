@@ -12,7 +12,7 @@ an error, so the training loop above can report the divergence itself.
 """
 import numpy as np
 
-from glassnet._validate import as_float_array, check_labels, check_ndim
+from glassnet._core.validate import as_float_array, check_labels, check_ndim
 
 __all__ = ["softmax_loss", "svm_loss", "mse_loss"]
 

@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from glassnet._validate import (as_float_array, check_choice, check_dict, check_ndim,
+from glassnet._core.validate import (as_float_array, check_choice, check_dict, check_ndim,
                                 check_nonnegative_number, check_probability, check_shape,
                                 check_upstream, require_key, result_dtype)
 from glassnet.layers.standardize import (Standardized, standardize, standardize_backward,
@@ -50,12 +50,12 @@ BN_MODES = ("train", "test")
 # Argument handling
 # --------------------------------------------------------------------------------------
 
-def _read_eps(params, name):
+def read_eps(params, name):
     """params['eps'] (default 1e-5) as a finite float >= 0."""
     return check_nonnegative_number(params.get("eps", DEFAULT_EPS), f"{name}['eps']")
 
 
-def _float_inputs(x, gamma, beta):
+def float_inputs(x, gamma, beta):
     """x, gamma, beta as float arrays of their common float dtype."""
     x = as_float_array(x, "x")
     gamma = as_float_array(gamma, "gamma")
@@ -79,7 +79,7 @@ def read_bn_param(bn_param, num_features, dtype):
     bn_param is changed."""
     check_dict(bn_param, "bn_param")
     mode = check_choice(require_key(bn_param, "mode", "bn_param"), "bn_param['mode']", BN_MODES)
-    eps = _read_eps(bn_param, "bn_param")
+    eps = read_eps(bn_param, "bn_param")
     momentum = check_probability(bn_param.get("momentum", DEFAULT_MOMENTUM),
                                  "bn_param['momentum']", allow_zero=True)
     running_mean = _running_stat(bn_param, "running_mean", num_features, dtype)
@@ -150,7 +150,7 @@ def _batchnorm_rows(x, gamma, beta, bn_param, input_shape):
     Every argument is checked before ``bn_param`` is written, so a call that raises
     leaves the running statistics as they were.
     """
-    x, gamma, beta = _float_inputs(x, gamma, beta)
+    x, gamma, beta = float_inputs(x, gamma, beta)
     num_features = x.shape[1]
     check_shape(gamma, "gamma", (num_features,))
     check_shape(beta, "beta", (num_features,))
@@ -260,12 +260,12 @@ def layernorm_forward(x, gamma, beta, ln_param):
     >>> np.round(out, 4).tolist()
     [[-1.0, 1.0], [-1.0, 1.0]]
     """
-    x, gamma, beta = _float_inputs(x, gamma, beta)
+    x, gamma, beta = float_inputs(x, gamma, beta)
     check_ndim(x, "x", 2, "(N, D)")
     check_shape(gamma, "gamma", (x.shape[1],))
     check_shape(beta, "beta", (x.shape[1],))
     check_dict(ln_param, "ln_param")
-    eps = _read_eps(ln_param, "ln_param")
+    eps = read_eps(ln_param, "ln_param")
     if x.shape[1] == 0:
         raise ValueError(f"x must have at least one feature per example (the mean and variance "
                          f"of zero features are undefined); got shape {x.shape}")

@@ -12,12 +12,12 @@ not tile the input, the last rows or columns that no whole window reaches are le
 to the position of its window's maximum; on ties, to the first maximum in row-major order
 within the window.
 
-``glassnet.fast_layers`` computes the same thing with strided views; it shares the
+``glassnet.fast.conv`` computes the same thing with strided views; it shares the
 argument checks below so both versions accept and refuse exactly the same inputs.
 """
 import numpy as np
 
-from glassnet._validate import (as_float_array, check_ndim, check_nonnegative_int,
+from glassnet._core.validate import (as_float_array, check_ndim, check_nonnegative_int,
                                 check_positive_int, check_upstream, require_key)
 
 __all__ = ["max_pool_forward_naive", "max_pool_backward_naive"]

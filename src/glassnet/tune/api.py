@@ -74,7 +74,7 @@ def plan(space, n_trials=None, sampler=None):
 
 def _base_config(config):
     """A TrainConfig from a TrainConfig, a dict of its fields, or None (the defaults)."""
-    from glassnet.config import TrainConfig
+    from glassnet.experiment.config import TrainConfig
     if config is None:
         return TrainConfig()
     if isinstance(config, TrainConfig):
@@ -256,7 +256,7 @@ def run(space, config=None, *, factory=None, options=None, data=None, n_trials=N
         ``tune.IntRange(16, 128)``, ``tune.Choice([...])`` or a plain list (a grid axis).
     config : TrainConfig, dict or None
         The fixed part of each trial's configuration (data, model, epochs, ...); each trial
-        is ``config.replace(**drawn values)`` trained by ``glassnet.experiment.train_run``.
+        is ``config.replace(**drawn values)`` trained by ``glassnet.experiment.train.train_run``.
     factory : callable or None
         Instead of a configuration: ``factory(params) -> model``. A model with a ``train``
         method (the classic classifiers) is trained by it, ``model.train(X_train, y_train
@@ -301,7 +301,7 @@ def run(space, config=None, *, factory=None, options=None, data=None, n_trials=N
     if resume:
         study = storage_mod.load_study(storage, name, heartbeat, grace)
         stored = storage_mod.read_spec(study)
-        if stored != storage_mod._canonical(spec):
+        if stored != storage_mod.canonical_spec(spec):
             raise ValueError(f"cannot resume sweep {name!r} with a different space or "
                              "configuration; give the same ones (or start a new sweep)")
         requeued = storage_mod.requeue_dead_local_trials(

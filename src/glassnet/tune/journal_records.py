@@ -8,7 +8,7 @@ reads when present, each with the check of its type. :func:`record_problem` says
 decoded value is not a record Optuna can replay (Optuna itself would fail with a
 ``KeyError``, a ``TypeError`` or ``AssertionError: Should not reach.``), and
 :func:`line_problem` does the same for the bytes of a line: UTF-8, JSON nested at most
-``glassnet._parse.MAX_NESTING`` levels (a glassnet sweep's records nest at most eight).
+``glassnet._core.parse.MAX_NESTING`` levels (a glassnet sweep's records nest at most eight).
 """
 import datetime
 import json
@@ -208,7 +208,7 @@ def record_problem(record):
 
 def line_problem(text):
     """Why the bytes of one line (without its newline) are not a valid record, or None."""
-    from glassnet._parse import parse_json
+    from glassnet._core.parse import parse_json
     if b"\0" in text:
         return "holds NUL bytes (data the disk never received: a power cut)"
     try:

@@ -20,7 +20,7 @@ __all__ = ["named_files", "config_files", "check_allowed"]
 
 def _file_of(field, value, convnet):
     """The local file that value ``value`` of setting ``field`` makes training read, or None."""
-    from glassnet.config import MODEL_KINDS
+    from glassnet.experiment.config import MODEL_KINDS
     if not isinstance(value, str):
         return None
     if field == "data" and (value.startswith("mat:") or value == "mat"):

@@ -9,14 +9,14 @@
     result.test_acc                                     # the best trial's test accuracy, if known
 
 and writes the sweep folder's files: ``trials.csv`` (one row per trial), ``best_model.npz``
-(a copy of the best trial's model) and ``report.html`` (``glassnet.sweep_plots``).
+(a copy of the best trial's model) and ``report.html`` (``glassnet.tune.plots``).
 """
 import csv
 import io
 import os
 import warnings
 
-from glassnet._io import atomic_write_bytes, atomic_write_text
+from glassnet._core.files import atomic_write_bytes, atomic_write_text
 from glassnet.tune.space import Choice, IntRange, LogUniform, Space
 from glassnet.tune.storage import read_spec
 
@@ -24,7 +24,7 @@ __all__ = ["SweepResult"]
 
 
 def _axis(dim):
-    """(kind, categories) of a dimension's plot axis; see glassnet.sweep_plots."""
+    """(kind, categories) of a dimension's plot axis; see glassnet.tune.plots."""
     if isinstance(dim, LogUniform) or (isinstance(dim, IntRange) and dim.is_log):
         return ("log", None)
     if isinstance(dim, Choice):
@@ -117,7 +117,7 @@ class SweepResult:
                                     f"{self.best_trial.user_attrs.get('host')!r} and its folder "
                                     f"{run_dir} is not on this machine")
         if self.spec["mode"] == "config":
-            from glassnet.runs import RunFolder
+            from glassnet.experiment.run_folder import RunFolder
             return RunFolder(run_dir).model_path
         return os.path.join(run_dir, "model.npz")
 
@@ -130,7 +130,7 @@ class SweepResult:
     def best_config(self, allow_files=()):
         """The best trial's TrainConfig (configuration mode). For a sweep in a database,
         the local files it names (data, model) must be in ``allow_files``."""
-        from glassnet.config import TrainConfig
+        from glassnet.experiment.config import TrainConfig
         from glassnet.tune.local_files import check_allowed, config_files
         from glassnet.tune.trial import config_values
         if self.spec["mode"] != "config":
@@ -147,8 +147,8 @@ class SweepResult:
         """Train the best configuration again on the training and validation splits
         together into the normal run folder ``run_dir``; returns its metrics (test_acc is
         the sweep's final, unbiased number). ``allow_files``: see :meth:`best_config`."""
-        from glassnet.experiment import prepare_run, train_prepared
-        from glassnet.runs import RunFolder
+        from glassnet.experiment.train import prepare_run, train_prepared
+        from glassnet.experiment.run_folder import RunFolder
         prepared = prepare_run(self.best_config(allow_files), train_on_val=True)  # before any file
         return train_prepared(prepared, RunFolder.create(run_dir, overwrite=overwrite))
 
@@ -161,7 +161,7 @@ class SweepResult:
         return counts
 
     def records(self):
-        """Plain trial records for glassnet.sweep_plots."""
+        """Plain trial records for glassnet.tune.plots."""
         return [{"number": t.number, "state": t.state.name, "value": t.value,
                  "params": dict(t.params),   # as stored: choices by their labels
                  "curve": dict(t.intermediate_values)} for t in self.trials]
@@ -213,7 +213,7 @@ class SweepResult:
 
     def plot(self, folder):
         """Draw the sweep's pictures into ``folder``; returns {caption: path}."""
-        from glassnet import sweep_plots as sp
+        from glassnet.tune import plots as sp
         os.makedirs(folder, exist_ok=True)
         records, axes = self.records(), self.axes()
         images = {
@@ -254,7 +254,7 @@ class SweepResult:
 
     def write_report(self, folder=None):
         """trials.csv, best_model.npz and report.html (with its PNGs) in the sweep folder."""
-        from glassnet.sweep_plots import write_sweep_report
+        from glassnet.tune.plots import write_sweep_report
         folder = folder or self.folder
         if folder is None:
             raise ValueError("write_report needs a folder (the sweep has none)")

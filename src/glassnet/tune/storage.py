@@ -116,7 +116,7 @@ def _with_retries(make):
             time.sleep(random.uniform(0.05, 0.25) * (attempt + 1))
 
 
-def _canonical(spec):
+def canonical_spec(spec):
     return json.loads(json.dumps(spec, sort_keys=True))
 
 
@@ -137,7 +137,7 @@ def create_study(storage, name, spec, heartbeat=30, grace=None, grid_points=None
         The sweep exists with a different definition.
     """
     optuna = _optuna()
-    spec = _canonical(spec)
+    spec = canonical_spec(spec)
     store = open_storage(storage, heartbeat, grace)
 
     def create_or_load():
@@ -156,7 +156,7 @@ def create_study(storage, name, spec, heartbeat=30, grace=None, grid_points=None
         study.set_user_attr(SPEC_ATTR, spec)
         return study, True
     existing = _wait_for_spec(study)
-    if _canonical(existing) != spec:
+    if canonical_spec(existing) != spec:
         raise ValueError(f"sweep {name!r} already exists in {describe_storage(storage)} with a "
                          f"different definition:\n  stored: {json.dumps(existing, sort_keys=True)}\n"
                          f"  given:  {json.dumps(spec, sort_keys=True)}\nuse another --name, "

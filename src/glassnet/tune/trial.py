@@ -4,11 +4,11 @@ Two kinds of trial, one contract (the value is the best validation accuracy; the
 user attributes record ``host``, ``pid``, ``run_dir``, ``train_acc`` and ``val_acc``):
 
 - a *configuration* trial changes the drawn fields of a fixed ``TrainConfig`` and trains
-  it with ``glassnet.experiment`` (prepare_run, then train_prepared) into a normal run
+  it with ``glassnet.experiment.train`` (prepare_run, then train_prepared) into a normal run
   folder, created only once the data and model are built;
 - a *factory* trial calls ``factory(params) -> model`` and trains the model either by its
   own classic ``train`` method (the linear classifiers, the stand-alone ``TwoLayerNet``),
-  or, for any other model, by ``glassnet.solver.Solver``. ``options`` (a dict, or a
+  or, for any other model, by ``glassnet.training.solver.Solver``. ``options`` (a dict, or a
   function of the parameters returning one) are the keyword arguments of that ``train``
   call or of the ``Solver``.
 
@@ -87,8 +87,8 @@ def run_config_trial(trial, space, base, folder):
     with the best validation accuracy it reached (0 if none) and ``diverged`` recorded, so
     the sampler learns to avoid that region.
     """
-    from glassnet.experiment import DivergedError, prepare_run, train_prepared
-    from glassnet.runs import RunFolder
+    from glassnet.experiment.train import DivergedError, prepare_run, train_prepared
+    from glassnet.experiment.run_folder import RunFolder
     params = space.suggest(trial)
     run_dir = trial_folder(folder, trial.number)
     mark_start(trial, run_dir)
@@ -155,7 +155,7 @@ def _train_classic(model, data, options, reporter):
 
 
 def _train_with_solver(model, data, options, reporter):
-    from glassnet.solver import Solver
+    from glassnet.training.solver import Solver
     settings = {"verbose": False, "print_every": 0, "on_nonfinite": "stop", **options}
     if "on_epoch_end" in settings:
         raise ValueError("options must not set on_epoch_end: the sweep reports each epoch")
@@ -170,7 +170,7 @@ def _train_with_solver(model, data, options, reporter):
 def run_factory_trial(trial, space, factory, options, data, folder):
     """Build ``factory(params)``, train it (classic ``train`` or the Solver), save it into
     the trial folder (model.npz, trial.json); returns the validation accuracy."""
-    from glassnet._io import atomic_write_text
+    from glassnet._core.files import atomic_write_text
     params = space.suggest(trial)
     run_dir = trial_folder(folder, trial.number)
     mark_start(trial, run_dir)

@@ -135,7 +135,7 @@ def _make_objective(study, job, spec):
     space = Space.from_dict(spec["space"])
     shared = storage_mod.is_rdb_url(job.storage)
     if spec["mode"] == "config":
-        from glassnet.config import TrainConfig
+        from glassnet.experiment.config import TrainConfig
         base = TrainConfig.from_dict(spec["base"])
 
     def objective(trial):

@@ -45,7 +45,7 @@ thread (x - plane 0.32 ms, x - (C, 1) column 0.73 ms; the ReLU takes the maximum
 plane of zeros, 0.35 ms, instead of with the scalar 0, 0.54 ms), and every array written
 to starts on a 64-byte boundary (a misaligned output: 0.56 ms). A block's arrays (2 to 4
 per pass) take about ``_BLOCK_BYTES`` together: 2 MiB measured best (1 MiB: 15-30% slower).
-The batch is split over a few threads (``glassnet._threads``).
+The batch is split over a few threads (``glassnet.fast.threads``).
 
 Because steps in the cache cost about what streaming memory does, the sandwich
 conv-batchnorm-ReLU-pool keeps batchnorm and pooling apart. Fusing them so that the
@@ -64,12 +64,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from glassnet._scratch import scratch
-from glassnet._threads import map_slices
-from glassnet._validate import (as_float_array, check_ndim,
+from glassnet.fast.scratch import scratch
+from glassnet.fast.threads import map_slices
+from glassnet._core.validate import (as_float_array, check_ndim,
                                 check_shape, check_upstream)
-from glassnet.fast_relu import relu_mask_into
-from glassnet.layers.normalization import _float_inputs, read_bn_param
+from glassnet.fast.relu import relu_mask_into
+from glassnet.layers.normalization import float_inputs, read_bn_param
 
 __all__ = ["spatial_batchnorm_forward_fast", "spatial_batchnorm_backward_fast",
            "spatial_batchnorm_relu_forward_fast", "spatial_batchnorm_relu_backward_fast"]
@@ -127,7 +127,7 @@ def _empty(shape, dtype):
 
 
 def _block_scratch(slot, s, x3, arrays):
-    """This thread's scratch buffer ``slot`` (glassnet._scratch), aligned, for the blocks
+    """This thread's scratch buffer ``slot`` (glassnet.fast.scratch), aligned, for the blocks
     _blocks(s, x3, arrays): (images per block, C, H*W); a block b uses [:len(b)]."""
     _, C, HW = x3.shape
     images = max(1, min(s.stop - s.start, _images_per_block(x3, arrays)))
@@ -174,7 +174,7 @@ def _check_inputs(x, gamma, beta, bn_param):
     num_channels = x.shape[1]
     check_shape(np.asarray(gamma), "gamma", (num_channels,))
     check_shape(np.asarray(beta), "beta", (num_channels,))
-    x, gamma, beta = _float_inputs(x, gamma, beta)
+    x, gamma, beta = float_inputs(x, gamma, beta)
     return (x, gamma, beta) + read_bn_param(bn_param, num_channels, x.dtype)
 
 

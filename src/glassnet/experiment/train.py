@@ -1,8 +1,8 @@
 """Train one configuration into one run folder: ``train_run(config, run_folder) -> metrics``.
 
-    from glassnet.config import TrainConfig
-    from glassnet.runs import RunFolder
-    from glassnet.experiment import train_run, resume_run
+    from glassnet.experiment.config import TrainConfig
+    from glassnet.experiment.run_folder import RunFolder
+    from glassnet.experiment.train import train_run, resume_run
 
     folder = RunFolder.create("runs/fc-digits")
     metrics = train_run(TrainConfig(model="fc", epochs=5), folder)
@@ -11,9 +11,9 @@
 
 ``glassnet train`` and every sweep trial go through :func:`train_run`. The run flows one
 way: load the data (seeded split), build the model (``seed`` fixes its initial weights),
-drive a seeded :class:`~glassnet.solver.Solver` (minibatches and dropout masks from its
+drive a seeded :class:`~glassnet.training.solver.Solver` (minibatches and dropout masks from its
 checkpointed streams; NumPy's global generator is never read or changed), then write the
-history, metrics, model, pictures and report through the :class:`~glassnet.runs.RunFolder`.
+history, metrics, model, pictures and report through the :class:`~glassnet.experiment.run_folder.RunFolder`.
 
 ``train_run`` is two steps, also public so that a caller can create (or clear) the run
 folder only once nothing about the user's input can fail any more:
@@ -24,7 +24,7 @@ folder only once nothing about the user's input can fail any more:
     metrics = train_prepared(prepared, folder)
 
 Callbacks observe or stop training: objects with any of ``on_train_begin``,
-``on_iteration``, ``on_epoch_end``, ``on_train_end`` (see glassnet.callbacks). An
+``on_iteration``, ``on_epoch_end``, ``on_train_end`` (see glassnet.training.callbacks). An
 exception raised by a callback propagates out of ``train_run`` (the folder keeps its
 checkpoints). Ctrl-C writes a checkpoint and raises :class:`RunInterrupted`; a run that
 diverges raises :class:`DivergedError` and saves no model.
@@ -37,9 +37,9 @@ from typing import NamedTuple
 import numpy as np
 
 from glassnet import __version__
-from glassnet.config import DEFAULT_CONV_BLOCKS, ConfigError, TrainConfig
-from glassnet.evaluation import (class_names, first_layer_weights, model_num_classes, predict_labels)
-from glassnet.runs import CheckpointFallbackWarning, RunFolderError
+from glassnet.experiment.config import DEFAULT_CONV_BLOCKS, ConfigError, TrainConfig
+from glassnet.experiment.evaluation import (class_names, first_layer_weights, model_num_classes, predict_labels)
+from glassnet.experiment.run_folder import CheckpointFallbackWarning, RunFolderError
 
 __all__ = ["train_run", "prepare_run", "train_prepared", "PreparedRun", "resume_run",
            "load_data", "build_model", "DivergedError", "RunInterrupted"]
@@ -105,8 +105,8 @@ def build_model(config, data_info):
 
     Sizes are checked before anything is allocated (ConfigError): a batch larger than
     ``data_info['train_examples']`` (when given), and a model whose training needs more
-    memory than this machine has (see ``glassnet._model_size``), with the numbers."""
-    from glassnet._model_size import check_fits
+    memory than this machine has (see ``glassnet.experiment.model_size``), with the numbers."""
+    from glassnet.experiment.model_size import check_fits
     examples = data_info.get("train_examples")
     if examples is not None and config.batch_size > examples:
         raise ConfigError(f"batch_size {config.batch_size} is larger than the {examples} "
@@ -147,7 +147,7 @@ def model_spec(config, data_info):
 
 def make_schedule(name, epochs):
     """The Solver's lr_schedule for a schedule name (t = epochs done), or None."""
-    from glassnet.schedules import cosine_schedule, step_schedule, warmup_schedule
+    from glassnet.training.schedules import cosine_schedule, step_schedule, warmup_schedule
     if name == "cosine":
         return cosine_schedule(epochs, min_factor=0.01)
     if name == "step":
@@ -255,14 +255,14 @@ def train_prepared(prepared, run_folder, callbacks=(), progress=False):
         From :func:`prepare_run`, not trained before.
     run_folder : RunFolder
         Where config.json, checkpoints, history, metrics, model and pictures go: a folder
-        :meth:`RunFolder.create <glassnet.runs.RunFolder.create>` claimed (RunFolderError
+        :meth:`RunFolder.create <glassnet.experiment.run_folder.RunFolder.create>` claimed (RunFolderError
         otherwise: glassnet writes only into a run it can prove is its own).
     callbacks : sequence
         Solver callback objects (see the module docstring).
     progress : bool
         Show a progress bar while training.
     """
-    from glassnet.solver import Solver
+    from glassnet.training.solver import Solver
     config, data, info, model = prepared.config, prepared.data, prepared.info, prepared.model
     run_folder.check_owned()
     run_folder.write_config(config, model, __version__)
@@ -302,10 +302,10 @@ def resume_run(run_folder, changes=None, callbacks=(), progress=False):
     The folder must be a glassnet run (a run of a glassnet older than the run marker
     included; RunFolderError otherwise), and nothing in it changes until the checkpoint
     has loaded into the model. When the newest checkpoint is damaged and an older one is
-    used, a :class:`~glassnet.runs.CheckpointFallbackWarning` names the damaged file, why,
+    used, a :class:`~glassnet.experiment.run_folder.CheckpointFallbackWarning` names the damaged file, why,
     and the checkpoint used; when none is left, the RunFolderError names each damaged file.
     """
-    from glassnet.solver import Solver
+    from glassnet.training.solver import Solver
     run_folder.check_owned(older=True)
     saved = run_folder.read_config()
     changes = dict(changes or {})
@@ -358,7 +358,7 @@ def _train_and_finish(solver, data, info, config, run_folder, bookkeeping):
 def _metrics(solver, data, info, seconds, epoch_seconds):
     """The run's metrics; a confusion matrix on the test split (the validation split when
     the data set has no test labels)."""
-    from glassnet import plots
+    from glassnet.experiment import plots
     model = solver.model
     split = "test" if "y_test" in data and "X_test" in data else "val"
     y_pred = predict_labels(model, data[f"X_{split}"])
@@ -395,7 +395,7 @@ def _finite_or_none(value):
 
 def _draw(solver, metrics, info, config, run_folder):
     """The run's pictures and report.html."""
-    from glassnet import plots
+    from glassnet.experiment import plots
     images = {
         "Training loss": plots.plot_loss(solver.history, run_folder.picture_path("loss")),
         "Accuracy": plots.plot_accuracy(solver.history, run_folder.picture_path("accuracy")),

@@ -1,6 +1,6 @@
 """What the layered models share: argument checks, the affine stack (hidden sandwich layers
 then one affine layer), the data loss and L2 penalty, batchnorm running statistics, and
-the base class ``_LayeredModel``.
+the base class ``LayeredModel``.
 
 Used by ``fc_net`` (the whole model is an affine stack) and ``cnn`` (its fully connected
 head is one).
@@ -9,10 +9,10 @@ import math
 
 import numpy as np
 
-from glassnet import _validate
-from glassnet._validate import check_nonnegative_number, check_positive_number  # noqa: F401
+from glassnet._core import validate as _validate
+from glassnet._core.validate import check_nonnegative_number, check_positive_number  # noqa: F401
 from glassnet.classifiers.base import Model
-from glassnet.fast_affine import affine_backward_fast, affine_forward_fast
+from glassnet.fast.affine import affine_backward_fast, affine_forward_fast
 from glassnet.layers import dropout_backward, dropout_forward, softmax_loss, svm_loss
 from glassnet.layer_utils import (affine_bn_relu_backward, affine_bn_relu_forward,
                                   affine_ln_relu_backward, affine_ln_relu_forward,
@@ -213,7 +213,7 @@ def set_running_stats(norm_params, state, params, model_name, batchnorm_layers):
         norm_params[i][stat] = value
 
 
-class _LayeredModel(Model):
+class LayeredModel(Model):
     """What the layered models share: ``reg`` read at every call and saved as it is."""
 
     def get_config(self):

@@ -27,7 +27,7 @@ import zlib
 
 import numpy as np
 
-from glassnet._parse import NestingError, parse_json
+from glassnet._core.parse import NestingError, parse_json
 
 META_KEY = "__glassnet_meta__"
 MAX_MEMBERS = 65535
@@ -218,7 +218,7 @@ def read_npz(f, size, where, kind, accept=None, unknown="refuse", max_bytes=None
              check_header=None):
     """``(arrays, meta)`` of an open binary file ``f`` of ``size`` bytes, named ``where`` in
     messages (``"model file 'x.npz'"``); see the module docstring and
-    :func:`glassnet._io.load_npz` for the other arguments."""
+    :func:`glassnet._core.files.load_npz` for the other arguments."""
     if unknown not in ("refuse", "skip"):
         raise ValueError(f"unknown must be 'refuse' or 'skip'; got {unknown!r}")
     wanted = _acceptor(accept)

@@ -1,5 +1,5 @@
 """Fast affine layer: the maths, signatures, checks and cache of ``glassnet.layers.affine``,
-with the matrix products split over glassnet's threads (``glassnet._threads``) along the
+with the matrix products split over glassnet's threads (``glassnet.fast.threads``) along the
 input features d (thread k takes the features t_k):
 
     out = sum_k x2[:, t_k] @ w[t_k] + b     partial products, added up in thread order
@@ -25,8 +25,8 @@ thread, with one BLAS thread all the same.
 """
 import numpy as np
 
-from glassnet._threads import map_slices
-from glassnet._validate import check_upstream, result_dtype
+from glassnet.fast.threads import map_slices
+from glassnet._core.validate import check_upstream, result_dtype
 from glassnet.layers.affine import check_affine_inputs
 
 __all__ = ["affine_forward_fast", "affine_backward_fast"]

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from glassnet._io import atomic_write_text
+from glassnet._core.files import atomic_write_text
 
 __all__ = ["HISTORY_COLUMNS", "TrainingHistory", "history_attribute"]
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from glassnet._npz import META_KEY, read_npz
+from glassnet._core.npz import META_KEY, read_npz
 
 
 def _new_file_mode(path):
@@ -100,7 +100,7 @@ def load_npz(path, kind, accept=None, unknown="refuse", max_bytes=None, check_he
     """Load ``(arrays, meta)`` written by :func:`save_npz`, never unpickling anything.
 
     Every size the file claims is checked before memory is allocated for it (see
-    :mod:`glassnet._npz`); members the caller does not accept are never decompressed.
+    :mod:`glassnet._core.npz`); members the caller does not accept are never decompressed.
 
     Parameters
     ----------

@@ -13,8 +13,10 @@ from typing import Callable, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from glassnet import fast_layers, layers
-from glassnet._validate import check_nonnegative_int, check_positive_number
+from glassnet import layers
+
+from glassnet.fast import conv as fast_layers
+from glassnet._core.validate import check_nonnegative_int, check_positive_number
 from glassnet.gradient_check import (eval_numerical_gradient,
                                      eval_numerical_gradient_array, rel_error)
 

@@ -1,5 +1,5 @@
 """A folder whose files are read, created, renamed and removed without following symbolic
-links (for glassnet.runs, which must never touch a file outside the run it can prove).
+links (for glassnet.experiment.run_folder, which must never touch a file outside the run it can prove).
 
 Where the platform allows it (``os.supports_dir_fd``: Linux, macOS) the folder is opened
 once with ``O_NOFOLLOW`` and every operation names its file relative to that descriptor,

@@ -1,5 +1,5 @@
 """Reading a checkpoint's header safely: typed fields, ranges, random-stream states and
-optimizer configs, each refused with a ValueError naming the entry (see glassnet.checkpoint)."""
+optimizer configs, each refused with a ValueError naming the entry (see glassnet.training.checkpoint.state)."""
 import dataclasses
 import math
 

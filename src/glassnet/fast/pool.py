@@ -7,16 +7,16 @@ The backward pass visits the offsets in row-major order and gives each output's 
 to the first offset whose value equals the maximum (exactly one position per window, as the
 naive layer does on ties; in a window holding NaN, to its first NaN); overlapping windows
 add up. Both passes work through blocks of (N*C) planes, shared out over a few threads
-(``glassnet._threads``).
+(``glassnet.fast.threads``).
 
 Empty batches and zero channels give the empty results the naive layer gives.
 """
 import numpy as np
 
-from glassnet._scratch import scratch as _scratch
-from glassnet._threads import map_slices
-from glassnet._validate import check_upstream
-from glassnet.fast_relu import relu_mask_into
+from glassnet.fast.scratch import scratch as _scratch
+from glassnet.fast.threads import map_slices
+from glassnet._core.validate import check_upstream
+from glassnet.fast.relu import relu_mask_into
 from glassnet.layers.pooling import check_pool_inputs
 
 __all__ = ["max_pool_forward_fast", "max_pool_backward_fast"]
@@ -44,7 +44,7 @@ def _plane_blocks(num_planes, plane_size, itemsize):
 
 def _each_block(blocks, plane_elems, fn):
     """fn(block) for every plane block, the blocks shared out over a few threads
-    (``glassnet._threads``; each thread has its own scratch buffers)."""
+    (``glassnet.fast.threads``; each thread has its own scratch buffers)."""
     def run(part):
         for block in blocks[part]:
             fn(block)

@@ -1,11 +1,11 @@
-"""Claiming, proving and clearing a run folder: the ownership rules of glassnet.runs (see
+"""Claiming, proving and clearing a run folder: the ownership rules of glassnet.experiment.run_folder (see
 its docstring), kept apart from the layout.
 
 A claim is the exclusive creation of the folder's marker; a proof reads the marker and
 config.json; a replacement moves the marker aside (one process wins), checks it is the one
 proven, and removes only regular files of the run's names. A replacement stopped midway
 leaves the marker aside; once that is STALE_SECONDS old, the next replacement takes the
-run over from it. Every file is reached through a :class:`glassnet._safe_dir.SafeDir`,
+run over from it. Every file is reached through a :class:`glassnet._core.safe_dir.SafeDir`,
 never through a symbolic link.
 """
 import datetime
@@ -15,12 +15,13 @@ import re
 import secrets
 import time
 
-from glassnet._parse import parse_json
-from glassnet._safe_dir import KIND_TEXT, IsALinkError, SafeDir
-from glassnet.checkpoint_files import TEMP_NAME, checkpoint_name_pattern
-from glassnet.runs import (CHECKPOINT_DIR, CHECKPOINT_PREFIX, CONFIG, MARKER, MARKER_FORMAT,
-                           MAX_JSON_BYTES, MAX_MARKER_BYTES, OLDER_RUN_KEYS, RUN_FILES,
-                           RUN_ID_PATTERN, RunFolderError)
+from glassnet._core.parse import parse_json
+from glassnet._core.safe_dir import KIND_TEXT, IsALinkError, SafeDir
+from glassnet.training.checkpoint.files import TEMP_NAME, checkpoint_name_pattern
+from glassnet.experiment.run_layout import (CHECKPOINT_DIR, CHECKPOINT_PREFIX, CONFIG, MARKER,
+                                             MARKER_FORMAT, MAX_JSON_BYTES, MAX_MARKER_BYTES,
+                                             OLDER_RUN_KEYS, RUN_FILES, RUN_ID_PATTERN,
+                                             RunFolderError)
 
 
 # While a run is replaced, its old marker is moved aside as

@@ -11,12 +11,12 @@ is measured 7x slower on a (128, 32, 28, 28) float32 batch (a data-dependent bra
 element). The product differs from ``np.where`` only where ``dout`` is inf or NaN and
 the mask is 0 (inf * 0 = NaN): when the result holds a non-finite value, those places
 are set back to the exact 0 of the reference. Both passes split the batch over a few
-threads (``glassnet._threads``).
+threads (``glassnet.fast.threads``).
 """
 import numpy as np
 
-from glassnet._threads import map_slices
-from glassnet._validate import as_float_array, check_upstream
+from glassnet.fast.threads import map_slices
+from glassnet._core.validate import as_float_array, check_upstream
 
 __all__ = ["relu_forward_fast", "relu_backward_fast", "relu_mask_into"]
 

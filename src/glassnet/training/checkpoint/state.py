@@ -1,6 +1,6 @@
 """Checkpoints: everything a Solver needs to continue a run, as a versioned dataclass.
 
-A checkpoint is one pickle-free ``.npz`` archive (``glassnet._io``): arrays for the
+A checkpoint is one pickle-free ``.npz`` archive (``glassnet._core.files``): arrays for the
 parameters (``param/<p>``), model state (``state/<s>``), best parameters (``best/<p>``),
 optimizer state (``optim/<p>/<key>``, ``optim_config/<key>``), history (``history/<column>``,
 ``train_acc_history``, ``val_acc_history``) and the two random streams' key arrays
@@ -22,18 +22,15 @@ import os
 
 import numpy as np
 
-from glassnet._checkpoint_fields import (RandomStreamState, field as _field,
+from glassnet.training.checkpoint.fields import (RandomStreamState, field as _field,
                                         in_range as _in_range, read_config as _read_config,
                                         split_config)
-from glassnet._io import load_npz, save_npz
-from glassnet.checkpoint_files import (CheckpointSearch, epoch_checkpoint_path,
-                                       find_latest_checkpoint, latest_checkpoint_path,
-                                       remove_stale_temp_files, search_checkpoints)
-from glassnet.history import TrainingHistory
+from glassnet._core.files import load_npz, save_npz
+from glassnet.training.checkpoint.files import (epoch_checkpoint_path, latest_checkpoint_path,
+                                                remove_stale_temp_files)
+from glassnet.training.history import TrainingHistory
 
-__all__ = ["CheckpointState", "RandomStreamState", "find_latest_checkpoint",
-           "search_checkpoints", "CheckpointSearch",
-           "remove_stale_temp_files", "epoch_checkpoint_path", "latest_checkpoint_path",
+__all__ = ["CheckpointState", "RandomStreamState", "remove_stale_temp_files", "epoch_checkpoint_path", "latest_checkpoint_path",
            "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION"]
 
 CHECKPOINT_FORMAT = "glassnet-checkpoint"

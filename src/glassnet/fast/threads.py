@@ -23,7 +23,7 @@ too: measured on the benchmark convolutions (2 cores, float32), forward 1.7-1.9x
 than one thread calling a 2-thread BLAS. Work too small to split runs on the calling
 thread, still with one BLAS thread: a product given to OpenBLAS's own threads leaves
 them spinning on the cores for a tenth of a second afterwards (see
-``glassnet.fast_affine``). The BLAS limit uses threadpoolctl; without it the products
+``glassnet.fast.affine``). The BLAS limit uses threadpoolctl; without it the products
 run with BLAS's own threads as well (correct, only oversubscribed).
 
 Each NumPy call holds the GIL while Python dispatches it, and with two threads every

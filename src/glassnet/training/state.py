@@ -1,6 +1,6 @@
 """A Solver's state, captured and put back: for one iteration (undo) and for a whole run
 (checkpoints: :func:`capture` and :func:`restore` convert to and from
-:class:`glassnet.checkpoint.CheckpointState`).
+:class:`glassnet.training.checkpoint.state.CheckpointState`).
 
 Undo for one iteration: what an iteration may change, captured before it.
 
@@ -19,8 +19,8 @@ import os
 import numpy as np
 
 from glassnet import optim
-from glassnet.checkpoint import CheckpointState, RandomStreamState
-from glassnet.history import TrainingHistory
+from glassnet.training.checkpoint.state import CheckpointState, RandomStreamState
+from glassnet.training.history import TrainingHistory
 
 # Solver attributes an iteration may reassign.
 UNDONE_ATTRIBUTES = ("epoch", "iteration", "best_val_acc", "best_params", "best_state",

@@ -11,23 +11,23 @@ First the machine (CPU model, NumPy's BLAS and its threads, PyTorch), then three
    when torch is not installed.
 3. whole float32 training steps (forward, backward, Adam) of an MLP, ThreeLayerConvNet
    and the recipe convnet (docs/performance.md) against the same networks in PyTorch
-   (``glassnet.bench_train``).
+   (``glassnet.bench.training``).
 
-Each time is the best of ``repeat`` runs, the candidates interleaved run by run so that
-a change in machine load hits both. Call ``main()`` (``glassnet bench`` on the command
+Each time is the best of ``repeat`` runs, each candidate run alone
+(:func:`glassnet.bench.timing.best_times`). Call ``main()`` (``glassnet bench`` on the command
 line, or ``python benchmarks/bench_fast_layers.py``).
 """
 import argparse
-import os
-import time
 
 import numpy as np
 
-from glassnet.fast_layers import (conv_backward_fast, conv_forward_fast,
+from glassnet.fast.conv import (conv_backward_fast, conv_forward_fast,
                                   max_pool_backward_fast, max_pool_forward_fast)
 from glassnet.layers.conv import conv_backward_naive, conv_forward_naive
+from glassnet.bench import training as bench_train
+from glassnet.bench.timing import best_times, numpy_threads, system_info
 
-__all__ = ["best_times", "numpy_threads", "bench_fast_vs_naive", "bench_vs_torch", "main"]
+__all__ = ["bench_fast_vs_naive", "bench_vs_torch", "main"]
 
 # name: (N, C, H, W, F, kernel, stride, pad)
 CONV_CASES = {
@@ -36,51 +36,6 @@ CONV_CASES = {
     "conv 4x4 stride 2 pad 1": (64, 32, 32, 32, 64, 4, 2, 1),
 }
 POOL_CASE = ("max pool 2x2 stride 2", (64, 32, 32, 32))
-
-
-# Pause (seconds) before each candidate's runs: long enough for the worker threads of
-# whatever ran before (OpenBLAS, PyTorch's OpenMP pool) to stop spinning and sleep.
-SETTLE_SECONDS = 0.3
-
-
-def best_times(candidates, repeat, clock=time.perf_counter):
-    """Best time (seconds) of each callable in ``candidates`` (a dict) over ``repeat`` runs.
-
-    Each candidate runs alone: a pause of SETTLE_SECONDS, a warm-up run, then its
-    ``repeat`` timed runs. Alternating the candidates run by run would be unfair: after
-    each call, OpenBLAS's and OpenMP's worker threads keep spinning on the cores for a
-    while and slow down whatever runs next (measured on 2 cores: PyTorch's recipe convnet
-    step takes 39 ms alone and 99 ms alternated with glassnet's).
-    ``clock`` is wall time by default; ``time.process_time`` (CPU time of the process, all
-    threads) is steadier on a machine shared with other work, and means the same with one
-    thread."""
-    best = {}
-    for name, fn in candidates.items():
-        time.sleep(SETTLE_SECONDS)
-        fn()
-        best[name] = float("inf")
-        for _ in range(repeat):
-            start = clock()
-            fn()
-            best[name] = min(best[name], clock() - start)
-    return best
-
-
-def numpy_threads():
-    """The number of threads NumPy's BLAS uses (threadpoolctl if installed, else the usual
-    environment variables, else the CPU count)."""
-    try:
-        from threadpoolctl import threadpool_info
-        counts = [pool["num_threads"] for pool in threadpool_info()
-                  if pool.get("user_api") == "blas"]
-        if counts:
-            return max(counts)
-    except ImportError:
-        pass
-    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
-        if os.environ.get(var, "").isdigit():
-            return int(os.environ[var])
-    return os.cpu_count() or 1
 
 
 def conv_flops(N, C, H, W, F, k, stride, pad):
@@ -253,8 +208,7 @@ def main(argv=None):
     repeat = args.repeat if args.repeat is not None else (3 if args.quick else 7)
     if repeat < 1:
         parser.error(f"--repeat must be a positive integer; got {repeat}")
-    from glassnet import bench_train  # imports this module: loaded only when needed
-    print("\n".join(bench_train.system_info()))
+    print("\n".join(system_info()))
     print()
     if not args.skip_naive:
         batch = 10 if args.quick else 100

@@ -3,8 +3,8 @@
 :func:`estimate` plans the parameters of a ``FullyConnectedNet`` or ``ConvNet`` from its
 constructor arguments, and the activations of one training batch, with the layers' own
 size rules (``conv_output_size``, ``pool_output_size``); :func:`check_fits` refuses
-(:class:`~glassnet.config.ConfigError`) a model whose estimate is more than the machine's
-physical memory, saying both numbers. ``glassnet.experiment.build_model`` calls it, so
+(:class:`~glassnet.experiment.config.ConfigError`) a model whose estimate is more than the machine's
+physical memory, saying both numbers. ``glassnet.experiment.train.build_model`` calls it, so
 ``glassnet train``, ``prepare_run`` and ``resume_run`` refuse a model too large before
 they allocate its weights or create a run folder.
 
@@ -20,7 +20,7 @@ clear refusal instead of a ``MemoryError`` or the kernel killing the process.
 import os
 from typing import NamedTuple
 
-from glassnet.config import ConfigError
+from glassnet.experiment.config import ConfigError
 
 __all__ = ["Estimate", "physical_memory", "parameter_copies", "estimate", "check_fits",
            "FALLBACK_MEMORY"]
@@ -108,7 +108,7 @@ def estimate(model_class, kwargs, batch_size, optimizer):
     ``optimizer``. Arguments the model would refuse raise its ValueError or TypeError."""
     import numpy as np
 
-    from glassnet.classifiers._stack import check_hidden_dims
+    from glassnet.classifiers.stack import check_hidden_dims
     itemsize = np.dtype(kwargs.get("dtype", np.float32)).itemsize
     hidden = check_hidden_dims(kwargs.get("hidden_dims", ()))
     num_classes = kwargs["num_classes"]

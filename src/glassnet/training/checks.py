@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from glassnet import optim
-from glassnet._validate import check_choice, check_dict, require_key
+from glassnet._core.validate import check_choice, check_dict, require_key
 
 
 def check_model(model):
