@@ -3,7 +3,7 @@
 Build it with ``python -m sphinx -W -b html docs docs/_build/html`` (``pip install -e
 ".[docs]"`` first). The notebooks in ``notebooks/`` are the single source of the tutorials:
 each build copies them into ``docs/notebooks/generated/`` (git-ignored) and renders them
-as stored, without running them; ``tests/test_notebooks.py`` runs them.
+as stored, without running them; ``tests/project/test_notebooks.py`` runs them.
 """
 import importlib
 import inspect

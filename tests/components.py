@@ -26,7 +26,7 @@ COMPONENTS = {
     "chromium": "the Chromium browser, run headless",
     "fashion-mnist": "Fashion-MNIST where load_dataset finds it (Debian's dataset-fashion-mnist)",
     "torch": "PyTorch, the float64 reference of the gradient checks",
-    "docs": "Sphinx and the 'docs' extra, to build the documentation site (tests/test_docs.py)",
+    "docs": "Sphinx and the 'docs' extra, to build the documentation site (tests/project/test_docs.py)",
 }
 
 

@@ -1,4 +1,4 @@
-"""The machinery of tests/test_fuzz_layers.py: hostile arguments and the oracle.
+"""The machinery of tests/layers/test_fuzz_layers.py: hostile arguments and the oracle.
 
 ``hostile`` turns a valid float64 array into a hostile one; ``check_call`` and
 ``check_pair`` run a function (a forward/backward pair) on hostile arguments and on their

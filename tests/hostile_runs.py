@@ -1,4 +1,4 @@
-"""Hostile run folders for ``--overwrite`` and ``--resume`` (tests/test_hostile_files.py).
+"""Hostile run folders for ``--overwrite`` and ``--resume`` (tests/project/test_hostile_files.py).
 
 :func:`hostile_run_folders` builds folders that are not glassnet runs, or are runs with a
 symbolic link, a FIFO or a folder where a file should be, a damaged or forged marker, or a

@@ -1,4 +1,4 @@
-"""A process that races others to claim run folders (tests/test_runs.py).
+"""A process that races others to claim run folders (tests/experiment/test_runs.py).
 
 Each worker waits at a shared barrier before every claim, so all of them call
 ``RunFolder.create`` at the same moment, and reports ``(index, (kind, detail))`` on a queue:

@@ -21,11 +21,11 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
 import pytest
+from paths import ROOT
 
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 KERNEL_NAME = "glassnet-notebook-test"
 CELL_TIMEOUT_S = 300     # one cell; a CI-mode notebook takes well under a minute in all

@@ -21,8 +21,8 @@ from glassnet.training.solver import (HISTORY_COLUMNS, Solver, cosine_schedule, 
                              warmup_schedule)
 from solver_models import (TinyDropout, TinySoftmax, assert_bit_identical,  # noqa: F401
                            make_data, make_fcn, make_problem, solver_state)
+from paths import TESTS_DIR
 
-TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def tiny_solver(data=None, **kwargs):

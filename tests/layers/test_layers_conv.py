@@ -165,7 +165,7 @@ def test_upstream_gradient_shape_is_checked(rng):
 
 
 def test_empty_filters_are_refused_naming_w():
-    # Found by tests/test_fuzz_layers.py: the message named the helper's 'kernel', not w.
+    # Found by tests/layers/test_fuzz_layers.py: the message named the helper's 'kernel', not w.
     with pytest.raises(ValueError, match=r"^w must hold filters of at least 1x1 pixels "
                                          r"\(F, C, HH, WW\); got shape \(2, 3, 0, 3\)"):
         conv_forward_naive(np.zeros((1, 3, 4, 4)), np.zeros((2, 3, 0, 3)), np.zeros(2),
@@ -173,7 +173,7 @@ def test_empty_filters_are_refused_naming_w():
 
 
 def test_an_absurd_pad_is_refused_before_any_allocation():
-    # Found by tests/test_fuzz_layers.py: pad = 2**70 reached np.pad ("`pad_width` must be
+    # Found by tests/layers/test_fuzz_layers.py: pad = 2**70 reached np.pad ("`pad_width` must be
     # of integral type"), and a pad in the millions would allocate terabytes.
     x, w, b = np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 3, 3)), np.zeros(1)
     for pad in (2**16 + 1, 10**9, 2**70):

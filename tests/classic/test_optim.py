@@ -409,7 +409,7 @@ def test_every_rule_documents_its_parameters(name):
 
 @pytest.mark.parametrize("name", optim.__all__)
 def test_float16_parameters_with_zero_gradients_stay_finite(name):
-    # Found by tests/test_fuzz_layers.py: epsilon = 1e-8 is 0 in float16, so a step computed
+    # Found by tests/layers/test_fuzz_layers.py: epsilon = 1e-8 is 0 in float16, so a step computed
     # in float16 divided 0 by 0 wherever the gradient was 0.
     w = np.ones(3, dtype=np.float16)
     dw = np.array([0.0, 1.0, -2.0], dtype=np.float16)

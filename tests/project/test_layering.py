@@ -11,8 +11,9 @@ import ast
 import pathlib
 
 import pytest
+from paths import ROOT
 
-SRC = pathlib.Path(__file__).resolve().parent.parent / "src" / "glassnet"
+SRC = ROOT / "src" / "glassnet"
 
 # Rank of each package or top-level module of glassnet, lowest first.
 RANKS = [
@@ -87,7 +88,7 @@ def imported_modules(path):
 @pytest.mark.parametrize("path", source_files(), ids=lambda p: str(p.relative_to(SRC)))
 def test_every_module_has_a_rank(path):
     name = top_level(module_name(path))
-    assert name is None or name in RANK, f"give {name!r} a rank in tests/test_layering.py"
+    assert name is None or name in RANK, f"give {name!r} a rank in tests/project/test_layering.py"
 
 
 @pytest.mark.parametrize("path", source_files(), ids=lambda p: str(p.relative_to(SRC)))

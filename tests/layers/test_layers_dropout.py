@@ -169,14 +169,14 @@ def test_property_keep_probability_outside_range_raises(p, mode):
 
 
 def test_a_seed_beyond_randomstate_range_names_the_key():
-    # Found by tests/test_fuzz_layers.py: NumPy's own "Seed must be between 0 and 2**32 - 1"
+    # Found by tests/layers/test_fuzz_layers.py: NumPy's own "Seed must be between 0 and 2**32 - 1"
     # named no argument.
     with pytest.raises(ValueError, match=r"^dropout_param\['seed'\] must be below 2\*\*32"):
         dropout_forward(np.ones(3), {"mode": "train", "p": 0.5, "seed": 2**32})
 
 
 def test_a_zero_dimensional_input_is_a_zero_dimensional_output():
-    # Found by tests/test_fuzz_layers.py: a 0-d x drew a Python float and crashed.
+    # Found by tests/layers/test_fuzz_layers.py: a 0-d x drew a Python float and crashed.
     out, cache = dropout_forward(np.array(2.0), {"mode": "train", "p": 1.0, "seed": 0})
     assert out.shape == () and float(out) == 2.0
     assert dropout_backward(np.array(3.0), cache).shape == ()

@@ -8,13 +8,13 @@ import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
 import components
+from paths import TESTS_DIR
 
-TESTS = Path(__file__).resolve().parent
+TESTS = TESTS_DIR
 
 GENERATED = '''
 import pytest

@@ -12,15 +12,14 @@ import importlib
 import importlib.util
 import subprocess
 import sys
-from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
 from components import skip_unless
 from helpers import CHROMIUM, chromium_dump_dom
+from paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 
 # The classic import paths of the course exercises, and glassnet's own public modules.
 DOCUMENTED = [

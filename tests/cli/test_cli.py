@@ -18,6 +18,7 @@ import pytest
 
 from glassnet import cli
 from glassnet.experiment.run_folder import RUN_FILES, RunFolder
+from paths import ROOT
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # A small and quick ConvNet for the tests (the default one is bigger).
@@ -430,7 +431,7 @@ def test_bench_runs_the_real_benchmark():
 
 
 def test_example_convnet_config_trains(tmp_path, capsys):
-    example = os.path.join(os.path.dirname(__file__), "..", "examples", "convnet.toml")
+    example = str(ROOT / "examples" / "convnet.toml")
     run = tmp_path / "run"
     code, out, err = run_main(capsys, "train", "--config", example, "--data", "digits",
                               "--epochs", "1", "--num-train", "300", "--out", run, "--quiet")

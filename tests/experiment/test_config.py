@@ -5,6 +5,7 @@ import pytest
 
 from glassnet.experiment.config import (DEFAULT_LR, ConfigError, TrainConfig, config_from_args,
                              read_settings_file)
+from paths import ROOT
 
 
 def test_defaults_and_resolution():
@@ -123,10 +124,8 @@ def test_fixed_changes_on_resume():
 @pytest.mark.parametrize("name", ["convnet.toml", "fashion_cnn3.toml"])
 def test_example_files_describe_buildable_models(name):
     """Every example in examples/ resolves and builds a model for 28x28 images."""
-    import os
-
     from glassnet.experiment.train import build_model
-    path = os.path.join(os.path.dirname(__file__), "..", "examples", name)
+    path = str(ROOT / "examples" / name)
     settings = read_settings_file(path)
     config = TrainConfig(**settings) if "model" in settings else TrainConfig(model=path)
     model = build_model(config.resolved(), {"input_shape": (1, 28, 28), "num_classes": 10})

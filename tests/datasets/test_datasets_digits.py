@@ -12,6 +12,7 @@ import pytest
 
 from glassnet.datasets import dataset_info, load_dataset, load_mat
 from glassnet.datasets import digits
+from paths import ROOT
 
 # SHA-256 of the arrays (little-endian bytes) that load_digits_arrays gave when it read
 # them through sklearn.datasets.load_digits (scikit-learn 1.9.1): images (1797, 1, 8, 8)
@@ -79,7 +80,7 @@ def test_the_file_and_its_attribution_ship_in_the_package():
 
 
 def test_pyproject_declares_the_data_as_package_data():
-    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    pyproject = ROOT / "pyproject.toml"
     try:
         import tomllib
     except ImportError:  # Python 3.10: the 'cli' extra installs tomli

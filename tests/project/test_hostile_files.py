@@ -40,9 +40,10 @@ import hostile_nesting
 import hostile_runs
 from glassnet._core.files import save_npz
 from glassnet.experiment.run_folder import MARKER
+from paths import TESTS_DIR
 
 ADDRESS_SPACE_LIMIT = 1 << 30
-RUNNER = os.path.join(os.path.dirname(__file__), "hostile_runner.py")
+RUNNER = str(TESTS_DIR / "hostile_runner.py")
 TRAIN_PER_BATCH = 2
 
 

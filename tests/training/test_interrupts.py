@@ -32,8 +32,8 @@ from glassnet.training.checkpoint.search import find_latest_checkpoint
 from glassnet.training.checkpoint.state import CheckpointState
 from glassnet.training.solver import Solver
 from solver_models import assert_bit_identical, make_problem, solver_state
+from paths import TESTS_DIR
 
-TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 SIGINT_RUN = dict(num_epochs=1000, checkpoint_every=10)   # ~1 ms per epoch, 5 iterations
 SIGKILL_RUN = dict(num_epochs=12)                          # a checkpoint every epoch
 
