@@ -7,6 +7,9 @@ from glassnet.bench import timing
 from glassnet.bench import training as bench_train
 from helpers import torch_or_skip
 
+# Slow as a whole: left out of the quick loop (pytest -m "not slow"); CI runs it.
+pytestmark = pytest.mark.slow
+
 
 def test_system_info_names_cpu_blas_and_torch():
     lines = timing.system_info()

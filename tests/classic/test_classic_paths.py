@@ -8,6 +8,9 @@ import sys
 
 import pytest
 
+# Slow as a whole: left out of the quick loop (pytest -m "not slow"); CI runs it.
+pytestmark = pytest.mark.slow
+
 # (import statement, names it must bind): the classic exercises' paths first.
 CLASSIC_IMPORTS = [
     ("from glassnet.layers import *",

@@ -119,6 +119,7 @@ GRADCHECK_TOL = 1e-6   # the default tolerance of `glassnet gradcheck`
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@pytest.mark.slow
 def test_gradcheck_case(case):
     args = case.make_args(np.random.RandomState(0))
     errors = case_errors(case, args)
@@ -142,6 +143,7 @@ def test_a_wrong_backward_is_caught():
     assert errors[0] > 1e-3 and errors[1] < GRADCHECK_TOL
 
 
+@pytest.mark.slow
 def test_run_gradcheck_cases_is_seeded_and_leaves_the_global_generator_alone():
     state = np.random.get_state()
     rows = run_gradcheck_cases(seed=3)

@@ -50,6 +50,7 @@ def test_three_layer_convnet_initial_loss():
 
 
 @pytest.mark.parametrize("reg", [0.0, 0.2])
+@pytest.mark.slow
 def test_three_layer_convnet_gradients(reg):
     rng = np.random.RandomState(231)
     X, y = rng.randn(2, 3, 8, 8), rng.randint(10, size=2)
@@ -73,6 +74,7 @@ BLOCK_CASES = [
 
 
 @pytest.mark.parametrize("block", BLOCK_CASES, ids=str)
+@pytest.mark.slow
 def test_convnet_block_gradients(block):
     rng = np.random.RandomState(12)
     X, y = rng.randn(3, 2, 6, 6), rng.randint(3, size=3)
@@ -84,6 +86,7 @@ def test_convnet_block_gradients(block):
 
 @pytest.mark.parametrize("normalization, keep", itertools.product(
     [None, "batchnorm", "layernorm"], [1, 0.5]))
+@pytest.mark.slow
 def test_convnet_head_gradients(normalization, keep):
     rng = np.random.RandomState(13)
     X, y = rng.randn(4, 1, 4, 4), rng.randint(3, size=4)
@@ -243,6 +246,7 @@ def test_three_layer_convnet_overfits_50_examples():
     assert train_inline(model, X, y, steps=120, learning_rate=3e-3) == 1.0
 
 
+@pytest.mark.slow
 def test_convnet_overfits_50_examples():
     rng = np.random.RandomState(17)
     X, y = rng.randn(50, 3, 8, 8), rng.randint(10, size=50)

@@ -54,6 +54,7 @@ def test_two_layer_net_classic_scores_and_losses(classic_two_layer):
 
 
 @pytest.mark.parametrize("reg", [0.0, 0.7])
+@pytest.mark.slow
 def test_two_layer_net_gradients(reg):
     np.random.seed(231)
     N, D, H, C = 3, 5, 50, 7
@@ -85,6 +86,7 @@ GRID = list(itertools.product([None, "batchnorm", "layernorm"], [1, 0.5], [1, 2,
 
 
 @pytest.mark.parametrize("normalization, keep, depth", GRID)
+@pytest.mark.slow
 def test_fully_connected_gradients(normalization, keep, depth):
     rng = np.random.RandomState(231)
     N, D, C = 4, 5, 3

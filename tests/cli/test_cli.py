@@ -80,6 +80,7 @@ def run(workdir):
     return folder, result
 
 
+@pytest.mark.slow
 def test_train_prints_epochs_and_final_summary(run):
     folder, result = run
     lines = result.stdout.splitlines()
@@ -90,6 +91,7 @@ def test_train_prints_epochs_and_final_summary(run):
     assert lines[-1].startswith(f"run folder: {os.path.abspath(folder)}")
 
 
+@pytest.mark.slow
 def test_train_on_val_trains_on_both_splits_and_keeps_it_on_resume(workdir):
     """--train-on-val: the val images join the training set (one epoch has more
     iterations), the summary gives only the test accuracy, and the setting is the run's:
@@ -177,6 +179,7 @@ def test_report_embeds_the_pictures(run):
     assert "test_acc" in text and "model_class" in text
 
 
+@pytest.mark.slow
 def test_evaluate_run_and_model_file(run):
     folder, _ = run
     metrics = RunFolder(folder).read_metrics()
@@ -195,6 +198,7 @@ def test_evaluate_run_and_model_file(run):
     assert_error(glassnet("evaluate", RunFolder(folder).model_path), 1, r"give --data NAME")
 
 
+@pytest.mark.slow
 def test_predict_writes_kaggle_csv(run, workdir):
     folder, _ = run
     out = workdir / "predictions.csv"
@@ -209,6 +213,7 @@ def test_predict_writes_kaggle_csv(run, workdir):
     assert np.mean(labels == digits_test_labels()) == pytest.approx(metrics["test_acc"])
 
 
+@pytest.mark.slow
 def test_resume_continues_the_run(run, workdir):
     folder, _ = run
     copy = workdir / "run1_resumed"
@@ -226,6 +231,7 @@ def test_resume_continues_the_run(run, workdir):
                  r"cannot change model when resuming")
 
 
+@pytest.mark.slow
 def test_ctrl_c_writes_a_checkpoint_and_resume_finishes(workdir, ctrl_c):
     folder = workdir / "interrupted"
     env = dict(os.environ, PYTHONWARNINGS="ignore")
@@ -255,6 +261,7 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_finishes(workdir, ctrl_c):
     assert RunFolder(folder).read_metrics()["epochs"] == epoch + 1
 
 
+@pytest.mark.slow
 def test_runs_started_together_get_their_own_folders(tmp_path):
     """Two ``glassnet train`` without --out started at once name the same folder (same
     data, model and second): each claims its own (the second gets the ``-2`` suffix)."""
@@ -275,6 +282,7 @@ def test_runs_started_together_get_their_own_folders(tmp_path):
             RunFolder(path).run_id
 
 
+@pytest.mark.slow
 def test_config_file_and_command_line_override(workdir):
     config = workdir / "softmax.toml"
     config.write_text('model = "softmax"\nepochs = 5\nbatch_size = 20\noptimizer = "sgd"\n'
@@ -299,6 +307,7 @@ def test_config_file_and_command_line_override(workdir):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_diverging_run_stops_with_advice(workdir):
     result = glassnet("train", "--model", "softmax", "--optimizer", "sgd", "--lr", "1e30",
                       "--out", workdir / "diverged", "--epochs", 3)
@@ -307,6 +316,7 @@ def test_diverging_run_stops_with_advice(workdir):
     assert not os.path.exists(RunFolder(workdir / "diverged").model_path)
 
 
+@pytest.mark.slow
 def test_gradcheck_table():
     result = glassnet("gradcheck")
     assert result.returncode == 0, result.stderr
@@ -321,6 +331,7 @@ def test_gradcheck_table():
     assert glassnet("gradcheck", "--tol", "0").returncode == 1
 
 
+@pytest.mark.slow
 def test_data_list_and_where():
     result = glassnet("data", "list")
     assert result.returncode == 0, result.stderr
@@ -420,6 +431,7 @@ def test_bench_passes_arguments_through(capsys, monkeypatch):
     assert seen == [["--quick", "--only", "conv"]]
 
 
+@pytest.mark.slow
 def test_bench_runs_the_real_benchmark():
     result = subprocess.run([sys.executable, "-m", "glassnet", "bench", "--quick", "--repeat",
                              "1", "--skip-torch"], capture_output=True, text=True, timeout=120)
@@ -430,6 +442,7 @@ def test_bench_runs_the_real_benchmark():
         assert float(naive_ms) > 0 and float(fast_ms) > 0
 
 
+@pytest.mark.slow
 def test_example_convnet_config_trains(tmp_path, capsys):
     example = str(ROOT / "examples" / "convnet.toml")
     run = tmp_path / "run"
@@ -444,6 +457,7 @@ def test_example_convnet_config_trains(tmp_path, capsys):
     assert all(b["norm"] == "batchnorm" and b["pool"] == 2 for b in blocks)
 
 
+@pytest.mark.slow
 def test_seeded_runs_with_dropout_are_identical_and_leave_global_rng_alone(tmp_path, capsys):
     from glassnet.classifiers import load_model
     np.random.seed(7)

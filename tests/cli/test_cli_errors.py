@@ -55,6 +55,7 @@ def test_toml_with_a_wrong_type_inside_a_block(capsys, tmp_path):
                       r"line 2: key 'conv_blocks': .*filters must be an integer; got 'x'")
 
 
+@pytest.mark.slow
 def test_output_places_that_cannot_be_used(capsys, tmp_path, trained):
     blocker = tmp_path / "file"
     blocker.write_text("x")
@@ -229,6 +230,7 @@ def test_overwrite_refuses_a_run_whose_checkpoints_folder_is_a_link(capsys, tmp_
     assert tree(outside) == before and os.path.islink(run / "checkpoints")
 
 
+@pytest.mark.slow
 def test_a_run_of_an_older_glassnet_resumes_but_is_not_overwritten(capsys, tmp_path, trained):
     """No marker, config.json without a run id: what glassnet wrote before run markers."""
     old = tmp_path / "old"
@@ -244,6 +246,7 @@ def test_a_run_of_an_older_glassnet_resumes_but_is_not_overwritten(capsys, tmp_p
     assert not (old / ".glassnet-run.json").exists()
 
 
+@pytest.mark.slow
 def test_a_damaged_checkpoint_is_named_and_a_fallback_announced(capsys, tmp_path, trained):
     """ckpt_latest.npz edited: with the epoch checkpoint there, resume uses it and says so
     in one line; without it, the error names the damaged file and why, and changes nothing."""
@@ -343,6 +346,7 @@ SIZES = {
 
 
 @pytest.mark.parametrize("case", sorted(SIZES))
+@pytest.mark.slow
 def test_sizes_are_refused_before_anything_is_created(capsys, tmp_path, monkeypatch, case):
     """Each size fails as a one-line error, before a run folder exists (with or without a
     name for it) and before any weight is allocated."""

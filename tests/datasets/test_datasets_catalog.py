@@ -103,6 +103,7 @@ def _raw_idx_uint8(path):
 @pytest.mark.skipif(not os.path.isdir(FASHION_SYSTEM_DIR),
                     reason="Debian package dataset-fashion-mnist is not installed "
                            "(apt-get install dataset-fashion-mnist)")
+@pytest.mark.slow
 def test_real_fashion_mnist(tmp_path, monkeypatch):
     monkeypatch.delenv("GLASSNET_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

@@ -350,6 +350,7 @@ def test_plain_values_decode_as_pickle_loads_them(protocol):
 @pytest.mark.parametrize("name,content", [(n, c) for n, c, _ in
                                           __import__("hostile").crafted_cifar_pickles()],
                          ids=[n for n, _, _ in __import__("hostile").crafted_cifar_pickles()])
+@pytest.mark.slow
 def test_crafted_batches_are_refused(tmp_path, name, content):
     path = tmp_path / "data_batch_1"
     path.write_bytes(content)

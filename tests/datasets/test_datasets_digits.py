@@ -56,6 +56,7 @@ def test_load_dataset_split_is_unchanged(isolated):
     assert {key: array_sha256(value) for key, value in data.items()} == SPLIT_SHA256
 
 
+@pytest.mark.slow
 def test_same_arrays_as_scikit_learn_when_it_is_installed():
     sklearn_datasets = pytest.importorskip(
         "sklearn.datasets", reason="scikit-learn is not installed (glassnet does not need it); "
@@ -106,6 +107,7 @@ def test_a_changed_byte_is_refused_before_parsing(monkeypatch):
     (lambda rows: ["17" + rows[0][1:]] + rows[1:], r"pixels must lie in 0..16; got 0..17"),
     (lambda rows: rows[:-1] + [rows[-1][:-1] + "10"], r"labels must lie in 0..9; got 0..10"),
 ])
+@pytest.mark.slow
 def test_a_wrong_table_is_refused_even_with_a_matching_checksum(monkeypatch, edit, message):
     """The table checks stand on their own: a file whose checksum matched (the constant is
     replaced here) but whose table is wrong is still refused, naming the check."""
@@ -148,6 +150,7 @@ def test_a_mat_file_without_scipy_names_the_mat_extra(tmp_path, monkeypatch):
     assert info.value.name == "scipy"
 
 
+@pytest.mark.slow
 def test_the_command_line_names_the_mat_extra_when_scipy_is_missing(tmp_path):
     path = tmp_path / "data.mat"
     path.write_bytes(b"MATLAB 5.0 MAT-file")

@@ -48,6 +48,7 @@ def random_pickle_programs(count, seed=0):
         yield program + (b"." if rng.random() < 0.7 else b"")
 
 
+@pytest.mark.slow
 def test_random_opcode_programs_give_a_value_or_a_value_error():
     outcomes = {"value": 0, "ValueError": 0}
     for program in random_pickle_programs(20000, seed=1):

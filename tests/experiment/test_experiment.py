@@ -26,6 +26,7 @@ def params_of(folder):
     return load_model(folder.model_path).params
 
 
+@pytest.mark.slow
 def test_train_run_writes_the_layout_and_returns_metrics(tmp_path):
     folder = RunFolder.create(tmp_path / "run")
     np.random.seed(123)
@@ -47,6 +48,7 @@ def test_train_run_writes_the_layout_and_returns_metrics(tmp_path):
     assert accuracy == metrics["test_acc"]
 
 
+@pytest.mark.slow
 def test_seeded_run_with_dropout_is_reproducible_in_one_step_or_two(tmp_path):
     a, b = RunFolder.create(tmp_path / "a"), RunFolder.create(tmp_path / "b")
     prepared = prepare_run(SMALL)      # b: prepared first, its folder could come after
@@ -69,6 +71,7 @@ class InterruptAt:
             raise KeyboardInterrupt
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_bit_for_bit(tmp_path):
     whole = RunFolder.create(tmp_path / "whole")
     train_run(SMALL, whole)
@@ -85,6 +88,7 @@ def test_interrupted_run_resumes_bit_for_bit(tmp_path):
     assert open(whole.history_path).read().count("\n") == open(cut.history_path).read().count("\n")
 
 
+@pytest.mark.slow
 def test_resume_falls_back_to_the_newest_complete_epoch_checkpoint(tmp_path):
     """A missing or broken ckpt_latest.npz (a kill while it was written) is not the end:
     the newest complete epoch checkpoint resumes, and the run still ends bit for bit."""
@@ -104,6 +108,7 @@ def test_resume_falls_back_to_the_newest_complete_epoch_checkpoint(tmp_path):
         np.testing.assert_array_equal(value, params_of(cut)[name])
 
 
+@pytest.mark.slow
 def test_resume_may_lengthen_but_not_change_the_model(tmp_path):
     folder = RunFolder.create(tmp_path / "run")
     train_run(SMALL.replace(epochs=1), folder)
@@ -153,6 +158,7 @@ def test_build_model_draws_each_weight_once_from_the_seed():
         np.testing.assert_array_equal(cnn.params[name], again.params[name])
 
 
+@pytest.mark.slow
 def test_load_model_draws_nothing(tmp_path):
     folder = RunFolder.create(tmp_path / "run")
     train_run(SMALL.replace(epochs=1), folder)
@@ -163,6 +169,7 @@ def test_load_model_draws_nothing(tmp_path):
     assert global_state()[1] == before[1]
 
 
+@pytest.mark.slow
 def test_mat_file_without_test_data_trains_and_saves(tmp_path):
     scipy_io = pytest.importorskip("scipy.io")
     rng = np.random.RandomState(0)
@@ -181,6 +188,7 @@ def test_mat_file_without_test_data_trains_and_saves(tmp_path):
         prepare_run(config, train_on_val=True)
 
 
+@pytest.mark.slow
 def test_train_on_val_keeps_the_last_epoch(tmp_path):
     """Retraining on train+val: validation accuracy is measured on seen data, so the model
     kept is the last epoch's, not the 'best validation' one."""
@@ -200,6 +208,7 @@ def test_train_on_val_keeps_the_last_epoch(tmp_path):
         np.testing.assert_array_equal(value, seen[3][name])
 
 
+@pytest.mark.slow
 def test_train_on_val_run_resumes_on_train_and_val(tmp_path):
     """train_on_val is part of the run's config: an interrupted run resumes on the same
     (train + val) examples and keeps its last epoch, ending bit for bit as the run that
@@ -245,6 +254,7 @@ def test_prepare_run_builds_everything_and_writes_nothing(tmp_path, monkeypatch)
     assert os.listdir(tmp_path) == ["wide.toml"]
 
 
+@pytest.mark.slow
 def test_sweep_trial_whose_model_cannot_be_built_leaves_no_folder(tmp_path):
     tune = pytest.importorskip("glassnet.tune")
     from optuna.trial import TrialState
@@ -272,6 +282,7 @@ def test_training_writes_only_into_a_folder_it_claimed(tmp_path):
     assert (mine / "config.json").read_text() == '{"my": "settings"}'
 
 
+@pytest.mark.slow
 def test_resume_warns_when_it_falls_back_past_a_damaged_checkpoint(tmp_path):
     from glassnet.experiment.run_folder import CheckpointFallbackWarning
     cut = RunFolder.create(tmp_path / "cut")

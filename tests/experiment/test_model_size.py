@@ -76,6 +76,7 @@ def model_size_spec(config):
     return model_spec(config, DIGITS)
 
 
+@pytest.mark.slow
 def test_a_model_too_large_for_the_machine_is_refused_before_allocating(monkeypatch):
     monkeypatch.setattr(model_size, "physical_memory", lambda: 10**9)
     config = TrainConfig(data="digits", model="mlp", hidden=[1_000_000], num_train=300)

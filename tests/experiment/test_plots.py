@@ -137,6 +137,7 @@ def test_report_embeds_images_and_escapes_text(tmp_path):
     assert "<td>lr</td><td>0.001</td>" in text
 
 
+@pytest.mark.slow
 def test_import_does_not_load_matplotlib_and_drawing_avoids_pyplot(tmp_path):
     code = ("import sys, numpy as np; import glassnet.experiment.plots as p; "
             "assert 'matplotlib' not in sys.modules, 'imported at import'; "

@@ -296,6 +296,7 @@ def race(mode, paths):
     return results
 
 
+@pytest.mark.slow
 def test_racing_processes_claim_a_new_folder_once(tmp_path, record_property):
     paths = [tmp_path / f"race{i}" / "run" for i in range(RACE_ROUNDS)]
     results = race("plain", paths)
@@ -310,6 +311,7 @@ def test_racing_processes_claim_a_new_folder_once(tmp_path, record_property):
     print(f"\n{RACE_ROUNDS} races of {RACERS} processes for one new folder: one winner each")
 
 
+@pytest.mark.slow
 def test_racing_processes_get_distinct_auto_named_folders(tmp_path, record_property):
     bases = [tmp_path / f"auto{i}" for i in range(RACE_ROUNDS)]
     results = race("unique", bases)
@@ -323,6 +325,7 @@ def test_racing_processes_get_distinct_auto_named_folders(tmp_path, record_prope
     record_property("auto_run_folder_races", RACE_ROUNDS)
 
 
+@pytest.mark.slow
 def test_racing_overwrites_of_one_run_never_share_it(tmp_path, record_property):
     """Processes replacing the same run at once: each one that succeeds holds the folder
     under its own new run id, the others are refused, nothing crashes."""

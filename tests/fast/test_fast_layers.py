@@ -120,6 +120,7 @@ def test_conv_fast_equals_naive_float64(rng, dx_path, x_shape, w_shape, stride, 
 ])
 @pytest.mark.parametrize("images_per_block", [1, 2, 3])
 @pytest.mark.parametrize("num_threads", ["1", "3"])
+@pytest.mark.slow
 def test_conv_fast_in_several_blocks(monkeypatch, rng, dx_path, x_shape, w_shape, stride, pad,
                                      images_per_block, num_threads):
     # Shrink the block so the batch is cut into several blocks, the last one shorter; the
@@ -174,6 +175,7 @@ def test_conv_fast_float32(rng, dx_path, x_shape, w_shape, stride, pad):
         assert np.abs(g - g_ref).max() < 1e-5 * np.abs(g_ref).max()
 
 
+@pytest.mark.slow
 def test_conv_fast_numerical_gradient(rng, dx_path):
     x, w, b = conv_pair(rng, (2, 3, 7, 6), (3, 3, 3, 2))
     for param in ({"stride": 1, "pad": 1}, {"stride": 2, "pad": 1}):
@@ -347,6 +349,7 @@ def conv_geometries(draw):
 
 
 @given(conv_geometries(), st.integers(0, 2**31 - 1))
+@pytest.mark.slow
 def test_conv_any_valid_geometry(geometry, seed):
     x_shape, w_shape, stride, pad, out_shape = geometry
     rng = np.random.RandomState(seed)

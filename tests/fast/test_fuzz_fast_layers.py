@@ -14,6 +14,7 @@ ReLU forward+backward 100.
 import copy
 
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from glassnet.fast.conv import (conv_backward_fast, conv_forward_fast,
@@ -25,6 +26,9 @@ from glassnet.fast.relu import relu_backward_fast, relu_forward_fast
 from glassnet.layers import (conv_backward_naive, conv_forward_naive, max_pool_backward_naive,
                              max_pool_forward_naive, relu_backward, relu_forward)
 from helpers import naive_spatial_bn_relu
+
+# Slow as a whole: left out of the quick loop (pytest -m "not slow"); CI runs it.
+pytestmark = pytest.mark.slow
 
 DTYPES = [np.float64, np.float32, np.float16, np.int64, np.bool_, np.complex128, object]
 # Tolerance relative to the largest entry, by the dtype the layer computes in.

@@ -39,6 +39,7 @@ def _faults_per_step(mode):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator is Linux's")
+@pytest.mark.slow
 def test_freed_memory_is_reused_without_page_faults():
     default, kept = _faults_per_step("default"), _faults_per_step("keep")
     # 60 MB written per step: thousands of page faults when glibc returns the freed blocks

@@ -29,6 +29,9 @@ from fuzz_oracle import (DTYPES, FUZZ, OUTCOMES, attack, check_call, check_pair,
                          example_rng, hostile, hostile_args, maybe_bad, report)
 from glassnet import layers, optim
 
+# Slow as a whole: left out of the quick loop (pytest -m "not slow"); CI runs it.
+pytestmark = pytest.mark.slow
+
 # --------------------------------------------------------------------------------------
 # What is fuzzed: one body per public layer pair, loss and update rule
 # --------------------------------------------------------------------------------------

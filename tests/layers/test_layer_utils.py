@@ -105,6 +105,7 @@ def without_bias_before_batchnorm(name, backward, wrt):
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.slow
 def test_sandwich_gradients_match_numerical(case):
     name, forward, backward, make_args, extra, wrt, _ = case
     args = make_args(np.random.RandomState(231)) + copy.deepcopy(list(extra))

@@ -51,6 +51,7 @@ def test_single_window_is_an_inner_product(rng):
 
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, pad", GEOMETRIES)
+@pytest.mark.slow
 def test_numerical_gradients(rng, x_shape, w_shape, stride, pad):
     x, w, b = random_conv_args(rng, x_shape, w_shape)
     param = {"stride": stride, "pad": pad}

@@ -20,6 +20,9 @@ GENERATED = '''
 import pytest
 from components import skip_unless
 
+# Slow as a whole: left out of the quick loop (pytest -m "not slow"); CI runs it.
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.requires("postgres")
 @pytest.mark.skipif(True, reason="no server here")

@@ -20,6 +20,9 @@ from components import skip_unless
 from helpers import CHROMIUM, chromium_dump_dom
 from paths import ROOT
 
+# Slow as a whole: left out of the quick loop (pytest -m "not slow"); CI runs it.
+pytestmark = pytest.mark.slow
+
 
 # The classic import paths of the course exercises, and glassnet's own public modules.
 DOCUMENTED = [

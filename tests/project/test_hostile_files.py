@@ -42,6 +42,9 @@ from glassnet._core.files import save_npz
 from glassnet.experiment.run_folder import MARKER
 from paths import TESTS_DIR
 
+# Slow as a whole: left out of the quick loop (pytest -m "not slow"); CI runs it.
+pytestmark = pytest.mark.slow
+
 ADDRESS_SPACE_LIMIT = 1 << 30
 RUNNER = str(TESTS_DIR / "hostile_runner.py")
 TRAIN_PER_BATCH = 2

@@ -101,6 +101,7 @@ def test_imports_point_downwards(path):
     assert not upward, f"{path.relative_to(SRC)} (rank {RANK[mine]}) imports {upward}"
 
 
+@pytest.mark.slow
 def test_no_import_cycles():
     graph = {name: {m for m in imported_modules(path) if m in MODULES and m != name}
              for name, path in MODULES.items()}
@@ -144,6 +145,7 @@ def package_of(module):
 
 
 @pytest.mark.parametrize("path", source_files(), ids=lambda p: str(p.relative_to(SRC)))
+@pytest.mark.slow
 def test_no_reaching_into_private_names(path):
     here = module_name(path)
     found = []
@@ -175,6 +177,7 @@ def test_no_reaching_into_private_names(path):
 
 
 @pytest.mark.parametrize("path", source_files(), ids=lambda p: str(p.relative_to(SRC)))
+@pytest.mark.slow
 def test_nothing_inside_imports_an_old_path(path):
     old = sorted({top_level(m) for m in imported_modules(path)} & set(SHIMS))
     assert not old or top_level(module_name(path)) in SHIMS, \

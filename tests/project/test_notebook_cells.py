@@ -29,6 +29,7 @@ def small_image_data(rng, n_train=60, n_val=20, shape=(3, 8, 8), classes=4):
     return {"X_train": X_train, "y_train": y_train, "X_val": X_val, "y_val": y_val}
 
 
+@pytest.mark.slow
 def test_fully_connected_nets_notebook(capsys):
     from glassnet.training.solver import Solver
 

@@ -25,6 +25,9 @@ import time
 import pytest
 from paths import ROOT
 
+# Slow as a whole: left out of the quick loop (pytest -m "not slow"); CI runs it.
+pytestmark = pytest.mark.slow
+
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 KERNEL_NAME = "glassnet-notebook-test"

@@ -12,8 +12,13 @@ import os
 import resource
 import sys
 
+import pytest
+
 from glassnet.training.solver import Solver
 from solver_models import TinyDropout, make_data, make_problem
+
+# Slow as a whole: left out of the quick loop (pytest -m "not slow"); CI runs it.
+pytestmark = pytest.mark.slow
 
 ITERATIONS, EVERY = 10_000, 1_000
 ALLOWED_BLOCKS = 500              # over the 9,000 iterations after the first sample

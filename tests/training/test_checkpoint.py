@@ -194,6 +194,7 @@ HOSTILE_EDITS = {
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE_EDITS))
+@pytest.mark.slow
 def test_edited_checkpoints_are_refused_and_change_nothing(trained, tmp_path, case):
     edit, message = HOSTILE_EDITS[case]
     path = edited(trained / "run_latest.npz", tmp_path / "edited.npz", edit)

@@ -34,6 +34,9 @@ from glassnet.training.solver import Solver
 from solver_models import assert_bit_identical, make_problem, solver_state
 from paths import TESTS_DIR
 
+# Slow as a whole: left out of the quick loop (pytest -m "not slow"); CI runs it.
+pytestmark = pytest.mark.slow
+
 SIGINT_RUN = dict(num_epochs=1000, checkpoint_every=10)   # ~1 ms per epoch, 5 iterations
 SIGKILL_RUN = dict(num_epochs=12)                          # a checkpoint every epoch
 
@@ -95,7 +98,7 @@ SIGINT_CHILD = textwrap.dedent("""
 
 
 def test_sigint_anywhere_then_resume_is_bit_identical(tmp_path, ctrl_c):
-    script = SIGINT_CHILD.format(tests_dir=TESTS_DIR, folder=str(tmp_path), run=SIGINT_RUN)
+    script = SIGINT_CHILD.format(tests_dir=str(TESTS_DIR), folder=str(tmp_path), run=SIGINT_RUN)
     chooser = random.Random(20261201)
     interrupts, children = 0, 0
     while True:

@@ -407,6 +407,7 @@ def test_seeded_runs_are_reproducible_and_leave_the_global_rng_alone(kind):
 
 
 @pytest.mark.parametrize("kind", ["tiny", "fcn_batchnorm", "fcn_dropout", "tiny_dropout"])
+@pytest.mark.slow
 def test_resume_is_bit_identical(tmp_path, kind):
     model, data, kwargs = make_problem(kind)
     at_epoch_end = {}
@@ -502,7 +503,7 @@ CHILD = textwrap.dedent("""
 def test_resume_after_sigkill_is_bit_identical(tmp_path):
     kind = "fcn_batchnorm"
     ready, prefix = str(tmp_path / "ready"), str(tmp_path / "ck")
-    script = CHILD.format(tests_dir=TESTS_DIR, ready=ready, prefix=prefix, kind=kind)
+    script = CHILD.format(tests_dir=str(TESTS_DIR), ready=ready, prefix=prefix, kind=kind)
     child = subprocess.Popen([sys.executable, "-c", script])
     try:
         deadline = time.monotonic() + 30

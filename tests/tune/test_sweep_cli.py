@@ -36,6 +36,7 @@ def swept(tmp_path_factory):
     return out_dir
 
 
+@pytest.mark.slow
 def test_sweep_run_writes_the_sweep_folder(swept):
     for name in ("trials.csv", "best_model.npz", "report.html", "study.journal"):
         assert (swept / name).is_file(), name
@@ -45,6 +46,7 @@ def test_sweep_run_writes_the_sweep_folder(swept):
     assert "lr" in header and "hidden" in header
 
 
+@pytest.mark.slow
 def test_sweep_run_prints_one_line_per_trial(tmp_path, capsys):
     code, out, _ = glassnet(capsys, "sweep", "run", *TINY, "--param", "lr=grid:0.003,0.01",
                             "--name", "g", "--out", str(tmp_path / "g"))
@@ -56,6 +58,7 @@ def test_sweep_run_prints_one_line_per_trial(tmp_path, capsys):
     assert re.search(r"best: trial [01], val 0\.\d{4}, test 0\.\d{4} \(lr=0\.0", out)
 
 
+@pytest.mark.slow
 def test_status_and_best(swept, capsys):
     code, out, _ = glassnet(capsys, "sweep", "status", "s1", "--out", str(swept))
     assert code == 0
@@ -69,6 +72,7 @@ def test_status_and_best(swept, capsys):
     assert (swept / "again" / "model.npz").is_file()
 
 
+@pytest.mark.slow
 def test_resume_raises_the_budget(swept, capsys):
     code, out, _ = glassnet(capsys, "sweep", "run", "--config", str(swept.parent / "sweep.toml"),
                             "--param", "lr=log:1e-3:3e-2", "--name", "s1", "--out", str(swept),
@@ -92,6 +96,7 @@ def test_usage_errors_are_one_clear_line(argv, message, capsys, tmp_path, monkey
     assert not os.path.exists(tmp_path / "sweeps")
 
 
+@pytest.mark.slow
 def test_create_twice_then_work_on_a_journal_file(tmp_path, capsys):
     storage = str(tmp_path / "shared.journal")
     create = ["sweep", "create", "--storage", storage, "--name", "j", *TINY,
@@ -157,6 +162,7 @@ def open_in_browser(html_path, tmp_path):
 @pytest.mark.requires("chromium")
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs "
                     "Debian's chromium)")
+@pytest.mark.slow
 def test_both_reports_load_in_a_headless_browser(swept, tmp_path):
     images, loaded, console, dom = open_in_browser(swept / "report.html", tmp_path / "sweep")
     assert images >= 5 and loaded == images and console == []

@@ -19,6 +19,9 @@ import sweep_workers as sw
 from glassnet import tune
 from glassnet.tune.workers import counted_trials
 
+# Slow as a whole: left out of the quick loop (pytest -m "not slow"); CI runs it.
+pytestmark = pytest.mark.slow
+
 PG_URL = os.environ.get("GLASSNET_TEST_POSTGRES_URL")
 _skip_without_postgres = pytest.mark.skipif(
     not PG_URL, reason="GLASSNET_TEST_POSTGRES_URL is not set: no PostgreSQL server to test "

@@ -9,8 +9,13 @@ so the test's bar is 0.975 (at most 7 wrong) rather than the measured 0.98: a ga
 cannot flake.
 About 30 s on 2 idle cores.
 """
+import pytest
+
 from glassnet import tune
 from glassnet.experiment.config import TrainConfig
+
+# Slow as a whole: left out of the quick loop (pytest -m "not slow"); CI runs it.
+pytestmark = pytest.mark.slow
 
 
 def test_a_digits_sweep_of_the_fully_connected_model(tmp_path):

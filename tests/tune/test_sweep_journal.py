@@ -78,6 +78,7 @@ def test_every_damaged_journal_is_refused_before_optuna_reads_it(valid_journal, 
     assert not wrong, "\n".join(wrong)
 
 
+@pytest.mark.slow
 def test_bit_flips_read_or_are_refused_never_anything_else(valid_journal, tmp_path):
     wrong = []
     for i, (name, content) in enumerate(sj.bit_flips(valid_journal, 150)):
@@ -97,6 +98,7 @@ def records_of(path):
         return f.read().splitlines(keepends=True)
 
 
+@pytest.mark.slow
 def test_repair_keeps_every_complete_record_and_the_damaged_original(valid_journal, tmp_path):
     cases = [c for c in sj.damaged_journals(valid_journal) if c.safe]
     kept = dropped = 0
@@ -162,6 +164,7 @@ def glassnet(capsys, *argv):
     return code, out, err
 
 
+@pytest.mark.slow
 def test_a_power_cut_then_resume_then_repair_loses_nothing(tmp_path, capsys):
     """The reported bug, end to end: a torn last record made --resume append after it and
     the whole sweep unreadable. Now resume refuses, repair recovers, resume continues."""

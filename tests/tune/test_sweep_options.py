@@ -69,6 +69,7 @@ def test_the_api_refuses_a_timeout_that_is_not_a_positive_finite_number(tmp_path
     assert not os.path.exists(tmp_path / "t")
 
 
+@pytest.mark.slow
 def test_a_space_of_choices_with_a_trial_count_draws_that_many(here, capsys):
     code, out, err = glassnet(capsys, "sweep", "run", *TINY, "--param", "hidden=choice:16,32",
                               "--param", "optimizer=choice:adam,sgd", "--trials", "3",
@@ -92,6 +93,7 @@ def test_a_grid_with_another_trial_count_says_how_to_draw_instead(here, capsys):
     assert code == 1 and "2 combinations" in err and "choice:" in err
 
 
+@pytest.mark.slow
 def test_a_grid_too_large_to_queue_is_refused_before_it_is_enumerated(tmp_path):
     values = ",".join(str(1e-4 * (k + 1)) for k in range(101))
     argv = [sys.executable, "-m", "glassnet", "sweep", "run", *TINY, "--param",
@@ -116,6 +118,7 @@ def failing_sweep(here, capsys):
     return here / "sweeps" / "f"
 
 
+@pytest.mark.slow
 def test_status_shows_why_a_trial_failed(here, capsys):
     failing_sweep(here, capsys)
     code, out, _ = glassnet(capsys, "sweep", "status", "f")
@@ -127,6 +130,7 @@ def test_status_shows_why_a_trial_failed(here, capsys):
     assert all("ConfigError: model softmax is a linear classifier" in r for r in fails)
 
 
+@pytest.mark.slow
 def test_best_retrain_without_a_complete_trial_is_an_error(here, capsys):
     failing_sweep(here, capsys)
     code, out, err = glassnet(capsys, "sweep", "best", "f", "--retrain")
@@ -163,6 +167,7 @@ def stored_text(url, name):
     ({"data": "digits", "model": "/etc/hostname"}, {"lr": tune.LogUniform(1e-3, 1e-2)},
      "/etc/hostname"),
 ])
+@pytest.mark.slow
 def test_a_worker_refuses_a_shared_definition_naming_local_files(config, space, named,
                                                                  database, tmp_path, capsys):
     tune.create(space, {**config, "epochs": 1}, storage=database, name="h", n_trials=2,
@@ -183,6 +188,7 @@ def test_a_worker_refuses_a_shared_definition_naming_local_files(config, space, 
     assert named in err                                   # the worker's own output says it
 
 
+@pytest.mark.slow
 def test_a_shared_definition_may_name_a_file_the_worker_allows(database, tmp_path, capsys):
     model = tmp_path / "small.toml"
     model.write_text("[convnet]\nconv_blocks = [{filters = 4, pool = 2}]\nhidden_dims = [8]\n")
@@ -202,6 +208,7 @@ def test_a_shared_definition_may_name_a_file_the_worker_allows(database, tmp_pat
     assert os.path.isfile(tmp_path / "again" / "model.npz")
 
 
+@pytest.mark.slow
 def test_a_sweep_started_here_needs_no_allow_file_for_its_own_files(database, tmp_path):
     scipy_io = pytest.importorskip("scipy.io", reason="SciPy writes the .mat file")
     mat = tmp_path / "points.mat"

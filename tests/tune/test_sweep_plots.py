@@ -34,6 +34,7 @@ def records(values):
             for i, v in enumerate(values)]
 
 
+@pytest.mark.slow
 def test_every_sweep_plot_draws_user_values_as_plain_text(tmp_path, drawn):
     recs = records(NASTY)
     axes = {"name": ("category", list(NASTY)), "x": ("linear", None)}
@@ -58,6 +59,7 @@ def test_a_confusion_matrix_with_user_class_names_draws_them_as_text(tmp_path, d
     assert [t for figure in drawn for t, parses in figure if "$" in t and parses] == []
 
 
+@pytest.mark.slow
 def test_a_sweep_over_markup_values_writes_its_report_with_them_escaped(tmp_path):
     result = tune.run({"name": NASTY, "x": [0.2, 0.6]}, factory=sw.make_tiny,
                       data=sw.tiny_data(), pruner="none", folder=str(tmp_path / "s"), name="m",

@@ -32,6 +32,7 @@ def make_fc(params):
                              reg=params["reg"], dtype=np.float64)
 
 
+@pytest.mark.slow
 def test_classic_softmax_search_is_a_few_lines_and_gives_the_handouts_table(digits, tmp_path):
     lrs, regs = [1e-2, 1e-1], [1e-4, 1e-1]
     result = tune.run({"learning_rate": lrs, "reg": regs}, factory=make_softmax, data=digits,
@@ -54,6 +55,7 @@ def test_classic_softmax_search_is_a_few_lines_and_gives_the_handouts_table(digi
 
 
 @pytest.mark.parametrize("pruner", ["median", "hyperband"])
+@pytest.mark.slow
 def test_a_solver_model_factory_reports_every_epoch_and_can_be_pruned(pruner, digits, tmp_path):
     result = tune.run({"lr": tune.LogUniform(1e-5, 1e-1), "reg": tune.LogUniform(1e-6, 1e-2),
                        "hidden": tune.Choice([16, 64])},
@@ -74,6 +76,7 @@ def test_a_solver_model_factory_reports_every_epoch_and_can_be_pruned(pruner, di
     assert result.best_val > 0.9
 
 
+@pytest.mark.slow
 def test_configuration_trials_are_normal_runs(tmp_path):
     base = TrainConfig(data="digits", model="fc", epochs=2, num_train=300, batch_size=50)
     result = tune.run({"lr": tune.LogUniform(1e-3, 3e-2), "hidden": tune.Choice([32, [64, 32]])},
