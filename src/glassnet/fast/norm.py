@@ -330,9 +330,9 @@ def spatial_batchnorm_backward_fast(dout, cache):
 def spatial_batchnorm_relu_forward_fast(x, gamma, beta, bn_param, overwrite_x=False):
     """out = max(spatial_batchnorm(x; gamma, beta), 0), the ReLU in the output pass.
 
-    Arguments as ``spatial_batchnorm_forward_fast``. ``overwrite_x`` is still accepted
-    (earlier releases stored x_hat in x's memory with it) and changes nothing: x is never
-    written to, since no x_hat is stored (see the module notes). The cache keeps x itself:
+    Arguments as ``spatial_batchnorm_forward_fast``. ``overwrite_x`` is accepted, so that
+    callers which pass it keep working, and changes nothing: x is never written to, since
+    no x_hat is stored (see the module notes). The cache keeps x itself:
     x must not be changed before the backward pass.
     """
     return _forward(x, gamma, beta, bn_param, relu=True)
