@@ -1,7 +1,7 @@
 """Sandwich layers: common chains of layers as one forward/backward pair.
 
 Each sandwich only calls the layers of ``glassnet.layers`` and the fast layers
-(``fast_affine``, ``fast_layers``, ``fast_relu``, ``fast_norm``) in order; its cache is
+(``glassnet.fast``: affine, conv, pool, relu, norm) in order; its cache is
 the tuple of the layers' caches (a ReLU followed by a max pool needs none, see below) and
 its backward calls their backward passes in reverse. No gradient is written twice.
 
@@ -20,8 +20,8 @@ glassnet's threads), convolutions ``conv_forward_fast``/``conv_backward_fast``, 
 ``max_pool_forward_fast``/``max_pool_backward_fast``, ReLU ``relu_forward_fast`` (in place
 on the fresh output of the layer before it; after a convolution, ``conv_forward_fast(...,
 relu=True)`` applies it block by block) and spatial batchnorm followed by ReLU the fused
-``spatial_batchnorm_relu_*_fast`` pair; each matches its naive twin. Two measured
-shortcuts, both exact:
+``spatial_batchnorm_relu_*_fast`` pair; each matches its naive twin. Two shortcuts,
+both exact:
 
 * Before a max pool, ReLU's mask is applied to the pooled gradient instead of the
   unpooled one (4x fewer values for a 2x2 pool): the pool routes each output's gradient

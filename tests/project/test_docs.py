@@ -1,6 +1,6 @@
 """The documentation site (docs/): it builds with every warning an error, its pages and
-internal links are all there, every public name of the classic modules is documented, and
-its pages render in a real headless browser.
+internal links are all there, every public name of the classic paths and of glassnet's
+public modules is documented, and its pages render in a real headless browser.
 
 The site is built once per test run, into a temporary folder, by the command the README
 gives (``python -m sphinx -W -b html docs ...``). Without Sphinx the tests skip, saying
@@ -24,20 +24,34 @@ from paths import ROOT
 pytestmark = pytest.mark.slow
 
 
-# The classic import paths of the course exercises, and glassnet's own public modules.
+# The classic import paths of the course exercises, and glassnet's own public modules and
+# packages (the autosummary lists of docs/api/*.rst).
 DOCUMENTED = [
-    "glassnet.layers", "glassnet.fast.conv", "glassnet.layer_utils",
-    "glassnet.gradient_check", "glassnet.optim", "glassnet.training.solver", "glassnet.data_utils",
+    # the classic paths, as the exercise notebooks import them
+    "glassnet.layers", "glassnet.fast_layers", "glassnet.layer_utils",
+    "glassnet.gradient_check", "glassnet.optim", "glassnet.solver", "glassnet.data_utils",
     "glassnet.vis_utils", "glassnet.classifiers", "glassnet.classifiers.softmax",
     "glassnet.classifiers.linear_svm", "glassnet.classifiers.linear_classifier",
     "glassnet.classifiers.neural_net", "glassnet.classifiers.fc_net",
-    "glassnet.classifiers.cnn", "glassnet.datasets", "glassnet.tune", "glassnet.experiment.train",
+    "glassnet.classifiers.cnn",
+    # the fast layers, the classic faces' packages and the rest of the library
+    "glassnet", "glassnet.fast", "glassnet.training", "glassnet.bench", "glassnet.fast.conv", "glassnet.fast.pool", "glassnet.fast.norm", "glassnet.fast.relu",
+    "glassnet.fast.affine", "glassnet.fast.process",
+    "glassnet.training.solver", "glassnet.training.schedules", "glassnet.training.callbacks",
+    "glassnet.training.history", "glassnet.training.checkpoint",
+    "glassnet.datasets", "glassnet.experiment", "glassnet.experiment.train",
     "glassnet.experiment.config", "glassnet.experiment.run_folder",
+    "glassnet.experiment.run_layout", "glassnet.experiment.evaluation",
+    "glassnet.experiment.plots", "glassnet.experiment.model_size",
+    "glassnet.tune", "glassnet.tune.plots",
+    "glassnet.bench.layers", "glassnet.bench.training", "glassnet.bench.timing",
 ]
 PAGES = [
     "index.html", "getting-started.html", "user-guide/index.html",
     "user-guide/training.html", "user-guide/sweeps.html", "user-guide/datasets.html",
-    "user-guide/randomness.html", "api/index.html", "notebooks/index.html",
+    "user-guide/randomness.html", "api/index.html", "api/layers.html", "api/models.html",
+    "api/training.html", "api/data.html", "api/runs.html", "api/tune.html", "api/bench.html",
+    "notebooks/index.html",
     "performance.html", "contributing.html",
 ] + [f"api/generated/{name}.html" for name in DOCUMENTED]
 

@@ -24,8 +24,8 @@ def best_times(candidates, repeat, clock=time.perf_counter):
     Each candidate runs alone: a pause of SETTLE_SECONDS, a warm-up run, then its
     ``repeat`` timed runs. Alternating the candidates run by run would be unfair: after
     each call, OpenBLAS's and OpenMP's worker threads keep spinning on the cores for a
-    while and slow down whatever runs next (measured on 2 cores: PyTorch's recipe convnet
-    step takes 39 ms alone and 99 ms alternated with glassnet's).
+    while and slow down whatever runs next (by more than 2x for PyTorch's recipe convnet
+    step; docs/performance.md).
     ``clock`` is wall time by default; ``time.process_time`` (CPU time of the process, all
     threads) is steadier on a machine shared with other work, and means the same with one
     thread."""

@@ -2,7 +2,7 @@
 
 Three networks, each built twice, once from glassnet's models and once from ``torch.nn``
 with the same layers, and timed in the same process (float32, best of ``repeat`` runs;
-each library runs alone, see ``glassnet.bench.timing.best_times``):
+each library runs alone, see ``glassnet.bench.timing.best_times``)::
 
     mlp      FullyConnectedNet 3072-100-10 (affine-relu-affine), batch 200
     3-layer  ThreeLayerConvNet on (3, 32, 32): conv 7x7 x 32 pad 3 - relu - 2x2 pool -

@@ -1,6 +1,6 @@
 """Fast affine layer: the maths, signatures, checks and cache of ``glassnet.layers.affine``,
 with the matrix products split over glassnet's threads (``glassnet.fast.threads``) along the
-input features d (thread k takes the features t_k):
+input features d (thread k takes the features t_k)::
 
     out = sum_k x2[:, t_k] @ w[t_k] + b     partial products, added up in thread order
     dx[:, t_k] = dout @ w[t_k].T
@@ -9,19 +9,16 @@ input features d (thread k takes the features t_k):
 
 with x2 = x.reshape(N, D). While the threads run, BLAS runs one thread per product.
 Splitting along the features, each thread reads (and BLAS packs) only its own part of w,
-where splitting the examples made every thread pack all of w: measured on 2 cores, the
-forward pass 1.1-1.7x faster (0.96 -> 0.56 ms for 200 x 3072 @ 3072 x 100 in float32)
-and the backward pass 1.1-1.3x faster. The partial sums make the last bits of ``out``
-depend on the number of threads (as the convolutions' dw does).
+where splitting the examples would make every thread pack all of w. Products too small to
+be worth a hand-off run on the calling thread, with one BLAS thread all the same.
 
-Why not leave the products to a multi-threaded BLAS: after each multi-threaded product,
-OpenBLAS's worker threads spin on their cores for about a tenth of a second, waiting for
-the next one, and take those cores from the elementwise work that follows (batchnorm,
-pooling, the convolutions' copies, all run on glassnet's threads). Measured on 2 cores:
-a training step of the three-block Fashion-MNIST convnet took 150 ms with spinning
-workers, 108 ms without. A training step whose products all run this way never wakes
-OpenBLAS's workers. Products too small to be worth a hand-off run on the calling
-thread, with one BLAS thread all the same.
+What a changer must know: the partial sums make the last bits of ``out`` depend on the
+number of threads (as the convolutions' dw does). The products are deliberately not left
+to a multi-threaded BLAS: after each multi-threaded product, OpenBLAS's worker threads
+spin on their cores for about a tenth of a second and take them from the elementwise work
+that follows (batchnorm, pooling, the convolutions' copies), so a training step whose
+products all run this way never wakes them. The timings are in docs/performance.md
+("Inside the fast layers", ``glassnet.fast.affine``).
 """
 import numpy as np
 
@@ -34,8 +31,9 @@ __all__ = ["affine_forward_fast", "affine_backward_fast"]
 
 def _split_unit(N, M):
     """Work of one input feature (N * M multiply-adds) in map_slices' units: the products
-    are split over threads from N * D * M >= 2**23 multiply-adds (about 0.3 ms on one
-    core; smaller products would lose more to handing them to a thread than they gain)."""
+    are split over threads from N * D * M >= 2**23 multiply-adds (a fraction of a
+    millisecond on one core; smaller products would lose more to handing them to a thread
+    than they gain)."""
     return max(1, N * M // 64)
 
 

@@ -1,6 +1,7 @@
-"""Fast convolution and max pooling in pure NumPy: the same maths as the naive layers in
-``glassnet.layers.conv`` / ``glassnet.layers.pooling``, with the same signatures, results
-(to rounding) and argument checks, without loops over pixels.
+"""Fast convolution in pure NumPy: the same maths as the naive layer in
+``glassnet.layers.conv``, with the same signatures, results (to rounding), argument checks
+and cache ``(x, w, b, conv_param)``, without loops over pixels. The fast max pooling of
+``glassnet.fast.pool`` is imported here too, so this module offers all four fast layers.
 
 Convolution as one matrix product (im2col)
 ------------------------------------------
@@ -14,46 +15,30 @@ turns the layer into a matrix product, done by BLAS::
     out  = w.reshape(F, C*HH*WW) @ cols + b                                  (F, N*H'*W')
     dw   = dout @ cols.T,   dcols = w.T @ dout,   db = sum of dout over (n, i, j)
 
-and ``dx`` adds each row of ``dcols`` back onto the window position it came from (col2im:
-one addition per kernel offset (k, l), HH*WW additions in all). The additions work on the
-stride phases of the padded image (its s*s sub-grids of pixels with equal coordinates
-modulo the stride s), where every offset is a plain shift, so each is a long contiguous
-run (see ``_PhasePlan``); measured 2.5x faster than strided additions for stride 2. For
-stride 1 with many channels, ``dx`` is instead itself a convolution (of ``dout`` with the
-filters flipped in space), computed by the same code as the forward pass, which is faster.
+and ``dx`` adds each row of ``dcols`` back onto the window position it came from (col2im),
+on the stride phases of the padded image, where every kernel offset is a plain shift
+(``_PhasePlan``). For stride 1 with many channels, ``dx`` is instead a convolution of
+``dout`` with the filters flipped in space, by the same code as the forward pass. For
+layers with no more rows of ``cols`` than filters (K <= F: a first layer on one-channel
+images, 1x1 convolutions), dw is summed image by image (``_dw_image_by_image``).
 
-``cols`` is never built from Python loops: ``np.lib.stride_tricks.as_strided`` gives a
-(C, HH, WW, n, H', W') *view* of the padded input whose strides step through the windows,
-and one ``np.copyto`` makes it contiguous. Two measured refinements keep it fast:
+``cols`` is a strided *view* of the padded input (``as_strided``), copied block by block:
+the batch is split over glassnet's threads (``glassnet.fast.threads``; BLAS runs one
+thread per product meanwhile), and each thread works through its part a few images at a
+time, so that a block of ``cols`` (``_BLOCK_BYTES``) is written, multiplied and read back
+while it is in the CPU cache, in per-thread buffers reused between calls
+(``glassnet.fast.scratch``). The backward pass rebuilds each block of ``cols`` rather than
+keeping the whole matrix. With stride 1 and few filters, each window row is gathered with
+the ``W + 2*pad - W'`` columns after it ("wide rows"), so every row of ``cols`` is one
+contiguous copy, at the price of a few discarded output columns (the padded buffer has one
+extra zero row so the last runs stay inside it).
 
-* The batch is split over a few threads (``glassnet.fast.threads``; BLAS runs one thread
-  per product meanwhile), and each thread works through its part a few images at a
-  time, so each block of ``cols`` (about 1 MiB) is written, multiplied and read back
-  while it is still in the CPU cache; the buffers are reused between blocks and between
-  calls (per thread, see ``glassnet.fast.scratch``). dw is summed over the threads' parts. The
-  backward pass rebuilds the block of ``cols`` it needs instead of keeping the whole
-  matrix from the forward pass, which is faster (the rebuild hits the cache, re-reading a
-  huge matrix does not) and keeps memory small: the cache is ``(x, w, b, conv_param)``,
-  exactly the naive layer's.
-* With stride 1 and few filters, each window row is gathered together with the
-  ``W + 2*pad - W'`` columns after it ("wide rows" of the full padded width). Then every
-  row of ``cols`` is one contiguous run of the padded image, copied at memory speed, at
-  the price of a few discarded output columns (the padded buffer has one extra zero row
-  so the last runs stay inside it). The discarded columns cost matrix-product time in
-  proportion to the number of filters, so layers with many filters gather ordinary rows.
-
-For layers with no more rows of ``cols`` than filters (K <= F: a first layer on
-one-channel images, 1x1 convolutions), dw is instead summed image by image,
-``dout[n] (F, H'*W') @ cols[n].T``, which needs no transposed copy of dout
-(``_dw_image_by_image``; 3x faster on a 28x28 one-channel first layer).
-
-Empty batches, zero channels and zero filters give the empty or zero results the naive
-layer gives; ``conv_backward_fast(..., compute_dx=False)`` skips dx.
-
-Max pooling
------------
-``max_pool_forward_fast`` / ``max_pool_backward_fast`` live in ``glassnet.fast.pool`` and
-are imported here, so ``glassnet.fast.conv`` keeps offering all four fast layers.
+What a changer must know: dw is summed over the threads' parts, so its last bits depend on
+the number of threads; the block sizes and thresholds below were chosen by measurement
+(docs/performance.md, "Inside the fast layers", ``glassnet.fast.conv``), and every path
+is tested against the naive layer, so a change to one must keep those tests and be timed
+again. Empty batches, zero channels and zero filters give the empty or zero results the
+naive layer gives; ``conv_backward_fast(..., compute_dx=False)`` skips dx.
 """
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -69,32 +54,25 @@ __all__ = ["conv_forward_fast", "conv_backward_fast",
 
 # A block of ``cols`` about this large (bytes) stays in the CPU cache between its copy
 # and its matrix product; each thread works through blocks of its own part of the batch.
-# Measured with 2 threads on the benchmark shapes (2-core Xeon with AVX-512, 2 MiB of L2
-# per core): 1 MiB is best or within 5% of the best everywhere (float32 and float64,
-# forward and backward); 2-4 MiB lose 5-25% on the 3x3 layer, 8 MiB and more up to 1.8x
-# on the stride-2 layer. (One thread with a 2-thread BLAS had preferred 2 MiB on a 2-core
-# AMD EPYC.)
+# Larger blocks leave the cache (the timings per size are in docs/performance.md).
 _BLOCK_BYTES = 2**20
 
 # The backward pass takes at least this many images per block: col2im costs HH*WW small
-# NumPy calls per block, which one image of a 3-channel 7x7 layer does not amortise
-# (measured: 25% faster with 4 images than with 1; 3% slower for the CIFAR layer).
+# NumPy calls per block, which one image of a small layer (3 channels, 7x7) does not
+# amortise.
 _BACKWARD_MIN_IMAGES = 4
 
 # Wide rows (stride 1) add (W + 2*pad - W') discarded columns to every output row, each
 # costing F multiply-adds per row of cols, where ordinary rows cost one short strided copy
-# per output row instead. Wide rows are used while F * (W + 2*pad - W') is at most this.
-# Measured on 2 cores (float32, forward and backward): the 7x7 first layer (F=32, 6
-# columns) 10% faster with ordinary rows, the (32 -> 64, 14x14) layer's forward 6% faster
-# with them, and the convolution giving its dx (64 -> 32, 2 columns) 4% faster with wide
-# rows; the CIFAR 3x3 layer (32 -> 32) the same either way.
+# per output row instead. Wide rows are used while F * (W + 2*pad - W') is at most this:
+# the break-even point on the benchmark layers (docs/performance.md).
 _MAX_WIDE_WASTE = 64
 
 
 # A stride-1 layer with at least this many input channels gets dx from one more
 # convolution (of dout with the flipped filters) instead of col2im; with fewer, the
-# product (C, F*HH*WW) @ (F*HH*WW, ...) has too few rows to be fast. Measured on the
-# CIFAR shapes: C=32 gains ~20% of the backward pass, C=3 loses ~40%.
+# product (C, F*HH*WW) @ (F*HH*WW, ...) has too few rows to be fast (C=3 loses, C=32
+# gains: docs/performance.md).
 _MIN_CHANNELS_DX_BY_CONV = 16
 
 
@@ -137,7 +115,7 @@ class _ConvPlan:
     def windows(self, xpad):
         """View (C, HH, WW, N, H', row_w) of a padded buffer: element [c, k, l, n, i, j] is
         xpad[n, c, i*stride + k, j*stride + l]. Built once per call and sliced per block
-        (``as_strided`` costs about 10 microseconds a call)."""
+        (``as_strided`` has a fixed cost per call of the order of microseconds)."""
         sN, sC, sH, sW = xpad.strides
         s = self.stride
         return as_strided(xpad, (self.C, self.HH, self.WW, self.N, self.out_h, self.row_w),
@@ -185,7 +163,7 @@ class _PhasePlan:
     keeps the last runs inside the buffer). So col2im is HH*WW additions of C*m runs of
     H'*Wq contiguous numbers, instead of C*m*H' runs of W' numbers s apart (the first
     offset of each phase, (ry, rx) itself, is unshifted and copied rather than added onto
-    a zeroed buffer: 14-24% faster, measured). Each phase
+    a zeroed buffer, which saves a pass). Each phase
     then fills the pixels of dx with (y + pad) % s == ry and (x + pad) % s == rx: s*s
     strided copies, no overlapping additions. For stride 1 there is one phase, the
     padded image itself (Wq = Wp, as in the wide rows of the forward pass).
@@ -262,7 +240,7 @@ def _convolve_into(x, w, b, stride, pad_h, pad_w, out, relu=False):
         np.matmul(w_mat, cols, out=block_out)
         if b is not None:
             # On the product's long rows, not while scattering: a broadcast addition over
-            # the scatter's short rows (W' numbers) ran 2.7x slower than a plain copy.
+            # the scatter's short rows (W' numbers) is much slower than a plain copy.
             block_out += b[:, None]
         if relu:  # while the block is in the cache, instead of another pass over out
             np.maximum(block_out, 0, out=block_out)
@@ -295,8 +273,7 @@ def _dw_image_by_image(plan, xpad, dout):
     For layers with no more rows of ``cols`` than filters (K <= F, such as a first layer
     on one-channel images, K = 9): dout is used as it lies, where the blocked product
     needs a transposed copy of it as large as the layer's output, and the product's
-    long inner dimension (m*H'*W') with only K x F results runs slowly. Measured on a
-    (128, 1, 28, 28) input with 32 3x3 filters: 4.1 -> 0.9 ms."""
+    long inner dimension (m*H'*W') with only K x F results runs slowly."""
     P = plan.out_h * plan.out_w
     dw = np.zeros((plan.F, plan.K), dtype=dout.dtype)
     col_buf = _scratch("image_cols", plan.block * plan.K * P, dout.dtype)
@@ -356,8 +333,8 @@ def conv_backward_fast(dout, cache, compute_dx=True):
 
         dw += dout_block @ cols.T,   db = sum of dout over (n, i, j)
 
-    (dw is accumulated transposed, as ``cols @ dout_block.T``: the same products, but
-    OpenBLAS runs this order about 25% faster for these shapes, measured)
+    (dw is accumulated transposed, as ``cols @ dout_block.T``: the same products, in the
+    order OpenBLAS runs faster for these shapes)
 
     and dx by col2im of ``dcols = w.T @ dout_block``, or, for stride 1 with enough
     channels, as a convolution of dout with the filters flipped in space and with their

@@ -3,7 +3,7 @@
 The same maths as ``glassnet.layers.spatial_batchnorm_forward`` / ``_backward`` (which
 transpose to (N*H*W, C) rows and reuse the 2-d batchnorm), computed where the data lies:
 x is viewed as (N, C, H*W) and every statistic is a reduction over axes 0 and 2, with
-no transposes. With M = N*H*W entries per channel, xc = x - mean and std = sqrt(var + eps):
+no transposes. With M = N*H*W entries per channel, xc = x - mean and std = sqrt(var + eps)::
 
     forward   out = gamma * xc / std + beta   [then max(out, 0)]
     backward  dy = dout [* (out > 0)],  dbeta = sum(dy),  dgamma = sum(dy * xc) / std
@@ -18,8 +18,10 @@ the CPU cache; only the pass's result goes back to memory:
 
 - statistics (train mode), reads x once: for each block b of n_b = (images) * H*W
   entries per channel, its sum S_b, its mean m_b = S_b / n_b and its centred sum of
-  squares M2_b = sum((x_b - m_b)^2); then exactly, over the blocks of every thread,
+  squares M2_b = sum((x_b - m_b)^2); then exactly, over the blocks of every thread::
+
       mean = sum_b S_b / M,   var = sum_b [M2_b + n_b * (m_b - mean)^2] / M
+
   (the parallel-variance formula, combined in float64 or wider). Each square is taken
   around the mean of its own block, so a large mean costs no precision, unlike
   E[x^2] - E[x]^2 in one pass.
@@ -29,35 +31,26 @@ the CPU cache; only the pass's result goes back to memory:
 - backward, two passes: (1) reads dout and x: per block dy (the mask applied when asked,
   written into dx), xc, and the sums of dy and dy * xc; (2) reads dy and x, writes dx.
 
-So the forward pass streams x twice and out once (the former version, which stored
-x_hat, streamed 6 full-size arrays), the backward pass dout and x twice and dx once
-(and, when it applies the mask, out once and dx once more).
-No x_hat is stored: the cache keeps x itself (not a copy, so the caller must not change
-x before the backward pass, as for the other layers that keep their input), mean and
-std, and the backward pass recomputes xc in the cache. The order of the steps keeps the
-reference's cancellations (xc before any scaling; dy - dbeta/M before gamma/std), and
-results agree with it to rounding (float64 to 1e-12 in the tests).
+So the forward pass streams x twice and out once, the backward pass dout and x twice and
+dx once (and, when it applies the mask, out once and dx once more). The batch is split
+over glassnet's threads (``glassnet.fast.threads``).
 
-Elementwise steps in the cache cost about as much as streaming memory here, so they are
-kept cheap, as measured on float32 blocks of 2 images (32 channels of 28x28), one core,
-per 12.8 MB: a per-channel constant is repeated over H*W into a (C, H*W) plane once per
-thread (x - plane 0.32 ms, x - (C, 1) column 0.73 ms; the ReLU takes the maximum with a
-plane of zeros, 0.35 ms, instead of with the scalar 0, 0.54 ms), and every array written
-to starts on a 64-byte boundary (a misaligned output: 0.56 ms). A block's arrays (2 to 4
-per pass) take about ``_BLOCK_BYTES`` together: 2 MiB measured best (1 MiB: 15-30% slower).
-The batch is split over a few threads (``glassnet.fast.threads``).
+What a changer must know:
 
-Because steps in the cache cost about what streaming memory does, the sandwich
-conv-batchnorm-ReLU-pool keeps batchnorm and pooling apart. Fusing them so that the
-ReLU's output never goes to memory was measured: either
-the backward pass rebuilds that output and its routing in the cache (3x slower), or
-the forward pass records each window's maximum for it (forward 2x slower, backward 25%
-faster); the training step of the recipe convnet stayed within noise (fused 59.4-59.8
-ms, unfused 58.3-59.8 ms), since the extra operations in the cache cost what the saved
-memory passes did.
-
-``bn_param`` and its running statistics behave exactly as in the reference; a train-mode
-call without any values per channel raises before anything is changed.
+- No x_hat is stored: the cache keeps x itself (not a copy, so the caller must not change
+  x before the backward pass, as for the other layers that keep their input), mean and
+  std, and the backward pass recomputes xc in the cache.
+- The order of the steps keeps the reference's cancellations (xc before any scaling;
+  dy - dbeta/M before gamma/std); results agree with the reference to rounding (float64
+  to 1e-12 in the tests).
+- Steps in the cache cost about as much as streaming memory, so they are kept cheap: a
+  per-channel constant is repeated into a (C, H*W) plane once per thread rather than
+  broadcast from a (C, 1) column, the ReLU takes the maximum with a plane of zeros, and
+  every array written to starts on a 64-byte boundary. For the same reason batchnorm+ReLU
+  and max pooling stay separate layers: fusing them does not pay. The timings behind these
+  choices and the block size are in docs/performance.md ("Inside the fast layers").
+- ``bn_param`` and its running statistics behave exactly as in the reference; a
+  train-mode call without any values per channel raises before anything is changed.
 """
 import math
 from typing import NamedTuple
@@ -337,9 +330,9 @@ def spatial_batchnorm_backward_fast(dout, cache):
 def spatial_batchnorm_relu_forward_fast(x, gamma, beta, bn_param, overwrite_x=False):
     """out = max(spatial_batchnorm(x; gamma, beta), 0), the ReLU in the output pass.
 
-    Arguments as ``spatial_batchnorm_forward_fast``. ``overwrite_x`` is still accepted
-    (earlier releases stored x_hat in x's memory with it) and changes nothing: x is never
-    written to, since no x_hat is stored (see the module notes). The cache keeps x itself:
+    Arguments as ``spatial_batchnorm_forward_fast``. ``overwrite_x`` is accepted, so that
+    callers which pass it keep working, and changes nothing: x is never written to, since
+    no x_hat is stored (see the module notes). The cache keeps x itself:
     x must not be changed before the backward pass.
     """
     return _forward(x, gamma, beta, bn_param, relu=True)

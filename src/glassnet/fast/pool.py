@@ -22,12 +22,9 @@ from glassnet.layers.pooling import check_pool_inputs
 __all__ = ["max_pool_forward_fast", "max_pool_backward_fast"]
 
 # Pooling works through the (N*C, H, W) planes a few at a time: each block of x and dx
-# (about this many bytes) stays in the CPU cache while all window offsets visit it.
-# Measured: 2x faster than whole-array passes for the 2x2 pool of a CIFAR batch. The
-# backward pass makes some 25 NumPy calls per block, so larger blocks pay off until they
-# leave the cache: on 2 cores, (64, 32, 32, 32) backward float64 4.4 ms with 1 MiB, 3.7
-# with 2 MiB, 3.6 with 4 MiB (float32 2.2, 2.0, 2.0); training steps the same with 1 or
-# 2 MiB, slower with 4.
+# (about this many bytes) stays in the CPU cache while all window offsets visit it. The
+# backward pass makes some 25 NumPy calls per block, so larger blocks pay until they leave
+# the cache (the timings per size are in docs/performance.md).
 _POOL_BLOCK_BYTES = 2**21
 
 

@@ -3,22 +3,21 @@ allocator that keeps freed memory for the next training step.
 
 Both change the whole process, so glassnet applies them only where it owns the process:
 its command line (``glassnet train``, ``glassnet sweep``, ``glassnet bench``). A Python
-program may call them itself; docs/performance.md says when that pays.
+program may call them itself; docs/performance.md says when that pays, with the timings.
 
 BLAS threads that sleep
 -----------------------
 After each multi-threaded product, OpenBLAS's worker threads keep spinning on their cores
-for about 2**28 cycles (a tenth of a second) waiting for the next one. glassnet's fast
-layers run their own threads between products (batchnorm, pooling, the convolutions' copies),
-and on a machine with few cores the spinning workers take those cores away: measured on
-the 2-core development machine, a training step of the Fashion-MNIST convnet took 150 ms
-with the default and 108 ms with ``OPENBLAS_THREAD_TIMEOUT=4`` (workers sleep after 2**4
-cycles). glassnet's own training step no longer hands products to those workers (it
-runs them on its own threads, see ``glassnet.fast.threads``), so the setting guards against
-every other multi-threaded product in the process. OpenBLAS reads the variable once, when
-it is loaded, so ``quiet_blas_threads()`` must run before NumPy is imported; the
-``glassnet`` program's entry point (``glassnet.__main__``) does that first thing. It keeps
-a value the user has set.
+for about 2**28 cycles (a tenth of a second) waiting for the next one, and on a machine
+with few cores they take those cores from the work glassnet's own threads do between
+products (batchnorm, pooling, the convolutions' copies). ``quiet_blas_threads()`` sets
+``OPENBLAS_THREAD_TIMEOUT`` so that they sleep after 2**4 cycles. glassnet's own training
+step hands no product to those workers (it runs them on its own threads, see
+``glassnet.fast.threads``), so the setting guards every other multi-threaded product in
+the process. OpenBLAS reads the variable once, when it is loaded, so
+``quiet_blas_threads()`` must run before NumPy is imported; the ``glassnet`` program's
+entry point (``glassnet.__main__``) does that first thing. It keeps a value the user has
+set.
 
 Freed memory kept
 -----------------
@@ -26,14 +25,11 @@ A training step allocates and frees the same large arrays every step: activation
 caches and gradients of a few megabytes each. glibc's ``malloc`` serves blocks above its
 mmap threshold with fresh pages from the system and hands freed memory at the top of its
 heap back (trimming), so the next step pays a page fault, and the zeroing of a page, for
-every 4 KiB it writes again. Measured on the recipe convnet step (batch 128, float32, 2
-cores): about 5,200 page faults and 12-17 ms of system time per step of ~110 ms.
-
-``keep_freed_memory()`` raises the mmap threshold to glibc's maximum (32 MiB on 64-bit
-systems) and the trim threshold to ``trim_bytes``, so freed blocks stay in the heap and
-are reused: then about 5 page faults and 2 ms of system time per step. The price is that
-the process keeps up to ``trim_bytes`` of freed memory instead of returning it. It does
-nothing (and returns False) where the C library is not glibc.
+every 4 KiB it writes again. ``keep_freed_memory()`` raises the mmap threshold to glibc's
+maximum (32 MiB on 64-bit systems) and the trim threshold to ``trim_bytes``, so freed
+blocks stay in the heap and are reused. The price is that the process keeps up to
+``trim_bytes`` of freed memory instead of returning it. It does nothing (and returns
+False) where the C library is not glibc.
 """
 import ctypes
 import ctypes.util

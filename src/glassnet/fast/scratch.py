@@ -2,9 +2,8 @@
 
 A fresh array of a few megabytes costs a page fault per 4 KiB page on its first write
 (the allocator hands freed memory back to the system after each call); reused buffers are
-already mapped and often still in the cache. Measured on the classic conv shape (float64,
-repeated calls as in training): forward 4.4-5.0 ms -> 2.0 ms; backward 6.4-10 ms ->
-4.3-5.4 ms when the freed blocks were handed back, unchanged when they were not.
+already mapped and often still in the cache (the gain is in docs/performance.md, "Inside
+the fast layers").
 
 The buffers are the one piece of module-level state here: a ``threading.local`` of named
 byte buffers, grown as needed; buffers larger than ``SCRATCH_MAX_BYTES`` are not kept.

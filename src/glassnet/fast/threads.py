@@ -1,47 +1,34 @@
-"""A small thread pool for the fast layers' elementwise work.
+"""A small thread pool for the fast layers' work.
 
-NumPy's ufuncs and reductions release the GIL, so splitting a batch into a few slices and
-running the same NumPy calls on each slice from different threads uses several cores,
-where one NumPy call uses one. The fast batchnorm and ReLU passes go through
-``map_slices``.
+NumPy's ufuncs, reductions and BLAS calls release the GIL, so splitting a batch into a few
+contiguous slices and running the same NumPy calls on each slice from different threads
+uses several cores, where one NumPy call uses one. The fast layers and Adam's blocked
+update go through ``map_slices``.
 
 The number of threads is ``GLASSNET_NUM_THREADS`` when set (a positive integer; 1 turns
 threading off), else ``os.cpu_count()``, read at each call. The calling thread does the
-first slice itself and the pool the others (one hand-off fewer than giving them all
-away: 1-3% of a training step). The pool is the one piece of module-level state:
-created on first use, grown when more threads are asked for, shared by every caller
-(``concurrent.futures`` pools are thread-safe), and forgotten in a forked child process
-(whose copy would have no threads). A ``map_slices`` call made inside a slice runs its
-slices one after the other on that slice's thread.
+first slice itself and the pool the others, so no thread sits idle waiting. The pool is
+the one piece of module-level state: created on first use, grown when more threads are
+asked for, shared by every caller (``concurrent.futures`` pools are thread-safe), and
+forgotten in a forked child process (whose copy would have no threads). A ``map_slices``
+call made inside a slice runs its slices one after the other on that slice's thread.
 
 Work that calls BLAS (the matrix products of the convolutions and affine layers) is
 split the same way, with ``uses_blas=True``: while it runs, BLAS is held to one thread,
-so that each of our threads runs its products on its own core instead of every product
-being shared out over all cores (which oversubscribes them). Splitting the work
-ourselves puts the copies around the products (im2col, col2im, scatters) on all cores
-too: measured on the benchmark convolutions (2 cores, float32), forward 1.7-1.9x faster
-than one thread calling a 2-thread BLAS. Work too small to split runs on the calling
-thread, still with one BLAS thread: a product given to OpenBLAS's own threads leaves
-them spinning on the cores for a tenth of a second afterwards (see
-``glassnet.fast.affine``). The BLAS limit uses threadpoolctl; without it the products
-run with BLAS's own threads as well (correct, only oversubscribed).
+so that each of glassnet's threads runs its products on its own core instead of every
+product being shared out over all cores (which oversubscribes them), and the copies
+around the products run on all cores too. Work too small to split runs on the calling
+thread, still with one BLAS thread: a product given to OpenBLAS's own threads leaves them
+spinning on the cores afterwards (see ``glassnet.fast.affine``). The BLAS limit uses
+threadpoolctl; without it the products run with BLAS's own threads as well (correct, only
+oversubscribed).
 
-Each NumPy call holds the GIL while Python dispatches it, and with two threads every
-hand-over of the GIL costs a few microseconds more. So short calls do not run in
-parallel: measured on the 2-core development machine (Python 3.11), two threads each
-calling ``np.multiply`` on their own 65,536 float32 numbers (6 us a call) finished no
-sooner than one thread doing both halves (parallel efficiency 0.4-0.6), where 12 us
-calls (``np.sqrt``, products of two arrays) reached 0.9. The fast layers therefore give
-each call tens of microseconds of work: their blocks are sized for that as well as for
-the cache.
-
-Waking a worker is not free either: inside a training step of the recipe convnet on that
-(virtual) machine, a worker started its slice 150-200 us after the call handed it over
-(20 us when it had been busy just before), and the calling thread spent about 8% of the
-step waiting for it. Handing out blocks one at a time as threads come free, instead of
-fixed slices, was measured and did not pay: the step took as long (batchnorm, pooling and
-Adam, whose passes are limited by memory bandwidth, not by the late start), or longer
-(convolutions, whose per-block set-up then repeats: forward 6.2 -> 7.5 ms).
+What a changer must know: each NumPy call holds the GIL while Python dispatches it, and
+waking a worker takes time, so a slice must carry tens of microseconds of work to run in
+parallel at all (``MIN_ELEMENTS_PER_THREAD``; the fast layers size their blocks for it).
+Fixed slices, one per thread, are deliberate: handing out blocks as threads come free did
+not pay. The measurements are in docs/performance.md ("Inside the fast layers",
+``glassnet.fast.threads``).
 """
 import os
 import threading

@@ -1,5 +1,5 @@
 """The training loop: minibatches, an update rule, a learning-rate schedule, checkpoints
-that resume bit for bit. Its parts live beside it: :mod:`glassnet.training.checkpoint.state` (the saved
+that resume bit for bit. Its parts live beside it: :mod:`glassnet.training.checkpoint` (the saved
 state), :mod:`glassnet.training.history` (history and CSV), :mod:`glassnet.training.schedules`,
 :mod:`glassnet.training.callbacks` (the progress bar is one)::
 
