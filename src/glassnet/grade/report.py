@@ -100,6 +100,10 @@ def _points(earned, possible):
     return f"{earned:g} / {possible:g}"
 
 
+def _test_points(test):
+    return _points(_number(test.get("score")) or 0.0, _number(test.get("max_score")) or 0.0)
+
+
 def _error_text(value):
     number = _number(value)
     return "-" if number is None else f"{number:.2e}"
@@ -114,8 +118,8 @@ def _plain(text, limit=None):
 def _summary_lines(result):
     extra = _extra(result)
     score = _number(result.get("score"))
-    lines = [f"submission: {_plain(extra.get('submission', '?'))}   "
-             f"layout: {_plain(extra.get('layout', '?'))}   "
+    lines = [f"submission: {_plain(extra.get('submission', '?'), 200)}   "
+             f"layout: {_plain(extra.get('layout', '?'), 50)}   "
              f"score: {_points(score or 0.0, max_score(result))}"]
     if result.get("output"):
         lines.append(_plain(result["output"], 500))
@@ -149,8 +153,7 @@ def format_table(result):
         lines += ["", f"failed checks ({len(failed)}):"]
     for test in failed:
         extra = _extra(test)
-        lines.append(f"  {_plain(test.get('name', '?'), 200)}   "
-                     f"[{_points(_number(test.get('score')) or 0.0, _number(test.get('max_score')) or 0.0)}, "
+        lines.append(f"  {_plain(test.get('name', '?'), 200)}   [{_test_points(test)}, "
                      f"largest relative error {_error_text(extra.get('max_rel_error'))}]")
         for key in ("reason", "hint"):
             if extra.get(key):
@@ -160,8 +163,10 @@ def format_table(result):
     return "\n".join(lines)
 
 
-def _esc(value):
-    return html.escape(str(value))
+def _esc(value, limit=MAX_OUTPUT_CHARS):
+    """Untrusted text as HTML text: escaped, without control characters (which HTML text
+    may not hold), cut at ``limit`` characters."""
+    return html.escape(_plain(value, limit))
 
 
 def _html_summary(result):
@@ -176,7 +181,7 @@ def _html_summary(result):
     body = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows)
     parts = [f'<table class="summary">{body}</table>']
     if result.get("output"):
-        parts.append(f"<pre>{_esc(_plain(result['output'], MAX_OUTPUT_CHARS))}</pre>")
+        parts.append(f"<pre>{_esc(result['output'])}</pre>")
     for label, values in _lists(result):
         items = "".join(f"<li>{_esc(v)}</li>" for v in values)
         parts.append(f"<h3>{_esc(label.capitalize())}</h3><ul>{items}</ul>")
@@ -187,7 +192,7 @@ def _html_check_row(test):
     extra = _extra(test)
     status = "passed" if test.get("status") == "passed" else "failed"
     check = extra.get("check") or str(test.get("name", "")).split(":", 1)[-1].strip()
-    points = _points(_number(test.get("score")) or 0.0, _number(test.get("max_score")) or 0.0)
+    points = _test_points(test)
     return (f'<tr class="{status}"><td>{_esc(check)}</td><td>{status}</td>'
             f"<td>{_esc(points)}</td><td>{_error_text(extra.get('max_rel_error'))}</td></tr>")
 
@@ -200,7 +205,7 @@ def _html_failure(test):
     if extra.get("hint"):
         parts.append(f'<p class="hint"><strong>Hint:</strong> {_esc(extra["hint"])}</p>')
     if test.get("output"):
-        parts.append(f"<pre>{_esc(_plain(test['output'], MAX_OUTPUT_CHARS))}</pre>")
+        parts.append(f"<pre>{_esc(test['output'])}</pre>")
     return "".join(parts)
 
 
