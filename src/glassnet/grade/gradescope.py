@@ -171,7 +171,8 @@ status=$?
 # glassnet grade exits 0 whenever grading ran, whatever the score; when it could not run
 # at all the student still gets a result (score 0, the reason) instead of a blank page.
 if [ ! -s "$results" ]; then
-  printf '{{"score": 0, "output": "the grader could not run (glassnet grade exit status %s); tell your teacher", "tests": []}}\\n' "$status" > "$results"
+  reason="the grader could not run (glassnet grade exit status $status); tell your teacher"
+  printf '{{"score": 0, "output": "%s", "tests": []}}\\n' "$reason" > "$results"
 fi
 rm -rf "$work"
 exit 0
