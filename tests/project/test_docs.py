@@ -34,7 +34,7 @@ DOCUMENTED = [
 PAGES = [
     "index.html", "getting-started.html", "user-guide/index.html",
     "user-guide/training.html", "user-guide/sweeps.html", "user-guide/datasets.html",
-    "user-guide/randomness.html", "api/index.html", "notebooks/index.html",
+    "user-guide/randomness.html", "user-guide/grading.html", "api/index.html", "notebooks/index.html",
     "performance.html", "contributing.html",
 ] + [f"api/generated/{name}.html" for name in DOCUMENTED]
 
