@@ -104,9 +104,11 @@ def _grade_and_write(name, path, folder, grade_one, rubric, limits):
 
 def _row(name, result, error):
     """{submission, score, max_score, functions: {function: points}, error}."""
+    # An ungraded submission declares no maximum: left None, scores_csv fills it in.
     declared = (result.get("extra_data") or {}).get("max_score")
+    possible = None if error and declared is None else max_score(result)
     return {"submission": name, "score": float(result.get("score") or 0.0),
-            "max_score": None if error and declared is None else max_score(result),
+            "max_score": possible,
             "functions": {f: s["score"] for f, s in function_scores(result).items()},
             "error": error}
 

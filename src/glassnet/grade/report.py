@@ -24,7 +24,7 @@ import re
 from glassnet._core.files import atomic_write_text
 from glassnet.experiment.plots import html_page_start
 
-__all__ = ["function_scores", "format_table", "write_html_report"]
+__all__ = ["function_scores", "function_of", "max_score", "format_table", "write_html_report"]
 
 # A failed check's output is shown up to this many characters (a submission may print
 # megabytes; the engine keeps what it caught, the report shows the start).
