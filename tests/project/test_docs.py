@@ -49,7 +49,8 @@ DOCUMENTED = [
 PAGES = [
     "index.html", "getting-started.html", "user-guide/index.html",
     "user-guide/training.html", "user-guide/sweeps.html", "user-guide/datasets.html",
-    "user-guide/randomness.html", "api/index.html", "api/layers.html", "api/models.html",
+    "user-guide/randomness.html", "user-guide/grading.html",
+    "api/index.html", "api/layers.html", "api/models.html",
     "api/training.html", "api/data.html", "api/runs.html", "api/tune.html", "api/bench.html",
     "notebooks/index.html",
     "performance.html", "contributing.html",

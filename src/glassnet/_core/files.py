@@ -27,14 +27,18 @@ def _new_file_mode(path):
         return 0o666 & ~umask
 
 
-def atomic_write_bytes(path, data):
-    """Write ``data`` (bytes) to ``path`` atomically (temp file, fsync, rename)."""
+def atomic_write_bytes(path, data, mode=None):
+    """Write ``data`` (bytes) to ``path`` atomically (temp file, fsync, rename).
+
+    ``mode``: the new file's permission bits (e.g. 0o755 for a script), set before the
+    rename so the file never appears without them; default: those ``open(path, 'w')``
+    would give."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
     try:
-        os.chmod(tmp, _new_file_mode(path))
+        os.chmod(tmp, _new_file_mode(path) if mode is None else mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -46,8 +50,8 @@ def atomic_write_bytes(path, data):
         raise
 
 
-def atomic_write_text(path, text):
-    atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_text(path, text, mode=None):
+    atomic_write_bytes(path, text.encode("utf-8"), mode=mode)
 
 
 def save_npz(path, arrays, meta):
