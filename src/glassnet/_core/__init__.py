@@ -1,1 +1,6 @@
-"""Low-level helpers every other package uses: argument checks, atomic files, bounded JSON/TOML/npz reading, safe folders, and the divergence rule every training loop applies."""
+"""What every other package uses: argument checks (``validate``), atomic files
+(``files``), bounded reading of JSON/TOML (``parse``) and npz archives (``npz``), folders
+reached without following links (``safe_dir``), the divergence rule every training loop
+applies (``divergence``) and the one-release shims of moved paths (``moved``).
+
+It imports nothing from the rest of glassnet."""
