@@ -334,12 +334,12 @@ SIZES = {
                                       r"the model needs about [\d,]+\.\d GB of memory to train "
                                       r"\(25,000,[\d,]+ parameters.*this machine has [\d,.]+ GB"),
     "filters of 2 x 10^9": (["--model", ["{filters = 2000000000}"]],
-                            r"conv_blocks\[0\]\.filters must be at most 10000000; "
+                            r"conv_blocks\[0\]\.filters must be an integer <= 10000000; "
                             r"got 2000000000"),
     "two blocks of 3 x 10^6 filters": (["--model", ["{filters = 3000000, pool = 0}"] * 2],
                                        r"the model needs about [\d,]+\.\d GB"),
     "pad of 10^9": (["--model", ["{filters = 4, pad = 1000000000}"]],
-                    r"conv_blocks\[0\]\.pad must be at most 10000; got 1000000000"),
+                    r"conv_blocks\[0\]\.pad must be an integer <= 10000; got 1000000000"),
     "pad larger than the image": (["--model", ["{filters = 4, pad = 9}"]],
                                   r"conv_blocks\[0\]: pad 9 is larger than its input, 8 x 8"),
 }

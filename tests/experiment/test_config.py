@@ -39,9 +39,10 @@ def test_to_dict_is_a_copy():
     ("seed", -1, "seed must be an integer >= 0; got -1"),
     ("lr", 0.0, "lr must be a finite number > 0"),
     ("lr", float("nan"), "lr must be a finite number > 0"),
-    ("dropout", 1.0, "dropout must be a finite number >= 0 and < 1"),
+    ("dropout", 1.0, "dropout must be a number in [0, 1); got 1.0"),
     ("weight_decay", -1e-3, "weight_decay must be a finite number >= 0"),
-    ("optimizer", "lbfgs", "unknown optimizer 'lbfgs'"),
+    ("optimizer", "lbfgs", "optimizer must be one of 'sgd', 'sgd_momentum', "
+                           "'nesterov', 'rmsprop', 'adagrad', 'adam', 'adamw'; got 'lbfgs'"),
     ("hidden", "10,a", "hidden must be comma-separated positive integers"),
     ("hidden", [0], "hidden must be a list of positive integers"),
     ("convnet", {"conv_blocks": [{"filters": "x"}]}, "conv_blocks[0].filters must be an integer"),

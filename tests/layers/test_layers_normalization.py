@@ -628,7 +628,7 @@ def gn(x=X4, gamma=G4, beta=B4, G=2, gn_param=None):
     (sbn(x=X2), ValueError, r"x must be a 4-d"),
     (sbn(gamma=G3), ValueError, r"gamma must have shape \(4,\)"),
     (sbn(beta=B3), ValueError, r"beta must have shape \(4,\)"),
-    (sbn(bn_param={"mode": None}), ValueError, r"bn_param\['mode'\]"),
+    (sbn(bn_param={"mode": None}), TypeError, r"bn_param\['mode'\] must be one of .*got None"),
     (gn(G=3), ValueError, r"G must divide .*C=4.*G=3"),
     (gn(G=0), ValueError, r"G must be a positive integer"),
     (gn(G=2.0), TypeError, r"G must be a positive integer"),

@@ -1,7 +1,19 @@
 """Argument checks shared by every public function.
 
-Each helper raises ``ValueError`` or ``TypeError`` with a message that names the
-argument, says what was expected and what was given, so a user can act on it.
+Each helper raises with a message of one shape, ``<name> must be <expected>; got <value>``
+(a TypeError also names the type given), so a user can act on it. Which class is raised
+follows ONE rule, the same at every entry point (the Python API, a config file, the
+command line):
+
+- ``TypeError`` when the value has the wrong type: a str where a number or an int is
+  wanted, a bool where a number is wanted (``True`` is not 1 here), a float where an int is
+  wanted, a number where one of some names is wanted;
+- ``ValueError`` when the type is right but the value is not allowed: out of range
+  (0 jobs, a negative rate), NaN or infinite, an unknown choice.
+
+A check returns the value normalised (a Python ``int`` or ``float``), so callers store
+what it returns. ``None`` is never accepted by a check itself: an optional argument goes
+through :func:`check_optional`.
 """
 import math
 import numbers
@@ -96,29 +108,75 @@ def check_dict(params, name):
         raise TypeError(f"{name} must be a dict; got {type(params).__name__}")
 
 
+def _type_error(name, expected, value):
+    """THE TypeError of the checks: what was wanted, and the value given with its type."""
+    return TypeError(f"{name} must be {expected}; got {value!r} ({type(value).__name__})")
+
+
+def _kind(value):
+    """What a choice is compared by: bools, real numbers and strings are kinds of their
+    own (a bool is not a number here); anything else is its type."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool
+    if isinstance(value, numbers.Real):
+        return numbers.Real
+    if isinstance(value, str):
+        return str
+    return type(value)
+
+
 def check_choice(value, name, choices):
-    """Require ``value`` to be one of ``choices``."""
+    """Require ``value`` to be one of ``choices``.
+
+    A value of a kind none of the choices has (a number where names are wanted, a bool
+    where numbers are) is a TypeError; an unknown value of the right kind a ValueError.
+    """
+    expected = f"one of {', '.join(map(repr, choices))}"
+    if _kind(value) not in {_kind(c) for c in choices}:
+        raise _type_error(name, expected, value)
     if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+        raise ValueError(f"{name} must be {expected}; got {value!r}")
     return value
 
 
-def check_positive_int(value, name):
-    """Require a positive integer (bools are refused)."""
+def check_optional(value, name, check):
+    """None (an argument not given), or ``check(value, name)``."""
+    return None if value is None else check(value, name)
+
+
+def _integer(value, name, expected):
+    """``value`` as a Python int when it is an integer (NumPy integers count); a TypeError
+    saying ``expected`` otherwise. Bools and whole floats (2.0) are refused."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a positive integer; got {value!r}")
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive integer; got {value}")
+        raise _type_error(name, expected, value)
     return int(value)
+
+
+def check_int_in_range(value, name, low=None, high=None):
+    """An integer with ``low <= value <= high`` (both bounds included; None: unbounded)
+    -> int. The ValueError names the bound that was crossed."""
+    v = _integer(value, name, "an integer")
+    if low is not None and v < low:
+        raise ValueError(f"{name} must be an integer >= {low}; got {v}")
+    if high is not None and v > high:
+        raise ValueError(f"{name} must be an integer <= {high}; got {v}")
+    return v
+
+
+def check_positive_int(value, name):
+    """Require an integer >= 1 (bools are refused) -> int."""
+    v = _integer(value, name, "a positive integer")
+    if v <= 0:
+        raise ValueError(f"{name} must be a positive integer; got {v}")
+    return v
 
 
 def check_nonnegative_int(value, name):
-    """Require an integer >= 0 (bools are refused)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a non-negative integer; got {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be a non-negative integer; got {value}")
-    return int(value)
+    """Require an integer >= 0 (bools are refused) -> int."""
+    v = _integer(value, name, "a non-negative integer")
+    if v < 0:
+        raise ValueError(f"{name} must be a non-negative integer; got {v}")
+    return v
 
 
 def _real_number(value, name, expected):
@@ -127,8 +185,7 @@ def _real_number(value, name, expected):
     if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
         value = value[()]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be {expected}; got {value!r} "
-                        f"({type(value).__name__})")
+        raise _type_error(name, expected, value)
     return float(value)
 
 

@@ -27,31 +27,16 @@ may hold training settings at its top level and the sweep in a ``[sweep]`` table
     hidden = "choice:64,128,256-128"
 """
 import argparse
-import math
 import os
 import socket
 
+from glassnet._core.validate import check_positive_int, check_positive_number
 from glassnet.cli.common import EXIT_INTERRUPTED, EXIT_OK, CLIError, format_table, say
 from glassnet.cli.train import add_train_options
 
 SWEEP_HINT = "pip install 'glassnet[sweep]'"
 SWEEP_KEYS = ("params", "trials", "sampler", "pruner", "jobs", "timeout", "name", "storage",
               "seed")
-
-
-def _positive_int(value, what):
-    """``value`` (an int from the command line or a [sweep] table) if it is a whole number
-    >= 1, else a ValueError naming ``what``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{what} must be a whole number of at least 1; got {value!r}")
-    return value
-
-
-def _positive_seconds(value, what):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{what} must be a positive, finite number of seconds; got {value!r}")
-    return value
 
 
 def _option_type(check, convert, option):
@@ -63,15 +48,15 @@ def _option_type(check, convert, option):
             value = text            # refused by the check below, with the same message
         try:
             return check(value, option)
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:      # text that is no number: a TypeError
             raise argparse.ArgumentTypeError(str(exc).removeprefix(option + " ")) from None
     parse.__name__ = convert.__name__
     return parse
 
 
-WHOLE = {option: _option_type(_positive_int, int, option)
+WHOLE = {option: _option_type(check_positive_int, int, option)
          for option in ("--trials", "--jobs", "--heartbeat")}
-SECONDS = _option_type(_positive_seconds, float, "--timeout")
+SECONDS = _option_type(check_positive_number, float, "--timeout")
 
 
 def _storage_help(default):
@@ -229,8 +214,8 @@ def definition(args):
         raise CLIError("nothing to search: give at least one --param NAME=SPEC "
                        "(e.g. --param lr=log:1e-4:1e-1)")
     settings = {key: table.get(key) for key in SWEEP_KEYS if key != "params"}
-    for key, check in (("trials", _positive_int), ("jobs", _positive_int),
-                       ("timeout", _positive_seconds)):
+    for key, check in (("trials", check_positive_int), ("jobs", check_positive_int),
+                       ("timeout", check_positive_number)):
         if settings.get(key) is not None:
             check(settings[key], f"[sweep] {key} in {args.config}")
     for key in ("trials", "sampler", "pruner", "jobs", "timeout", "name", "storage"):

@@ -5,10 +5,13 @@
     config = config.resolved()        # defaults that depend on other fields, all checked
     TrainConfig.from_dict(config.to_dict()) == config
 
-A value is checked where it enters (``from_dict``, ``replace``, ``from_toml``); a bad one
-raises :class:`ConfigError` (a ``ValueError``) naming the field, what was expected and what
-came, with the file and line for TOML; integer settings and sizes are bounded (the
-``MAX_*`` constants). ``resolved()`` fills ``norm``, ``lr`` and ``hidden``
+A value is checked where it enters (``from_dict``, ``replace``, ``from_toml``) by the shared
+checks of :mod:`glassnet._core.validate`, under their rule: a value of the wrong type (a
+string for ``epochs``) raises :class:`ConfigTypeError`, a ``TypeError``; a value out of range
+(``epochs = 0``, an unknown optimizer) raises :class:`ConfigError`, a ``ValueError``. Both
+are ConfigErrors (what the command line prints as one line), name the field, say what was
+expected and what came, and give the file and line for TOML. Integer settings and sizes are
+bounded (the ``MAX_*`` constants). ``resolved()`` fills ``norm``, ``lr`` and ``hidden``
 from the model kind and optimizer, and reads a ``model`` given as a TOML file describing a
 ConvNet into ``convnet``.
 
@@ -16,12 +19,15 @@ Every field is also a ``glassnet train`` option (``--batch-size`` for ``batch_si
 The fields in :data:`FIXED_ON_RESUME` define the model and the data, so a resumed run
 cannot change them.
 """
+import contextlib
 import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
 
 from glassnet._core.parse import NestingError, parse_toml
+from glassnet._core.validate import (check_choice, check_int_in_range, check_nonnegative_number,
+                                     check_number_in_range, check_positive_number)
 
 MODEL_KINDS = ("cnn", "mlp", "fc", "softmax", "svm")
 OPTIMIZERS = ("sgd", "sgd_momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw")
@@ -60,6 +66,12 @@ CONV_BLOCK_KEYS = {"filters": int, "kernel": int, "stride": int, "pad": int, "no
 
 class ConfigError(ValueError):
     """A configuration value or file that cannot be used; the message says which and why."""
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """A configuration value of the wrong type (a string where a number is wanted): a
+    TypeError, as the same value given to any other glassnet function, and a ConfigError,
+    so that whoever reports configuration errors reports it too."""
 
 
 @dataclass(frozen=True)
@@ -205,33 +217,6 @@ def _copy(value):
 
 # ---- field checks -------------------------------------------------------------------------
 
-def _number(name, value, low, low_ok=True, high=None):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{name} must be a number; got {value!r}")
-    value = float(value)
-    if value != value or (value < low if low_ok else value <= low) or (
-            high is not None and value >= high) or value in (float("inf"), float("-inf")):
-        bound = f"{'>=' if low_ok else '>'} {low:g}" + (f" and < {high:g}" if high else "")
-        raise ConfigError(f"{name} must be a finite number {bound}; got {value!r}")
-    return value
-
-
-def _integer(name, value, low, high):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name} must be an integer; got {value!r}")
-    if value < low:
-        raise ConfigError(f"{name} must be an integer >= {low}; got {value}")
-    if value > high:
-        raise ConfigError(f"{name} must be an integer <= {high}; got {value}")
-    return value
-
-
-def _choice(name, value, choices):
-    if value not in choices:
-        raise ConfigError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
-    return value
-
-
 def parse_hidden(value, name="hidden"):
     """'256,128' or [256, 128] -> [256, 128]; '' or [] -> []. At most MAX_LAYERS sizes,
     each at most MAX_WIDTH."""
@@ -243,7 +228,9 @@ def parse_hidden(value, name="hidden"):
             raise ConfigError(f"{name} must be comma-separated positive integers; got "
                               f"{value!r}") from None
     if not isinstance(value, (list, tuple)) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
+            isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise ConfigTypeError(f"{name} must be a list of positive integers; got {value!r:.200}")
+    if not all(v > 0 for v in value):
         raise ConfigError(f"{name} must be a list of positive integers; got {value!r:.200}")
     if len(value) > MAX_LAYERS:
         raise ConfigError(f"{name}: {len(value)} layers; at most {MAX_LAYERS}")
@@ -255,12 +242,14 @@ def parse_hidden(value, name="hidden"):
 
 def _flag(name, value):
     if not isinstance(value, bool):
-        raise ConfigError(f"{name} must be true or false; got {value!r}")
+        raise ConfigTypeError(f"{name} must be true or false; got {value!r}")
     return bool(value)
 
 
 def _string(name, value):
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str):
+        raise ConfigTypeError(f"{name} must be a non-empty string; got {value!r}")
+    if not value:
         raise ConfigError(f"{name} must be a non-empty string; got {value!r}")
     return value
 
@@ -269,32 +258,48 @@ FIELD_CHECKS = {
     "data": _string,
     "model": _string,
     "hidden": lambda n, v: parse_hidden(v, n),
-    "norm": lambda n, v: _choice(n, v, NORMS),
-    "dropout": lambda n, v: _number(n, v, 0.0, high=1.0),
-    "optimizer": lambda n, v: _choice(n, v, OPTIMIZERS),
-    "lr": lambda n, v: _number(n, v, 0.0, low_ok=False),
-    "schedule": lambda n, v: _choice(n, v, SCHEDULES),
-    "epochs": lambda n, v: _integer(n, v, 1, MAX_EPOCHS),
-    "batch_size": lambda n, v: _integer(n, v, 1, MAX_BATCH_SIZE),
-    "weight_decay": lambda n, v: _number(n, v, 0.0),
-    "augment": lambda n, v: _choice(n, v, AUGMENTS),
-    "seed": lambda n, v: _integer(n, v, 0, MAX_SEED),
-    "num_train": lambda n, v: _integer(n, v, 1, MAX_NUM_TRAIN),
+    "norm": lambda n, v: check_choice(v, n, NORMS),
+    "dropout": lambda n, v: check_number_in_range(v, n, 0.0, 1.0, high_inclusive=False),
+    "optimizer": lambda n, v: check_choice(v, n, OPTIMIZERS),
+    "lr": lambda n, v: check_positive_number(v, n),
+    "schedule": lambda n, v: check_choice(v, n, SCHEDULES),
+    "epochs": lambda n, v: check_int_in_range(v, n, 1, MAX_EPOCHS),
+    "batch_size": lambda n, v: check_int_in_range(v, n, 1, MAX_BATCH_SIZE),
+    "weight_decay": lambda n, v: check_nonnegative_number(v, n),
+    "augment": lambda n, v: check_choice(v, n, AUGMENTS),
+    "seed": lambda n, v: check_int_in_range(v, n, 0, MAX_SEED),
+    "num_train": lambda n, v: check_int_in_range(v, n, 1, MAX_NUM_TRAIN),
     "convnet": lambda n, v: _check_convnet_values(v),
     "train_on_val": _flag,
 }
 
 
 def check_field(name, value):
-    """One field's value checked and normalised (ConfigError naming the field)."""
-    return FIELD_CHECKS[name](name, value)
+    """One field's value checked and normalised: a ConfigTypeError for a value of the wrong
+    type, a ConfigError for one out of range (both naming the field)."""
+    with _as_config_errors():
+        return FIELD_CHECKS[name](name, value)
+
+
+@contextlib.contextmanager
+def _as_config_errors():
+    """The shared checks' TypeError / ValueError raised as ConfigTypeError / ConfigError of
+    the same message, so that a config error is always a ConfigError of the right kind."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except TypeError as exc:
+        raise ConfigTypeError(str(exc)) from None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _check_convnet_values(table):
     """Validate ConvNet settings: keys of CONVNET_KEYS, conv_blocks a list of tables
     whose values have the types of CONV_BLOCK_KEYS."""
     if not isinstance(table, dict):
-        raise ConfigError(f"convnet must be a table of ConvNet settings; got {table!r:.100}")
+        raise ConfigTypeError(f"convnet must be a table of ConvNet settings; got {table!r:.100}")
     table = dict(table)
     for key, value in table.items():
         if key not in CONVNET_KEYS:
@@ -305,29 +310,30 @@ def _check_convnet_values(table):
             expected is float and isinstance(value, int) and not isinstance(value, bool))
         if not ok:
             kind = getattr(expected, "__name__", "a string or number")
-            raise ConfigError(f"convnet: {key} must be a {kind}; got {value!r}")
+            raise ConfigTypeError(f"convnet: {key} must be a {kind}; got {value!r}")
     blocks = []
     if len(table.get("conv_blocks", [])) > MAX_LAYERS:
         raise ConfigError(f"convnet: conv_blocks: {len(table['conv_blocks'])} blocks; at most "
                           f"{MAX_LAYERS}")
     for i, block in enumerate(table.get("conv_blocks", [])):
         if not isinstance(block, dict):
-            raise ConfigError(f"convnet: conv_blocks[{i}] must be a table like "
-                              f"{{filters = 32, kernel = 3, pool = 2}}; got {block!r}")
+            raise ConfigTypeError(f"convnet: conv_blocks[{i}] must be a table like "
+                                  f"{{filters = 32, kernel = 3, pool = 2}}; got {block!r}")
+        checked = {}
         for key, value in block.items():
             expected = CONV_BLOCK_KEYS.get(key)
             if expected is None:
                 raise ConfigError(f"convnet: conv_blocks[{i}] has unknown key {key!r}; "
                                   f"known: {sorted(CONV_BLOCK_KEYS)}")
-            if isinstance(value, bool) or not isinstance(value, expected):
-                raise ConfigError(f"convnet: conv_blocks[{i}].{key} must be "
-                                  f"{'an integer' if expected is int else 'a string'}; "
-                                  f"got {value!r}")
-            high = MAX_WIDTH if key == "filters" else MAX_WINDOW
-            if expected is int and value > high:
-                raise ConfigError(f"convnet: conv_blocks[{i}].{key} must be at most {high}; "
-                                  f"got {value}")
-        blocks.append(dict(block))
+            if expected is int:
+                with _as_config_errors():
+                    value = check_int_in_range(value, f"convnet: conv_blocks[{i}].{key}",
+                                               high=MAX_WIDTH if key == "filters" else MAX_WINDOW)
+            elif not isinstance(value, expected):
+                raise ConfigTypeError(f"convnet: conv_blocks[{i}].{key} must be a string; "
+                                      f"got {value!r}")
+            checked[key] = value
+        blocks.append(checked)
     if "conv_blocks" in table:
         table["conv_blocks"] = blocks
     if "hidden_dims" in table:
@@ -346,10 +352,11 @@ def _line_of(text, key):
     return None
 
 
-def _config_error(path, text, key, problem):
+def _config_error(path, text, key, problem, error=ConfigError):
+    """``error`` (ConfigError or ConfigTypeError) saying where ``key`` is in the file."""
     line = _line_of(text, key)
     where = f"{path}, line {line}" if line else str(path)
-    return ConfigError(f"cannot use config {where}: key {key!r}: {problem}")
+    return error(f"cannot use config {where}: key {key!r}: {problem}")
 
 
 def read_toml(path):
@@ -382,7 +389,8 @@ def read_settings_file(path, other_tables=()):
     for key, value in table.items():
         if key in other_tables:
             if not isinstance(value, dict):
-                raise _config_error(path, text, key, f"[{key}] must be a table")
+                raise _config_error(path, text, key, f"[{key}] must be a table",
+                                    ConfigTypeError)
             continue
         if key not in names:
             raise _config_error(path, text, key, "unknown setting; known: " + ", ".join(names))
@@ -392,7 +400,7 @@ def read_settings_file(path, other_tables=()):
         try:
             table[key] = check_field(key, value)
         except ConfigError as exc:
-            raise _config_error(path, text, key, str(exc)) from None
+            raise _config_error(path, text, key, str(exc), type(exc)) from None
     return table
 
 
@@ -402,7 +410,7 @@ def _check_convnet_table(path, text, table):
     except ConfigError as exc:
         key = next((k for k in (table if isinstance(table, dict) else {}) if k in str(exc)),
                    "convnet")
-        raise _config_error(path, text, key, str(exc)) from None
+        raise _config_error(path, text, key, str(exc), type(exc)) from None
 
 
 def read_model_file(path):

@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from glassnet import optim
-from glassnet._core.validate import check_choice, check_dict, require_key
+from glassnet._core.validate import check_choice, check_dict, check_optional, require_key
 
 
 def check_model(model):
@@ -77,10 +77,6 @@ def resolve_rule(update_rule):
                         f"callable; got {update_rule!r}")
     check_choice(update_rule, "update_rule", optim.__all__)
     return getattr(optim, update_rule)
-
-
-def check_optional(value, name, check):
-    return None if value is None else check(value, name)
 
 
 def check_callable(value, name):

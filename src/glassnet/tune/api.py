@@ -8,41 +8,24 @@
 - :func:`load` reads any sweep back as a :class:`~glassnet.tune.result.SweepResult`.
 """
 import datetime
-import math
 import os
 import pickle
 import time
 
+from glassnet._core.validate import (check_choice, check_optional, check_positive_int,
+                                     check_positive_number)
 from glassnet.tune import storage as storage_mod
 from glassnet.tune.local_files import check_allowed, named_files
 from glassnet.tune.progress import Progress
 from glassnet.tune.result import SweepResult
 from glassnet.tune.space import Space
-from glassnet.tune.strategy import PRUNERS, SAMPLERS, check_choice
+from glassnet.tune.strategy import PRUNERS, SAMPLERS
 from glassnet.tune.workers import BUDGET_ATTR, Job, run_workers, work as work_in_process
 
 __all__ = ["run", "create", "work", "load", "plan", "default_sampler", "JOURNAL_NAME"]
 
 JOURNAL_NAME = "study.journal"
 SPEC_VERSION = 1
-
-
-def _check_positive_int(value, name, allow_none=True):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    return value
-
-
-def _check_timeout(timeout):
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise TypeError(f"timeout must be a number of seconds or None; got {timeout!r}")
-    if not (math.isfinite(timeout) and timeout > 0):
-        raise ValueError(f"timeout must be a positive, finite number of seconds; got {timeout!r}")
-    return timeout
 
 
 def default_sampler(space, n_trials=None):
@@ -131,7 +114,7 @@ def _budget(space, spec, n_trials, timeout):
                              f"the values as choice:A,B,... (tune.Choice) to draw {n_trials} "
                              "trials from them")
         return size
-    _check_positive_int(n_trials, "n_trials")
+    check_optional(n_trials, "n_trials", check_positive_int)
     if n_trials is None and timeout is None:
         raise ValueError("give n_trials (the number of trials) or a timeout in seconds")
     return n_trials
@@ -215,9 +198,9 @@ def work(storage, name, *, folder=None, n_trials=None, n_jobs=1, timeout=None, s
     TOML file) is refused unless each of them is in ``allow_files`` (see
     glassnet.tune.local_files); its trials then record only the kind of an error in the
     database, and print the error itself here."""
-    _check_positive_int(n_jobs, "n_jobs", allow_none=False)
-    _check_positive_int(n_trials, "n_trials")
-    _check_timeout(timeout)
+    check_positive_int(n_jobs, "n_jobs")
+    check_optional(n_trials, "n_trials", check_positive_int)
+    check_optional(timeout, "timeout", check_positive_number)
     study = storage_mod.load_study(storage, name, heartbeat, grace)
     spec = storage_mod.read_spec(study)
     allowed = tuple(allow_files or ())
@@ -289,8 +272,8 @@ def run(space, config=None, *, factory=None, options=None, data=None, n_trials=N
     report : bool
         Write trials.csv, best_model.npz and report.html into the folder at the end.
     """
-    _check_positive_int(n_jobs, "n_jobs", allow_none=False)
-    _check_timeout(timeout)
+    check_positive_int(n_jobs, "n_jobs")
+    check_optional(timeout, "timeout", check_positive_number)
     space, spec = _definition(space, config, factory, sampler, pruner, n_trials)
     budget = _budget(space, spec, n_trials, timeout)
     if factory is not None:

@@ -24,17 +24,13 @@ stored under its label ``"256-128"``; :meth:`Choice.decode` turns the label back
 import itertools
 import math
 
+from glassnet._core.validate import check_int_in_range, check_number_in_range
+
 __all__ = ["LogUniform", "Uniform", "IntRange", "Choice", "Space", "parse_param",
            "MAX_GRID_POINTS"]
 
 # The most combinations a grid sweep queues (each one is a queued trial in the storage).
 MAX_GRID_POINTS = 10_000
-
-
-def _finite_number(value, what):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{what} must be a finite number; got {value!r}")
-    return value
 
 
 class _Range:
@@ -43,8 +39,8 @@ class _Range:
     kind = None
 
     def __init__(self, low, high):
-        self.low = _finite_number(low, f"{self.kind} low")
-        self.high = _finite_number(high, f"{self.kind} high")
+        self.low = self._bound(low, "low")
+        self.high = self._bound(high, "high")
         if not self.low < self.high:
             raise ValueError(f"{self.kind} range needs low < high; got low={low!r}, high={high!r}")
 
@@ -57,6 +53,10 @@ class _Range:
 
     def decode(self, stored):
         return stored
+
+    def _bound(self, value, what):
+        """A bound checked (a finite real number) -> float."""
+        return check_number_in_range(value, f"{self.kind} {what}")
 
 
 class LogUniform(_Range):
@@ -96,13 +96,14 @@ class IntRange(_Range):
     kind = "int"
 
     def __init__(self, low, high, log=False):
-        for value, what in ((low, "low"), (high, "high")):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"int range {what} must be an int; got {value!r}")
         super().__init__(low, high)
         if log and low < 1:
             raise ValueError(f"a log int range needs low >= 1; got low={low!r}")
         self.is_log = bool(log)
+
+    def _bound(self, value, what):
+        """A bound checked (an integer) -> int."""
+        return check_int_in_range(value, f"int range {what}")
 
     def suggest(self, trial, name):
         return trial.suggest_int(name, self.low, self.high, log=self.is_log)

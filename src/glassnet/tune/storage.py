@@ -23,6 +23,8 @@ import socket
 import time
 import warnings
 
+from glassnet._core.validate import check_positive_int
+
 __all__ = ["SPEC_ATTR", "open_storage", "is_rdb_url", "create_study", "load_study",
            "read_spec", "requeue_dead_local_trials", "describe_storage"]
 
@@ -93,8 +95,7 @@ def open_storage(storage, heartbeat=30, grace=None):
         folder = os.path.dirname(os.path.abspath(storage))
         os.makedirs(folder, exist_ok=True)
         return JournalStorage(SafeJournalBackend(storage))
-    if isinstance(heartbeat, bool) or not isinstance(heartbeat, int) or heartbeat < 1:
-        raise ValueError(f"heartbeat must be a positive whole number of seconds; got {heartbeat!r}")
+    check_positive_int(heartbeat, "heartbeat")
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

@@ -11,16 +11,12 @@ and from epoch 2 on), ``'hyperband'`` (successive halving over epochs), ``'none'
 """
 import warnings
 
-__all__ = ["SAMPLERS", "PRUNERS", "make_sampler", "make_pruner", "check_choice"]
+from glassnet._core.validate import check_choice
+
+__all__ = ["SAMPLERS", "PRUNERS", "make_sampler", "make_pruner"]
 
 SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = ("median", "hyperband", "none")
-
-
-def check_choice(value, name, choices):
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
-    return value
 
 
 def make_sampler(name, seed=None):
