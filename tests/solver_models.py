@@ -4,7 +4,8 @@ model.rng), Gaussian-blob data, the seeded runs the resume tests compare, and ex
 comparisons of whole solver states."""
 import numpy as np
 
-from glassnet.training.solver import HISTORY_COLUMNS, Solver  # noqa: F401  (children import it)
+from glassnet.training.history import HISTORY_COLUMNS
+from glassnet.training.solver import Solver  # noqa: F401  (children import it)
 
 
 class TinySoftmax:

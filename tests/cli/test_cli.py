@@ -394,6 +394,24 @@ def test_model_and_data_shape_mismatch(capsys, run, tmp_path):
                      r"but data set 'mat:.*ten.mat' has inputs of shape \(10,\) \(10 values\)", err)
 
 
+def test_a_picture_left_out_is_one_warning_line(capsys, tmp_path):
+    """Weights of 12 features are no image: the run completes, and says which picture it
+    left out and why."""
+    scipy_io = pytest.importorskip("scipy.io")
+    rng = np.random.RandomState(0)
+    y = rng.randint(0, 3, 90)
+    mat = tmp_path / "features.mat"
+    scipy_io.savemat(mat, {"training_data": rng.rand(90, 12) + np.eye(3, 12)[y],
+                           "training_labels": y, "test_data": rng.rand(5, 12)})
+    code, _, err = run_main(capsys, "train", "--data", f"mat:{mat}", "--model", "fc",
+                            "--hidden", "8", "--epochs", 1, "--batch-size", 10, "--quiet",
+                            "--out", tmp_path / "run")
+    assert code == 0, err
+    assert err.count("\n") == 1 and err.startswith("glassnet: warning: "), err
+    assert "the picture 'First-layer weights' was not drawn: input_shape must be (C, H, W)" in err
+    assert not os.path.exists(RunFolder(tmp_path / "run").picture_path("weights"))
+
+
 def test_missing_optional_dependency_names_the_extra(workdir):
     code = ("import sys; sys.modules['matplotlib'] = None; from glassnet.cli import main; "
             "sys.exit(main(['train', '--model', 'softmax', '--out', 'never']))")

@@ -1,14 +1,16 @@
 """glassnet.experiment.train: one configuration trained into one run folder."""
 import json
 import os
+import warnings
 
 import numpy as np
 import pytest
 
 from glassnet.classifiers import load_model
 from glassnet.experiment.config import ConfigError, TrainConfig
-from glassnet.experiment.train import (DivergedError, RunInterrupted, build_model, load_data,
-                                 prepare_run, resume_run, train_prepared, train_run)
+from glassnet.experiment.train import (DivergedError, PictureNotDrawnWarning, RunInterrupted,
+                                       build_model, load_data, prepare_run, resume_run,
+                                       train_prepared, train_run)
 from glassnet.experiment.run_folder import RunFolder
 
 # A small fully connected net with dropout on 400 digits: a few seconds per run.
@@ -31,7 +33,9 @@ def test_train_run_writes_the_layout_and_returns_metrics(tmp_path):
     folder = RunFolder.create(tmp_path / "run")
     np.random.seed(123)
     before = global_state()
-    metrics = train_run(SMALL, folder)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PictureNotDrawnWarning)   # 8x8 digits: every picture
+        metrics = train_run(SMALL, folder)
     after = global_state()
     np.testing.assert_array_equal(before[0], after[0])   # the global generator is untouched
     assert before[1] == after[1]
@@ -40,7 +44,7 @@ def test_train_run_writes_the_layout_and_returns_metrics(tmp_path):
     assert metrics["iterations"] == 3 * (400 // 50)
     assert folder.read_config() == SMALL.resolved()
     for path in (folder.history_path, folder.report_path, folder.picture_path("loss"),
-                 folder.latest_checkpoint_path):
+                 folder.picture_path("weights"), folder.latest_checkpoint_path):
         assert open(path, "rb").read(1)
     model = folder.load_model()
     data, _ = load_data(SMALL)
@@ -180,12 +184,22 @@ def test_mat_file_without_test_data_trains_and_saves(tmp_path):
     folder = RunFolder.create(tmp_path / "run")
     config = TrainConfig(data=f"mat:{path}", model="fc", hidden=[8], epochs=2,
                          batch_size=20)
-    metrics = train_run(config, folder)
+    # 20 features are not an image: the weights picture is left out, and the warning says
+    # which picture and why.
+    with pytest.warns(PictureNotDrawnWarning) as caught:
+        metrics = train_run(config, folder)
+    [warning] = [w for w in caught if w.category is PictureNotDrawnWarning]
+    assert "'First-layer weights' was not drawn: input_shape must be (C, H, W)" in str(
+        warning.message)
+    assert str(folder.path) in str(warning.message)
+    assert not os.path.exists(folder.picture_path("weights"))
+    assert os.path.exists(folder.picture_path("confusion"))
+    assert "First-layer weights" not in open(folder.report_path).read()
     assert metrics["test_acc"] is None and metrics["confusion_split"] == "val"
     assert folder.load_model().params["W1"].shape == (20, 8)
     # Training on the validation split too would leave nothing to measure the model on.
     with pytest.raises(ConfigError, match="train_on_val needs a data set with a test split"):
-        prepare_run(config, train_on_val=True)
+        prepare_run(config.replace(train_on_val=True))
 
 
 @pytest.mark.slow
@@ -200,7 +214,7 @@ def test_train_on_val_keeps_the_last_epoch(tmp_path):
 
     folder = RunFolder.create(tmp_path / "run")
     config = SMALL.replace(epochs=3)
-    metrics = train_run(config, folder, callbacks=[LastEpoch()], train_on_val=True)
+    metrics = train_run(config.replace(train_on_val=True), folder, callbacks=[LastEpoch()])
     data, _ = load_data(config)
     per_epoch = (len(data["y_train"]) + len(data["y_val"])) // config.batch_size
     assert metrics["iterations"] == 3 * per_epoch
@@ -243,8 +257,8 @@ def test_prepare_run_builds_everything_and_writes_nothing(tmp_path, monkeypatch)
     assert prepared.info["input_shape"] == (1, 8, 8) and prepared.info["num_classes"] == 10
     np.testing.assert_array_equal(prepared.model.params["W1"],
                                   build_model(prepared.config, prepared.info).params["W1"])
-    both = prepare_run(SMALL, train_on_val=True)
-    assert both.config == SMALL.replace(train_on_val=True).resolved()
+    both = prepare_run(SMALL.replace(train_on_val=True))
+    assert both.config.train_on_val
     assert len(both.data["y_train"]) == 400 + len(prepared.data["y_val"])
     np.testing.assert_array_equal(both.data["X_train"][400:], prepared.data["X_val"])
     with pytest.raises(ConfigError, match="unknown data set 'nope'"):

@@ -17,8 +17,8 @@ import pytest
 
 from glassnet import optim
 from glassnet._core.files import load_npz
-from glassnet.training.solver import (HISTORY_COLUMNS, Solver, cosine_schedule, step_schedule,
-                             warmup_schedule)
+from glassnet.training.history import HISTORY_COLUMNS
+from glassnet.training.solver import Solver, cosine_schedule, step_schedule, warmup_schedule
 from solver_models import (TinyDropout, TinySoftmax, assert_bit_identical,  # noqa: F401
                            make_data, make_fcn, make_problem, solver_state)
 from paths import TESTS_DIR

@@ -96,6 +96,50 @@ def test_usage_errors_are_one_clear_line(argv, message, capsys, tmp_path, monkey
     assert not os.path.exists(tmp_path / "sweeps")
 
 
+def one_line_error(code, err, message):
+    return code == 1 and err.startswith("glassnet: error:") and message in err \
+        and err.count("\n") == 1
+
+
+def test_user_errors_from_the_storage_and_the_sweep_table_are_one_line(tmp_path, capsys,
+                                                                        monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = glassnet(capsys, "sweep", "work", "--storage", "shared.journal",
+                            "--name", "nosuch")
+    assert one_line_error(code, err, "no sweep named 'nosuch'")
+    config = tmp_path / "bad.toml"
+    for table, message in (('[sweep.params]\nlr = 3\n', "parameter 'lr': expected"),
+                           ('[sweep.params]\nhidden = [{a = 1}]\n', "a choice value must be"),
+                           ('[sweep]\nparams = "lr"\n', "[sweep.params] must be a table"),
+                           ('[sweep]\nname = 3\n', "[sweep] name in"),
+                           ('[sweep]\nseed = "x"\n', "[sweep] seed in")):
+        config.write_text('data = "digits"\n' + table)
+        code, _, err = glassnet(capsys, "sweep", "run", "--config", str(config),
+                                "--param", "lr=log:1e-3:1e-1", "--trials", "1")
+        assert one_line_error(code, err, message), (table, err)
+    assert sorted(os.listdir(tmp_path)) == ["bad.toml", "shared.journal"]
+
+
+@pytest.mark.parametrize("command, where, bug", [
+    ("run", "glassnet.tune.api.create", TypeError("create() got an unexpected keyword")),
+    ("status", "glassnet.tune.result.SweepResult.table", KeyError("run_dir")),
+])
+def test_a_bug_is_not_turned_into_a_user_error(command, where, bug, swept, capsys, tmp_path,
+                                               monkeypatch):
+    """Only glassnet's input checks become one-line errors: a KeyError or TypeError from
+    inside glassnet is a bug, and keeps its traceback."""
+    def broken(*args, **kwargs):
+        raise bug
+    monkeypatch.setattr(where, broken)
+    argv = {"run": ["sweep", "run", *TINY, "--param", "lr=log:1e-3:1e-1", "--trials", "1",
+                    "--out", str(tmp_path / "new"), "--quiet"],
+            "status": ["sweep", "status", "s1", "--out", str(swept)]}[command]
+    with pytest.raises(type(bug)) as raised:
+        main(argv)
+    assert raised.value is bug
+    assert "glassnet: error" not in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_create_twice_then_work_on_a_journal_file(tmp_path, capsys):
     storage = str(tmp_path / "shared.journal")

@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 
 import sweep_workers as sw
 from glassnet import tune
-from glassnet.tune.workers import counted_trials
+from glassnet.tune.workers import BUDGET_ATTR, counted_trials
 
 # Slow as a whole: left out of the quick loop (pytest -m "not slow"); CI runs it.
 pytestmark = pytest.mark.slow
@@ -228,6 +228,8 @@ def test_resume_fails_and_requeues_trials_left_running_by_dead_local_workers(tmp
     dead.join(60)
     with pytest.raises(ValueError, match="already exists"):
         tune.run(space, n_trials=4, **common)
+    stored = tune.load(str(folder / "study.journal"), "r").study
+    assert stored.user_attrs[BUDGET_ATTR] == 2 and len(stored.trials) == 3   # a refusal changes nothing
     result = tune.run(space, n_trials=4, resume=True, **common)
     trials = result.study.trials
     assert trials[2].state == TrialState.FAIL

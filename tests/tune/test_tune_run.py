@@ -3,12 +3,14 @@ experiment.train_run, the handouts' own classifiers through a model factory, gri
 pruning, the result object and the sweep folder."""
 import csv
 import os
+import re
 
 import numpy as np
 import pytest
 from optuna.trial import TrialState
 
 from glassnet import tune
+from glassnet.tune.api import default_name
 from glassnet.experiment.config import TrainConfig
 from glassnet.experiment.run_folder import RunFolder
 
@@ -119,6 +121,16 @@ def test_bad_sweeps_are_refused_before_anything_runs(digits, tmp_path):
     with pytest.raises(ValueError, match="cannot train on the validation split"):
         tune.run({"train_on_val": [False, True]}, TrainConfig(), folder=str(tmp_path / "f"))
     assert not os.listdir(tmp_path)            # nothing was created
+
+
+def test_a_sweep_without_a_name_is_named_as_a_run_of_its_configuration():
+    stamp = r"-\d{8}-\d{6}"
+    assert re.fullmatch("digits-fc" + stamp, default_name(TrainConfig(data="digits", model="fc")))
+    # a data file and a model file give one folder name, as a run of them would get
+    name = default_name(TrainConfig(data=f"mat:{os.sep}data{os.sep}toy.mat",
+                                    model=os.path.join("models", "wide.toml")))
+    assert re.fullmatch("mat__data_toy.mat-wide" + stamp, name)
+    assert re.fullmatch("sweep" + stamp, default_name(None))      # a model factory
 
 
 def broken_factory(params):

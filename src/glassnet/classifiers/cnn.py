@@ -16,14 +16,14 @@ sandwich function, as the classic exercise notebooks expect.
 import numpy as np
 
 from glassnet._core import validate as _validate
+from glassnet._core.validate import check_nonnegative_number, check_positive_number
 from glassnet.classifiers.stack import (NORMALIZATIONS, LayeredModel,
                                          affine_stack_backward, affine_stack_forward,
                                          affine_stack_shapes, check_dtype, check_hidden_dims,
-                                         check_nonnegative_number, check_positive_number,
                                          check_seed, init_running_stats, running_stats,
                                          set_running_stats, with_rng)
 from glassnet.classifiers.base import initial_params
-from glassnet.classifiers.fc_net import check_weight_scale, he_scale, weight_drawer  # noqa: F401
+from glassnet.classifiers.fc_net import check_weight_scale, weight_drawer
 from glassnet.layers.conv import conv_output_size
 from glassnet.layers.pooling import pool_output_size
 from glassnet.fast.conv import (conv_backward_fast, conv_forward_fast,  # noqa: F401

@@ -16,11 +16,11 @@ import math
 import numpy as np
 
 from glassnet._core import validate as _validate
+from glassnet._core.validate import check_nonnegative_number, check_positive_number
 from glassnet.classifiers.stack import (LOSSES, NORMALIZATIONS, LayeredModel,
                                          affine_stack_backward, affine_stack_forward,
                                          affine_stack_shapes, as_features, check_dtype,
-                                         check_hidden_dims, check_nonnegative_number,
-                                         check_positive_number, check_seed,
+                                         check_hidden_dims, check_seed,
                                          init_running_stats, running_stats,
                                          set_running_stats, with_rng)
 from glassnet.classifiers.base import initial_params

@@ -10,7 +10,6 @@ import math
 import numpy as np
 
 from glassnet._core import validate as _validate
-from glassnet._core.validate import check_nonnegative_number, check_positive_number  # noqa: F401
 from glassnet.classifiers.base import Model
 from glassnet.fast.affine import affine_backward_fast, affine_forward_fast
 from glassnet.layers import dropout_backward, dropout_forward, softmax_loss, svm_loss

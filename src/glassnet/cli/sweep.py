@@ -30,9 +30,10 @@ import argparse
 import os
 import socket
 
-from glassnet._core.validate import check_positive_int, check_positive_number
+from glassnet._core.validate import check_int_in_range, check_positive_int, check_positive_number
 from glassnet.cli.common import EXIT_INTERRUPTED, EXIT_OK, CLIError, format_table, say
 from glassnet.cli.train import add_train_options
+from glassnet.tune.strategy import PRUNERS, SAMPLERS
 
 SWEEP_HINT = "pip install 'glassnet[sweep]'"
 SWEEP_KEYS = ("params", "trials", "sampler", "pruner", "jobs", "timeout", "name", "storage",
@@ -78,10 +79,10 @@ def add_parser(subparsers):
                             "weight_decay=grid:1e-5,1e-4 (repeat for several)")
         q.add_argument("--trials", type=WHOLE["--trials"], help="total number of trials (a "
                        "grid: all of its combinations; choices only: drawn this many times)")
-        q.add_argument("--sampler", choices=("tpe", "random", "grid"),
+        q.add_argument("--sampler", choices=SAMPLERS,
                        help="default: grid when every --param is a grid, or a choice and "
                             "--trials is not given; else tpe")
-        q.add_argument("--pruner", choices=("median", "hyperband", "none"),
+        q.add_argument("--pruner", choices=PRUNERS,
                        help="stop bad trials early on validation accuracy [default: median]")
 
     def allow_file_option(q):
@@ -163,15 +164,18 @@ def run(args):
         import optuna  # noqa: F401
     except ImportError:
         raise CLIError(f"glassnet sweep needs Optuna >= 5, which is not installed: {SWEEP_HINT}") from None
-    from glassnet.experiment.config import ConfigError
+    from glassnet.tune.storage import SweepNotFoundError
     command = {"run": _cmd_run, "create": _cmd_create, "work": _cmd_work,
                "status": _cmd_status, "best": _cmd_best,
                "repair": _cmd_repair}[args.sweep_command]
+    # Only errors about the user's input become one line: glassnet's checks raise
+    # ValueError (ConfigError, RunFolderError and JournalDamagedError are ValueErrors),
+    # and a sweep name that is not in the storage is SweepNotFoundError. Any other
+    # exception is a bug and keeps its traceback.
     try:
         return command(args)
-    except (ValueError, KeyError, TypeError, ConfigError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        raise CLIError(message) from None
+    except (ValueError, SweepNotFoundError) as exc:
+        raise CLIError(str(exc)) from None
     except KeyboardInterrupt:
         if args.sweep_command == "run":
             say(f"\ninterrupted; continue with: glassnet sweep run ... --name {args.name} --resume")
@@ -193,15 +197,36 @@ def _sweep_table(args):
     return TrainConfig(**table), sweep
 
 
+def _table_space(path, params):
+    """The space of a --config file's [sweep.params] table: {name: dimension}."""
+    from glassnet.tune.space import as_dimension
+    if not isinstance(params, dict):
+        raise CLIError(f"{path}: [sweep.params] must be a table of NAME = SPEC lines; got "
+                       f"{params!r:.100}")
+    space = {}
+    for name, spec in params.items():
+        try:
+            space[name] = as_dimension(name, spec)
+        except TypeError as exc:   # a value that is no dimension (a number, a table)
+            raise CLIError(f"{path}: [sweep.params] {exc}") from None
+    return space
+
+
+def _text(value, what):
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{what} must be a non-empty string; got {value!r}")
+    return value
+
+
 def definition(args):
     """(space dict, base TrainConfig, settings dict) from the options and --config file.
     The base stays unresolved: each trial fills its defaults after its own changes."""
-    from glassnet.experiment.config import TrainConfig, given_options
-    from glassnet.tune.space import as_dimension, parse_param
+    from glassnet.experiment.config import ConfigTypeError, TrainConfig, given_options
+    from glassnet.tune.space import parse_param
     base, table = _sweep_table(args)
     base = (base or TrainConfig()).replace(**given_options(args))
     base.resolved()   # a bad fixed setting is reported now, not in every trial
-    space = {name: as_dimension(name, spec) for name, spec in dict(table.get("params", {})).items()}
+    space = _table_space(args.config, table.get("params", {}))
     given = {}
     for text in args.param:
         name, dim = parse_param(text)
@@ -215,9 +240,14 @@ def definition(args):
                        "(e.g. --param lr=log:1e-4:1e-1)")
     settings = {key: table.get(key) for key in SWEEP_KEYS if key != "params"}
     for key, check in (("trials", check_positive_int), ("jobs", check_positive_int),
-                       ("timeout", check_positive_number)):
+                       ("timeout", check_positive_number), ("seed", check_int_in_range),
+                       ("name", _text), ("storage", _text), ("sampler", _text),
+                       ("pruner", _text)):
         if settings.get(key) is not None:
-            check(settings[key], f"[sweep] {key} in {args.config}")
+            try:
+                check(settings[key], f"[sweep] {key} in {args.config}")
+            except TypeError as exc:   # the file's value, not a bug: a config error
+                raise ConfigTypeError(str(exc)) from None
     for key in ("trials", "sampler", "pruner", "jobs", "timeout", "name", "storage"):
         value = getattr(args, key, None)
         if value is not None:
@@ -226,18 +256,11 @@ def definition(args):
     return space, base, settings
 
 
-def _default_name(base):
-    import datetime
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    model = os.path.splitext(os.path.basename(base.model))[0]
-    return f"{base.data}-{model}-{stamp}"
-
-
 def _cmd_run(args):
     from glassnet import tune
-    from glassnet.tune.api import plan
+    from glassnet.tune.api import default_name, plan
     space, base, settings = definition(args)
-    name = settings.get("name") or _default_name(base)
+    name = settings.get("name") or default_name(base)
     args.name = name
     folder = args.out or os.path.join("sweeps", name)
     jobs = settings.get("jobs") if settings.get("jobs") is not None else 1

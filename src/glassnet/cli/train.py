@@ -148,21 +148,25 @@ def _run_path(args, config):
 
 
 @contextlib.contextmanager
-def _fallback_warning_as_a_line():
-    """Print a CheckpointFallbackWarning (resuming from an older checkpoint because a
-    newer one is damaged) as one ``glassnet: warning:`` line on stderr when it is raised;
-    other warnings show as usual."""
+def _run_notices_as_lines():
+    """Print the run's own notices as one ``glassnet: warning:`` line each on stderr when
+    they are raised: a CheckpointFallbackWarning (resuming from an older checkpoint
+    because a newer one is damaged) and a PictureNotDrawnWarning (a picture left out of
+    the run, and why). Other warnings show as usual."""
     from glassnet.experiment.run_folder import CheckpointFallbackWarning
+    from glassnet.experiment.train import PictureNotDrawnWarning
+    notices = (CheckpointFallbackWarning, PictureNotDrawnWarning)
     with warnings.catch_warnings():
         show_others = warnings.showwarning
 
         def show(message, category, filename, lineno, file=None, line=None):
-            if issubclass(category, CheckpointFallbackWarning):
+            if issubclass(category, notices):
                 print(f"glassnet: warning: {message}", file=sys.stderr, flush=True)
             else:
                 show_others(message, category, filename, lineno, file, line)
         warnings.showwarning = show
-        warnings.simplefilter("always", CheckpointFallbackWarning)
+        for notice in notices:
+            warnings.simplefilter("always", notice)
         yield
 
 
@@ -179,7 +183,7 @@ def cmd_train(args):
             changes.update(given_options(args))
             config = folder.read_config().replace(**changes).resolved()
             printer = EpochPrinter(config, folder, args.quiet)
-            with _fallback_warning_as_a_line():
+            with _run_notices_as_lines():
                 metrics = experiment.resume_run(folder, changes, [printer], progress)
         else:
             # The data and model first, the folder after: input that cannot be trained
@@ -193,7 +197,8 @@ def cmd_train(args):
             folder = (RunFolder.create(path, overwrite=args.overwrite) if named
                       else RunFolder.create(path, unique=True))
             printer = EpochPrinter(prepared.config, folder, args.quiet)
-            metrics = experiment.train_prepared(prepared, folder, [printer], progress)
+            with _run_notices_as_lines():
+                metrics = experiment.train_prepared(prepared, folder, [printer], progress)
     except experiment.RunInterrupted as exc:
         print(f"\n{exc}\nresume with: glassnet train --resume {folder.path}", file=sys.stderr,
               flush=True)

@@ -18,7 +18,7 @@ import os
 import struct
 
 from glassnet.datasets import pickle_numpy
-from glassnet.datasets.pickle_numpy import DTYPES, RawArray  # noqa: F401 (re-exported)
+from glassnet.datasets.pickle_numpy import RawArray  # noqa: F401 (re-exported)
 
 HIGHEST_PROTOCOL = 5
 _KEY_TYPES = (str, bytes, int)

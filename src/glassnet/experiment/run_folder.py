@@ -47,7 +47,7 @@ from glassnet.experiment import run_claim as claim
 
 # The layout's names (and RunFolderError, documented with them) are read from here too.
 __all__ = ["RunFolder", "CheckpointFallbackWarning", "read_json", "write_json",
-           "auto_run_path", "CONFIG",
+           "auto_run_path", "run_name", "CONFIG",
            "HISTORY", "METRICS", "MODEL", "REPORT", "PICTURES", "CHECKPOINT_DIR",
            "CHECKPOINT_PREFIX", "MARKER", "MARKER_FORMAT", "RUN_ID_PATTERN", "RUN_FILES",
            "RUN_INFO_KEYS", "OLDER_RUN_KEYS", "MAX_JSON_BYTES", "MAX_MARKER_BYTES"]
@@ -79,14 +79,21 @@ def _json_default(value):
     raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
 
 
-def auto_run_path(config, root="runs"):
-    """A fresh folder name ``<root>/<data>-<model>-<YYYYmmdd-HHMMSS>[-k]``."""
+def run_name(config):
+    """``<data>-<model>-<YYYYmmdd-HHMMSS>``: the name of a run (or sweep) given none. A
+    model file is named by its file name, and a data file's path separators and colons
+    become '_', so the name is one folder name."""
     model = config.model
     if model not in MODEL_KINDS:
         model = os.path.splitext(os.path.basename(model))[0]
     data = config.data.replace(os.sep, "_").replace(":", "_")
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = os.path.join(root, f"{data}-{model}-{stamp}")
+    return f"{data}-{model}-{stamp}"
+
+
+def auto_run_path(config, root="runs"):
+    """A fresh folder name ``<root>/<run_name(config)>[-k]``."""
+    base = os.path.join(root, run_name(config))
     path, k = base, 2
     while os.path.lexists(path):
         path, k = f"{base}-{k}", k + 1

@@ -42,7 +42,8 @@ from glassnet.experiment.evaluation import (class_names, first_layer_weights, mo
 from glassnet.experiment.run_folder import CheckpointFallbackWarning, RunFolderError
 
 __all__ = ["train_run", "prepare_run", "train_prepared", "PreparedRun", "resume_run",
-           "load_data", "build_model", "DivergedError", "RunInterrupted"]
+           "load_data", "build_model", "model_spec", "make_schedule", "make_augment",
+           "DivergedError", "RunInterrupted", "PictureNotDrawnWarning"]
 
 
 class DivergedError(RuntimeError):
@@ -60,6 +61,11 @@ class RunInterrupted(KeyboardInterrupt):
     def __init__(self, epoch, checkpoint):
         super().__init__(f"interrupted at epoch {epoch}; checkpoint written to {checkpoint}")
         self.epoch, self.checkpoint = epoch, checkpoint
+
+
+class PictureNotDrawnWarning(UserWarning):
+    """A picture of a finished run was left out of its folder and report; the message
+    names the picture and why (the run itself, its metrics and model are complete)."""
 
 
 # ---- data and model ------------------------------------------------------------------
@@ -218,7 +224,7 @@ class PreparedRun(NamedTuple):
     model: object
 
 
-def prepare_run(config, train_on_val=False):
+def prepare_run(config):
     """Load the data and build the model of ``config``; writes nothing anywhere.
 
     Everything in a run that can fail on the user's input (an unknown data set, a broken
@@ -228,17 +234,14 @@ def prepare_run(config, train_on_val=False):
     Parameters
     ----------
     config : TrainConfig
-        The run's settings (resolved here).
-    train_on_val : bool
-        True: the same as ``config.replace(train_on_val=True)`` (see :func:`train_run`).
+        The run's settings (resolved here). ``config.train_on_val`` trains on the
+        training and validation splits together (see :func:`train_run`).
 
     Returns
     -------
     PreparedRun
         To be trained once by :func:`train_prepared` (training changes its model).
     """
-    if train_on_val:
-        config = config.replace(train_on_val=True)
     config = config.resolved()
     data, info = load_data(config)
     model = build_model(config, info)
@@ -262,34 +265,27 @@ def train_prepared(prepared, run_folder, callbacks=(), progress=False):
     progress : bool
         Show a progress bar while training.
     """
-    from glassnet.training.solver import Solver
-    config, data, info, model = prepared.config, prepared.data, prepared.info, prepared.model
     run_folder.check_owned()
-    run_folder.write_config(config, model, __version__)
-    bookkeeping = _RunBookkeeping(run_folder, keep_final=config.train_on_val)
-    options = _solver_options(config, run_folder, info, [bookkeeping, *callbacks], progress)
-    solver = Solver(model, data, update_rule=config.optimizer,
-                    optim_config={"learning_rate": config.lr}, **options)
-    return _train_and_finish(solver, data, info, config, run_folder, bookkeeping)
+    return _train(prepared, run_folder, callbacks, progress)
 
 
-def train_run(config, run_folder, callbacks=(), progress=False, train_on_val=False):
+def train_run(config, run_folder, callbacks=(), progress=False):
     """Train ``config`` (a TrainConfig, resolved here) into ``run_folder`` (a RunFolder,
     already created); returns the metrics dict also written to metrics.json. The same as
-    ``train_prepared(prepare_run(config, train_on_val), run_folder, callbacks, progress)``;
-    call those two to create the folder only after the data and model are ready.
+    ``train_prepared(prepare_run(config), run_folder, callbacks, progress)``; call those
+    two to create the folder only after the data and model are ready.
 
     Metrics: test_acc (None without a test split), best_val_acc, best_epoch,
     final_train_acc, final_val_acc, final_loss, epochs, iterations, stop_reason, seconds,
     seconds_per_epoch, num_params, per_class_accuracy.
 
-    ``train_on_val=True`` is ``config.replace(train_on_val=True)``: train on the training
+    ``config.train_on_val`` (``config.replace(train_on_val=True)``) trains on the training
     and validation splits together (the final training of a configuration chosen on
     validation accuracy). The validation accuracy is then measured on seen data and cannot
     choose an epoch: the model kept is the last epoch's, and only the test accuracy means
     anything. A resumed run keeps this setting (it is in the run's config.json).
     """
-    return train_prepared(prepare_run(config, train_on_val), run_folder, callbacks, progress)
+    return train_prepared(prepare_run(config), run_folder, callbacks, progress)
 
 
 def resume_run(run_folder, changes=None, callbacks=(), progress=False):
@@ -305,7 +301,6 @@ def resume_run(run_folder, changes=None, callbacks=(), progress=False):
     used, a :class:`~glassnet.experiment.run_folder.CheckpointFallbackWarning` names the damaged file, why,
     and the checkpoint used; when none is left, the RunFolderError names each damaged file.
     """
-    from glassnet.training.solver import Solver
     run_folder.check_owned(older=True)
     saved = run_folder.read_config()
     changes = dict(changes or {})
@@ -318,21 +313,36 @@ def resume_run(run_folder, changes=None, callbacks=(), progress=False):
     checkpoint, note = run_folder.resume_checkpoint()
     if note is not None:
         warnings.warn(note, CheckpointFallbackWarning, stacklevel=2)
-    data, info = load_data(config)
-    model = build_model(config, info)
+    return _train(prepare_run(config), run_folder, callbacks, progress,
+                  checkpoint=checkpoint, new_lr="lr" in changes)
+
+
+def _train(prepared, run_folder, callbacks, progress, checkpoint=None, new_lr=False):
+    """The run flow shared by a new run and a resumed one: a Solver for the prepared
+    model (fresh, or continuing ``checkpoint``; ``new_lr`` replaces the checkpoint's
+    learning rates by ``config.lr``), then config.json, training, metrics, model and
+    pictures. config.json is written only once the Solver exists, so a checkpoint that
+    does not load changes nothing in the folder."""
+    from glassnet.training.solver import Solver
+    config, data, info, model = prepared
     bookkeeping = _RunBookkeeping(run_folder, keep_final=config.train_on_val)
     options = _solver_options(config, run_folder, info, [bookkeeping, *callbacks], progress)
-    if "lr" in changes:
-        options["optim_config"] = {"learning_rate": config.lr}
-    try:
-        solver = Solver.resume(checkpoint, model, data, **options)
-    except ValueError as exc:
-        raise RunFolderError(f"cannot resume from {checkpoint}: {exc}") from None
+    if checkpoint is None:
+        solver = Solver(model, data, update_rule=config.optimizer,
+                        optim_config={"learning_rate": config.lr}, **options)
+    else:
+        if new_lr:
+            options["optim_config"] = {"learning_rate": config.lr}
+        try:
+            solver = Solver.resume(checkpoint, model, data, **options)
+        except ValueError as exc:
+            raise RunFolderError(f"cannot resume from {checkpoint}: {exc}") from None
     run_folder.write_config(config, model, __version__)
-    return _train_and_finish(solver, data, info, config, run_folder, bookkeeping)
+    return _train_and_finish(solver, prepared, run_folder, bookkeeping)
 
 
-def _train_and_finish(solver, data, info, config, run_folder, bookkeeping):
+def _train_and_finish(solver, prepared, run_folder, bookkeeping):
+    config, data, info, _ = prepared
     start = time.perf_counter()
     try:
         solver.train()
@@ -403,11 +413,14 @@ def _draw(solver, metrics, info, config, run_folder):
     weights = first_layer_weights(solver.model)
     if weights is not None:
         shape = info["input_shape"] if weights.ndim == 2 else None
-        try:
+        try:   # weights of inputs that are not images (features, not pixels) are not drawn
+            plots.weights_as_images(weights, shape)
+        except ValueError as exc:
+            warnings.warn(f"{run_folder.path}: the picture 'First-layer weights' was not "
+                          f"drawn: {exc}", PictureNotDrawnWarning, stacklevel=2)
+        else:
             images["First-layer weights"] = plots.plot_weights(
                 weights, run_folder.picture_path("weights"), input_shape=shape)
-        except ValueError:
-            pass  # weights that are not images (e.g. features that are not pixels)
     split = metrics["json"]["confusion_split"]
     images[f"Confusion matrix ({split})"] = plots.plot_confusion(
         metrics["matrix"], run_folder.picture_path("confusion"), info["class_names"],
@@ -417,5 +430,3 @@ def _draw(solver, metrics, info, config, run_folder):
                  glassnet_version=__version__)
     plots.write_report(run_folder.report_path, title, shown, metrics["json"], images)
 
-
-__all__ += ["make_schedule", "make_augment", "model_spec"]

@@ -327,13 +327,12 @@ def spatial_batchnorm_backward_fast(dout, cache):
     return _backward(dout, cache)
 
 
-def spatial_batchnorm_relu_forward_fast(x, gamma, beta, bn_param, overwrite_x=False):
+def spatial_batchnorm_relu_forward_fast(x, gamma, beta, bn_param):
     """out = max(spatial_batchnorm(x; gamma, beta), 0), the ReLU in the output pass.
 
-    Arguments as ``spatial_batchnorm_forward_fast``. ``overwrite_x`` is accepted, so that
-    callers which pass it keep working, and changes nothing: x is never written to, since
-    no x_hat is stored (see the module notes). The cache keeps x itself:
-    x must not be changed before the backward pass.
+    Arguments as ``spatial_batchnorm_forward_fast``. x is never written to, since no
+    x_hat is stored (see the module notes). The cache keeps x itself: x must not be
+    changed before the backward pass.
     """
     return _forward(x, gamma, beta, bn_param, relu=True)
 

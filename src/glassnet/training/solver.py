@@ -51,13 +51,12 @@ from glassnet._core.divergence import ON_NONFINITE, check_step
 from glassnet._core.validate import (check_choice, check_dict, check_nonnegative_int,
                                 check_positive_int)
 from glassnet.training.callbacks import (FunctionCallbacks, call, check_callbacks, progress_bar_for)
-from glassnet.training.checkpoint.state import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointState,
-                                 epoch_checkpoint_path, latest_checkpoint_path)
-from glassnet.training.history import HISTORY_COLUMNS, TrainingHistory, history_attribute
+from glassnet.training.checkpoint.state import (CheckpointState, epoch_checkpoint_path,
+                                                latest_checkpoint_path)
+from glassnet.training.history import TrainingHistory, history_attribute
 from glassnet.training.schedules import cosine_schedule, step_schedule, warmup_schedule
 
 __all__ = ["Solver", "step_schedule", "cosine_schedule", "warmup_schedule"]
-_ = (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, HISTORY_COLUMNS)   # importable from here too
 
 
 class Solver:

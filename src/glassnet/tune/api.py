@@ -22,7 +22,8 @@ from glassnet.tune.space import Space
 from glassnet.tune.strategy import PRUNERS, SAMPLERS
 from glassnet.tune.workers import BUDGET_ATTR, Job, run_workers, work as work_in_process
 
-__all__ = ["run", "create", "work", "load", "plan", "default_sampler", "JOURNAL_NAME"]
+__all__ = ["run", "create", "work", "load", "plan", "default_sampler", "default_name",
+           "JOURNAL_NAME"]
 
 JOURNAL_NAME = "study.journal"
 SPEC_VERSION = 1
@@ -120,11 +121,15 @@ def _budget(space, spec, n_trials, timeout):
     return n_trials
 
 
-def _default_name(spec):
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    if spec["mode"] == "config":
-        return f"{spec['base'].get('data')}-{spec['base'].get('model')}-{stamp}"
-    return f"sweep-{stamp}"
+def default_name(config=None):
+    """The name of a sweep given none: for a training configuration (a TrainConfig) the
+    name a run of it would get, ``<data>-<model>-<YYYYmmdd-HHMMSS>`` (see
+    glassnet.experiment.run_folder.run_name); ``sweep-<YYYYmmdd-HHMMSS>`` for a model
+    factory (``config`` None)."""
+    if config is None:
+        return f"sweep-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    from glassnet.experiment.run_folder import run_name
+    return run_name(config)
 
 
 def _check_factory_mode(factory, data, n_jobs):
@@ -140,7 +145,7 @@ def _check_factory_mode(factory, data, n_jobs):
 
 
 def create(space, config=None, *, storage, name, n_trials=None, sampler=None, pruner="median",
-           factory=None, heartbeat=30, grace=None):
+           factory=None, heartbeat=30, grace=None, exist_ok=True):
     """Create a sweep in ``storage`` for workers to fill in (idempotent, race-safe).
 
     Parameters
@@ -164,6 +169,9 @@ def create(space, config=None, *, storage, name, n_trials=None, sampler=None, pr
     heartbeat, grace : int
         Database storage: seconds between heartbeats, and without one before a trial is
         failed and retried.
+    exist_ok : bool
+        True: a sweep of this name with the same definition is kept (its budget set to
+        ``n_trials``). False: it is a ValueError, and the stored sweep is left unchanged.
 
     Returns
     -------
@@ -174,6 +182,9 @@ def create(space, config=None, *, storage, name, n_trials=None, sampler=None, pr
     grid = space.grid_points() if spec["sampler"] == "grid" else None
     study, created = storage_mod.create_study(storage, name, spec, heartbeat, grace, grid,
                                               attrs={BUDGET_ATTR: budget})
+    if not created and not exist_ok:
+        raise ValueError(f"sweep {name!r} already exists in {storage_mod.describe_storage(storage)}; "
+                         "resume it (resume=True, --resume) or choose another name")
     if not created and study.user_attrs.get(BUDGET_ATTR) != budget:
         study.set_user_attr(BUDGET_ATTR, budget)   # a later create may raise the budget
     return study, created
@@ -278,44 +289,40 @@ def run(space, config=None, *, factory=None, options=None, data=None, n_trials=N
     budget = _budget(space, spec, n_trials, timeout)
     if factory is not None:
         _check_factory_mode(factory, data, n_jobs)
-    name = name or _default_name(spec)
+    name = name or default_name(_base_config(config) if factory is None else None)
     folder = folder or os.path.join("sweeps", name)
     storage = storage or os.path.join(folder, JOURNAL_NAME)
     if resume:
-        study = storage_mod.load_study(storage, name, heartbeat, grace)
-        stored = storage_mod.read_spec(study)
-        if stored != storage_mod.canonical_spec(spec):
-            raise ValueError(f"cannot resume sweep {name!r} with a different space or "
-                             "configuration; give the same ones (or start a new sweep)")
-        requeued = storage_mod.requeue_dead_local_trials(
-            study, include_unmarked=not storage_mod.is_rdb_url(storage))
-        if budget is not None and study.user_attrs.get(BUDGET_ATTR) != budget:
-            study.set_user_attr(BUDGET_ATTR, budget)
-        if requeued and not quiet:
-            print(f"resuming {name}: trials {', '.join(map(str, requeued))} were left unfinished "
-                  "and are queued again", flush=True)
+        _resume(storage, name, spec, budget, heartbeat, grace, quiet)
     else:
-        grid = space.grid_points() if spec["sampler"] == "grid" else None
-        study, created = storage_mod.create_study(storage, name, spec, heartbeat, grace, grid,
-                                                  attrs={BUDGET_ATTR: budget})
-        if not created:
-            raise ValueError(f"sweep {name!r} already exists in {storage_mod.describe_storage(storage)}; "
-                             "resume it (resume=True, --resume) or choose another name")
+        create(space, config, storage=storage, name=name, n_trials=n_trials, sampler=sampler,
+               pruner=pruner, factory=factory, heartbeat=heartbeat, grace=grace,
+               exist_ok=False)
     # the files this call's own definition names: its workers may read them
     own_files = tuple(path for _, _, path in named_files(spec))
-    job = Job(storage=storage, name=name, folder=folder, heartbeat=heartbeat, grace=grace,
-              seed=seed, deadline=None if timeout is None else time.time() + timeout,
-              factory=factory, options=options, data=data, allowed_files=own_files)
-    progress = Progress(budget, quiet)
-    progress.skip_existing(study)
-    try:
-        _run_jobs(job, n_jobs, progress)
-    finally:
-        progress.close()
-    result = SweepResult(study, folder)
+    result = work(storage, name, folder=folder, n_jobs=n_jobs, timeout=timeout, seed=seed,
+                  factory=factory, options=options, data=data, heartbeat=heartbeat,
+                  grace=grace, quiet=quiet, allow_files=own_files)
     if report:
         result.write_report(folder)
     return result
+
+
+def _resume(storage, name, spec, budget, heartbeat, grace, quiet):
+    """Continue sweep ``name`` (it must have the definition ``spec``): its trials left
+    unfinished on this machine are failed and queued again, and a given budget replaces
+    the stored one."""
+    study = storage_mod.load_study(storage, name, heartbeat, grace)
+    if storage_mod.read_spec(study) != storage_mod.canonical_spec(spec):
+        raise ValueError(f"cannot resume sweep {name!r} with a different space or "
+                         "configuration; give the same ones (or start a new sweep)")
+    requeued = storage_mod.requeue_dead_local_trials(
+        study, include_unmarked=not storage_mod.is_rdb_url(storage))
+    if budget is not None and study.user_attrs.get(BUDGET_ATTR) != budget:
+        study.set_user_attr(BUDGET_ATTR, budget)
+    if requeued and not quiet:
+        print(f"resuming {name}: trials {', '.join(map(str, requeued))} were left unfinished "
+              "and are queued again", flush=True)
 
 
 def load(storage, name, folder=None):

@@ -149,7 +149,8 @@ class SweepResult:
         the sweep's final, unbiased number). ``allow_files``: see :meth:`best_config`."""
         from glassnet.experiment.train import prepare_run, train_prepared
         from glassnet.experiment.run_folder import RunFolder
-        prepared = prepare_run(self.best_config(allow_files), train_on_val=True)  # before any file
+        config = self.best_config(allow_files).replace(train_on_val=True)
+        prepared = prepare_run(config)  # before any file
         return train_prepared(prepared, RunFolder.create(run_dir, overwrite=overwrite))
 
     def counts(self):

@@ -25,13 +25,21 @@ import warnings
 
 from glassnet._core.validate import check_positive_int
 
-__all__ = ["SPEC_ATTR", "open_storage", "is_rdb_url", "create_study", "load_study",
-           "read_spec", "requeue_dead_local_trials", "describe_storage"]
+__all__ = ["SPEC_ATTR", "SweepNotFoundError", "open_storage", "is_rdb_url", "create_study",
+           "load_study", "read_spec", "requeue_dead_local_trials", "describe_storage"]
 
 SPEC_ATTR = "glassnet_sweep"
 CREATE_ATTEMPTS = 12        # attempts at making tables and the study under a race
 SPEC_WAIT_SECONDS = 60.0    # how long a losing creator waits for the winner's definition
 MAX_RETRY = 3               # times one configuration is re-queued after its worker died
+
+
+class SweepNotFoundError(KeyError):
+    """No sweep of the given name in a storage; the message names the sweeps there. A
+    KeyError, as Optuna's own error for a missing study is."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ""
 
 
 def _optuna():
@@ -179,7 +187,7 @@ def _wait_for_spec(study):
 
 
 def load_study(storage, name, heartbeat=30, grace=None, sampler=None, pruner=None):
-    """Load the sweep ``name``; a clear KeyError when it does not exist."""
+    """Load the sweep ``name``; :class:`SweepNotFoundError` when it does not exist."""
     optuna = _optuna()
     store = open_storage(storage, heartbeat, grace)
     try:
@@ -187,8 +195,8 @@ def load_study(storage, name, heartbeat=30, grace=None, sampler=None, pruner=Non
                                                         sampler=sampler, pruner=pruner))
     except KeyError:
         names = [s.study_name for s in optuna.get_all_study_summaries(store)]
-        raise KeyError(f"no sweep named {name!r} in {describe_storage(storage)}; sweeps there: "
-                       f"{', '.join(names) or 'none'}") from None
+        raise SweepNotFoundError(f"no sweep named {name!r} in {describe_storage(storage)}; "
+                                 f"sweeps there: {', '.join(names) or 'none'}") from None
     return study
 
 
