@@ -28,6 +28,7 @@ RANKS = [
     ("vis_utils",),
     ("experiment",),
     ("tune", "bench"),
+    ("grade",),
     ("cli", "__main__"),
 ]
 # Old paths kept for one release; they point at their new place and nothing imports them.
