@@ -160,8 +160,8 @@ def one_line(exc):
 class Runner:
     """Executes the steps of one request, keeping named objects between steps."""
 
-    def __init__(self, request, arrays, sandbox):
-        self.request, self.arrays, self.sandbox = request, arrays, sandbox
+    def __init__(self, request, arrays, sandbox, stdout):
+        self.request, self.arrays, self.sandbox, self.stdout = request, arrays, sandbox, stdout
         self.modules, self.objects = {}, {}
         self.out_arrays, self.report = {}, {"imports": {}, "tampered": {}, "steps": {}}
 
@@ -275,11 +275,15 @@ class Runner:
                 self.report["steps"][sid] = {"ok": False, "error": "skipped"}
                 continue
             os.write(progress_fd, (sid + "\n").encode())
-            start = time.perf_counter()
+            start, printed = time.perf_counter(), self.stdout.written
             try:
                 entry = self.run_step(step)
             except BaseException as exc:  # noqa: B036 - sys.exit and friends are failures too
                 entry = {"ok": False, "error": one_line(exc)}
+            printed = self.stdout.written - printed
+            if printed > STDOUT_CAP:
+                entry = {"ok": False, "error": f"printed {printed} characters (more than the "
+                                               f"{STDOUT_CAP} the grader keeps)"}
             entry["seconds"] = time.perf_counter() - start
             changed = restore_numpy(snapshot, spaces)
             if changed:
@@ -410,9 +414,10 @@ def main(workdir):
     for name in [m for m in sys.modules if m.split(".")[0] == "glassnet"]:
         del sys.modules[name]
     real_stdout = sys.stdout
-    sys.stdout = sys.stderr = CappedWriter(real_stdout)
+    capped = CappedWriter(real_stdout)
+    sys.stdout = sys.stderr = capped
     snapshot, spaces = numpy_snapshot()
-    runner = Runner(request, arrays, sandbox)
+    runner = Runner(request, arrays, sandbox, capped)
     sys.path.insert(0, request["root"])
     os.chdir(request["root"])
     sys.addaudithook(sandbox.audit)

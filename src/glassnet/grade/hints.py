@@ -14,7 +14,12 @@ NUMERICAL_FLOOR = 1e-4   # centred differences of an exactly zero gradient give 
 
 
 class WrongType(Exception):
-    """A returned value that is not what the classic API returns; the message says what."""
+    """A returned value that is not what the classic API returns; the message says what,
+    and ``hint`` names a known mistake when the shape shows one (a transposed array)."""
+
+    def __init__(self, message, hint=None):
+        super().__init__(message)
+        self.hint = hint
 
 
 def describe(value):
@@ -38,7 +43,11 @@ def as_array(value, what, shape=None):
         if value.size == int(np.prod(shape)) and value.ndim != len(shape):
             pass                 # (N, D) where (N, d1, d2) was given: compared reshaped
         else:
-            raise WrongType(f"{what}: returned shape {value.shape}, expected {tuple(shape)}")
+            hint = None
+            if value.ndim == 2 and len(shape) == 2 and value.shape == tuple(shape)[::-1]:
+                hint = f"{what} is transposed: shape {value.shape}, expected {tuple(shape)}"
+            raise WrongType(f"{what}: returned shape {value.shape}, expected {tuple(shape)}",
+                            hint)
         value = value.reshape(shape)
     return value.astype(np.float64)
 

@@ -23,7 +23,7 @@ from glassnet.grade.plan import Check, Plan, Results
 from glassnet.grade.rubric import Rubric, load_rubric
 from glassnet.grade.sandbox import check_limits, run_child
 from glassnet.grade.scoring import build_result
-from glassnet.grade.suites import PATCH_SOURCES, all_suites
+from glassnet.grade.suites import PARTNERS, PATCH_SOURCES, all_suites
 
 MAX_FILES = 2000
 MAX_FILE_BYTES = 2 << 20
@@ -147,35 +147,54 @@ def failed_functions(checks):
 
 
 def patch_for(failed):
-    """glassnet's functions to put in place of the failed ones (both halves of a pair)."""
+    """glassnet's functions to put in place of the failed ones, with their partners (the
+    functions sharing a cache with them)."""
     patch = {}
     for name in failed:
-        if name not in PATCH_SOURCES:
-            continue
-        stem = name.rsplit("_", 1)[0]
-        for partner in (name, f"{stem}_forward", f"{stem}_backward"):
-            if partner in PATCH_SOURCES:
-                patch[partner] = PATCH_SOURCES[partner]
+        for partner in PARTNERS.get(name, ()):
+            patch[partner] = PATCH_SOURCES[partner]
     return patch
 
 
+MAX_RECHECKS = 3
+
+
+def recheck(session, plan, checks, culprits):
+    """Re-run the plan with glassnet's version of the ``culprits`` (failed functions) in
+    place of the student's; a failed check that then passes is charged nothing. A check is
+    never re-run with its own function, or one sharing its cache, replaced."""
+    by_patch = {}
+    for check in checks:
+        if check.passed:
+            continue
+        patch = patch_for(set(culprits) - set(PARTNERS.get(check.function, [check.function])))
+        if patch and check.function not in patch:
+            by_patch.setdefault(tuple(sorted(patch.items())), []).append(check)
+    for patch, victims in list(by_patch.items())[:MAX_RECHECKS]:
+        patch = dict(patch)
+        again = {c.name: c for c in judge(plan, session.run_plan(plan, patch))}
+        blamed = ", ".join(sorted(set(patch) & set(culprits)))
+        for check in victims:
+            if check.name in again and again[check.name].passed:
+                check.passed = True
+                check.note = (f"fails with your own {blamed}, passes with glassnet's in "
+                              f"their place: charged to those functions only")
+
+
 def run_suite(session, suite, found, failed_so_far, rng):
+    """Judge one suite; when ``suite.patch``, re-check its failures with glassnet's version
+    of the functions that failed in the earlier suites, then of those that failed in this
+    one (see :func:`recheck`)."""
     plan = Plan(suite.name)
     suite.plan(plan, rng, found)
     if not plan.judges:
         return []
     checks = judge(plan, session.run_plan(plan))
-    patch = patch_for(failed_so_far) if suite.patch else {}
-    if patch and any(not c.passed for c in checks):
-        rechecked = {c.name: c for c in judge(plan, session.run_plan(plan, patch))}
-        used = ", ".join(sorted(patch))
-        for i, check in enumerate(checks):
-            again = rechecked.get(check.name)
-            if not check.passed and again is not None and again.passed:
-                check.passed = True
-                check.note = (f"fails with your own {used}, passes with glassnet's in their "
-                              f"place: charged to those functions only")
-                checks[i] = check
+    if suite.patch and failed_so_far and not all(c.passed for c in checks):
+        recheck(session, plan, checks, failed_so_far)
+    here = failed_functions(checks)
+    if suite.patch and len(here) > 1:
+        recheck(session, plan, checks, here)
     return checks
 
 

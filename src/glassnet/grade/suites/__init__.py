@@ -8,7 +8,7 @@ in place of the failed ones).
 """
 from dataclasses import dataclass
 
-from glassnet.grade.suites import layers, optim, sandwiches
+from glassnet.grade.suites import layers, linear, optim, sandwiches
 from glassnet.grade.suites.modes import plan_modes
 from glassnet.grade.suites.pairs import plan_pair
 
@@ -45,10 +45,10 @@ def _expected(alias, labels):
 
 def all_suites():
     """The suites in the order they run (models after the layers they may call)."""
-    from glassnet.grade.suites import fast, gradcheck, linear, models, solver
+    from glassnet.grade.suites import fast, gradcheck, models, solver
     return [
         Suite("layers", _expected("layers", _pair_labels(layers.SPECS)),
-              _pairs_plan(layers.SPECS, with_modes=True)),
+              _pairs_plan(layers.SPECS, with_modes=True), patch=True),
         Suite("sandwiches", _expected("layer_utils", _pair_labels(sandwiches.SPECS)),
               _pairs_plan(sandwiches.SPECS), patch=True),
         Suite("linear", linear.EXPECTED, linear.plan_suite, patch=True),
@@ -66,4 +66,21 @@ PATCH_SOURCES = {
     **{name: "glassnet.layers" for name in _pair_labels(layers.SPECS)},
     **{name: "glassnet.layer_utils" for name in _pair_labels(sandwiches.SPECS)},
     **{name: "glassnet.optim" for name in optim.RULES},
+    **{name: f"glassnet.classifiers.{module}" for name, (module, _) in linear.LOSSES.items()},
 }
+
+
+def _partners():
+    """name -> the names that must be replaced with it (those sharing a cache with it)."""
+    partners = {name: {name} for name in PATCH_SOURCES}
+    for spec in layers.SPECS + sandwiches.SPECS:
+        names = {n for n in (spec.forward, spec.backward) if n}
+        for name in names:
+            partners[name] |= names
+    for name in list(partners):        # batchnorm_forward pairs with both backward passes
+        for other in partners[name]:
+            partners[other] |= partners[name]
+    return {name: sorted(group) for name, group in partners.items()}
+
+
+PARTNERS = _partners()

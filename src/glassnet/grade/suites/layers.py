@@ -65,19 +65,19 @@ def batchnorm_cases(rng):
     return [Case([_n(rng, 6, d, scale=3.0, shift=2.0), _n(rng, d), _n(rng, d),
                   {"mode": "train"}], param=3),
             Case([_n(rng, 5, d, scale=1e-3), _n(rng, d), _n(rng, d), with_stats], param=3,
-                 float32=False)]
+                 float32=False, gradients=False)]
 
 
 def layernorm_cases(rng):
     return [Case([_n(rng, 4, 6, scale=2.0, shift=1.0), _n(rng, 6), _n(rng, 6), {}]),
             Case([_n(rng, 3, 5, scale=1e-3), _n(rng, 5), _n(rng, 5), {"eps": 1e-5}],
-                 float32=False)]
+                 float32=False, gradients=False)]
 
 
 def conv_cases(rng):
-    return [Case([_n(rng, 2, 3, 5, 5), _n(rng, 4, 3, 3, 3), _n(rng, 4),
+    return [Case([_n(rng, 2, 2, 4, 4), _n(rng, 3, 2, 3, 3), _n(rng, 3),
                   {"stride": 1, "pad": 1}]),
-            Case([_n(rng, 2, 2, 7, 7), _n(rng, 3, 2, 3, 3), _n(rng, 3),
+            Case([_n(rng, 1, 2, 5, 5), _n(rng, 2, 2, 3, 3), _n(rng, 2),
                   {"stride": 2, "pad": 1}], float32=False)]
 
 
@@ -168,13 +168,6 @@ def svm_alternatives(case, part, dtype, dout=None):
              "(each example adds max(0, s_y - s_y + 1) = 1); skip j == y")]
 
 
-def softmax_alternatives(case, part, dtype, dout=None):
-    x = case.args[0]
-    if part != "out" or np.max(np.abs(x)) < LARGE_SCORE / 10:
-        return []
-    return [(np.asarray(np.inf), OVERFLOW_HINT), (np.asarray(np.nan), OVERFLOW_HINT)]
-
-
 OVERFLOW_HINT = ("the loss is inf or NaN for large scores: exp overflows; subtract each "
                  "row's maximum score before exponentiating")
 
@@ -203,7 +196,7 @@ SPECS = [
     PairSpec("leaky_relu_forward", "leaky_relu_backward", cases=leaky_cases),
     PairSpec("sigmoid_forward", "sigmoid_backward", cases=elementwise_cases),
     PairSpec("tanh_forward", "tanh_backward", cases=elementwise_cases),
-    PairSpec("softmax_loss", loss=True, cases=softmax_cases, alternatives=softmax_alternatives),
+    PairSpec("softmax_loss", loss=True, cases=softmax_cases, nonfinite_hint=OVERFLOW_HINT),
     PairSpec("svm_loss", loss=True, cases=loss_cases, alternatives=svm_alternatives),
     PairSpec("mse_loss", loss=True, cases=loss_cases),
     PairSpec("dropout_forward", "dropout_backward", cases=dropout_cases,

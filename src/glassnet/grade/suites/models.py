@@ -96,7 +96,7 @@ class ModelPlan:
         plan.judge(self.label, self.judge)
 
     def reference_run(self):
-        model = self.reference
+        model = copy.deepcopy(self.reference)    # each judging starts from the same state
         for key, value in self.params.items():
             model.params[key] = value.copy()
         out = {}
@@ -181,7 +181,7 @@ class ModelPlan:
                                     f"grads is {describe(grads)}, expected a dict")
                 student = as_array(grads[key], f"grads[{key!r}]", np.shape(ref_grads[key]))
             except WrongType as exc:
-                checks.append(self.check(name, False, reason=str(exc)))
+                checks.append(self.check(name, False, reason=str(exc), hint=exc.hint))
                 continue
             error = rel_error(student, ref_grads[key])
             hint = generic_hint(f"grads[{key!r}]", student, ref_grads[key],

@@ -58,6 +58,7 @@ class PairSpec:
     alternatives: object = None
     loss: bool = False
     forward_checks: bool = True
+    nonfinite_hint: str = None    # the hint for inf/NaN where glassnet's result is finite
     extra: list = field(default_factory=list)   # more judges: (plan, spec, rng) -> None
 
     def reference_fn(self, name):
@@ -159,9 +160,11 @@ class Tally:
         if error >= self.tol and hint and not self.hint:
             self.hint = hint
 
-    def fail(self, reason):
+    def fail(self, reason, hint=None):
         if not self.reason:
             self.reason = reason
+        if hint and not self.hint:
+            self.hint = hint
 
     def result(self, passed=None):
         ok = self.reason is None and self.error < self.tol if passed is None else passed
@@ -192,14 +195,16 @@ def judge_pair(spec, runs, results):
             else:
                 student = as_array(out, "out", np.shape(ref_out))
             hint = None
-            if spec.alternatives:
+            if spec.nonfinite_hint and not np.all(np.isfinite(student)):
+                hint = spec.nonfinite_hint
+            elif spec.alternatives:
                 hint = alternative_hint(student, spec.alternatives(case, "out", dtype, None))
             tally.add(rel_error(student, ref_out),
                       hint or generic_hint("the output", student, ref_out))
             if not spec.loss and dtype == np.float32 and out.dtype != np.float32 and not tally.note:
                 tally.note = f"note: float32 input gave a {out.dtype} output"
         except (StepFailed, WrongType) as exc:
-            tally.fail(str(exc))
+            tally.fail(str(exc), getattr(exc, "hint", None))
         if "numerical" not in run:
             continue
         judge_gradients(spec, run, results, returned, ref_grads, grad_checks, pairs)
@@ -241,8 +246,8 @@ def judge_gradients(spec, run, results, returned, ref_grads, grad_checks, pairs)
         try:
             student = as_array(grad, g, np.shape(ref))
         except WrongType as exc:
-            glassnet.fail(str(exc))
-            numerical.fail(str(exc))
+            glassnet.fail(str(exc), exc.hint)
+            numerical.fail(str(exc), exc.hint)
             continue
         hint = None
         if spec.alternatives:
