@@ -150,7 +150,8 @@ def one_line(exc):
     if isinstance(exc, KeyboardInterrupt):
         return "raised KeyboardInterrupt"
     text = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
-    tb = traceback.extract_tb(exc.__traceback__)
+    tb = [frame for frame in traceback.extract_tb(exc.__traceback__)
+          if os.path.abspath(frame.filename) != os.path.abspath(__file__)]
     if tb:
         frame = tb[-1]
         text += f" ({os.path.basename(frame.filename)}, line {frame.lineno})"
@@ -174,6 +175,8 @@ class Runner:
         if "$a" in value:
             return np.array(self.arrays[value["$a"]], copy=True)
         if "$r" in value:
+            if value["$r"] not in self.objects:
+                raise LookupError("needs the result of an earlier call, which failed")
             return self.objects[value["$r"]]
         if "$obj" in value:
             obj = self.decode(value["value"])
@@ -326,7 +329,7 @@ class Runner:
             value = {"t": "kept"}
         elif kept:
             if not isinstance(result, (tuple, list)):
-                raise TypeError(f"returned {type(result).__name__}, expected a tuple")
+                raise TypeError(f"returned a {type(result).__name__}, expected a tuple")
             if len(result) <= max(int(i) for i in kept):
                 raise TypeError(f"returned a {type(result).__name__} of {len(result)} items, "
                                 f"expected {max(int(i) for i in kept) + 1}")

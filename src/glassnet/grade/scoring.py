@@ -5,9 +5,15 @@ a found one shares that equally among its checks (``info`` checks and checks the
 prices itself aside), a missing one gets a single failed check ``"<name>: found"``, and one
 whose module cannot be imported a single failed check ``"<name>: imports"`` with the reason.
 """
+import math
+
 import glassnet
 
 VISIBLE = "visible"
+
+
+def _finite_or_none(value):
+    return value if value is None or math.isfinite(value) else None
 
 
 def _test(check, suite, score, max_score):
@@ -19,7 +25,8 @@ def _test(check, suite, score, max_score):
         "output": check.output(),
         "visibility": VISIBLE,
         "extra_data": {"function": check.function, "suite": suite, "check": check.check,
-                       "max_rel_error": check.max_rel_error, "hint": check.hint,
+                       "max_rel_error": _finite_or_none(check.max_rel_error),
+                       "hint": check.hint,
                        "reason": check.reason},
     }
 
