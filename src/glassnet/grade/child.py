@@ -13,7 +13,8 @@ Protocol (all files in WORKDIR, written and read by the grader):
 - ``result.npz``: the returned arrays, and under ``__glassnet_meta__`` the JSON report
   ``{"imports", "blocked", "denied", "tampered", "steps": {id: {...}}}``.
 
-A step is ``{"id", "group", "op", ...}``; ``op`` is ``call`` (call ``fn`` with ``args`` /
+A step is ``{"id", "group", "op", "uses"?, ...}`` (``uses``: other groups whose functions
+it calls; it is skipped with them); ``op`` is ``call`` (call ``fn`` with ``args`` /
 ``kwargs``, keep parts of the result in memory under names, send the rest back),
 ``numgrad`` (centred differences of a call's output, contracted with ``dout``), ``seed``
 (``np.random.seed``), ``set`` (assign an attribute or an item of a kept object) or ``get``.
@@ -274,8 +275,10 @@ class Runner:
         skip = set(self.request.get("skip") or ())
         for step in self.request["steps"]:
             sid = step["id"]
-            if step.get("group") in skip:
-                self.report["steps"][sid] = {"ok": False, "error": "skipped"}
+            stopped = sorted(skip & ({step.get("group")} | set(step.get("uses", ()))))
+            if stopped:
+                self.report["steps"][sid] = {"ok": False, "error": (
+                    f"not run: it calls {', '.join(stopped)}, which stopped an earlier run")}
                 continue
             os.write(progress_fd, (sid + "\n").encode())
             start, printed = time.perf_counter(), self.stdout.written

@@ -125,10 +125,10 @@ def plan_gradients(plan, spec, case, cache, rng):
         args = [plan.encode(a) for a in case.args]
         if spec.loss:   # d loss / d x: the loss is the first returned value, dout = 1
             sid = plan.step(b_group, "numgrad", fn=fn, args=args, wrt={"arg": index},
-                            out_index=0, dout=None)
+                            out_index=0, dout=None, uses=[spec.forward])
         else:
             sid = plan.step(b_group, "numgrad", fn=fn, args=args, wrt={"arg": index},
-                            out_index=0, dout=plan.encode(dout))
+                            out_index=0, dout=plan.encode(dout), uses=[spec.forward])
         numerical.append(sid)
     steps["numerical"] = numerical
     return steps
