@@ -106,8 +106,8 @@ def test_hostile_module_fails_every_check_with_the_reason(tmp_path, name, code, 
 
 
 def test_an_attempt_to_import_glassnet_is_reported(tmp_path):
-    result = grade_submission(write(tmp_path / "student", module_level="from glassnet import layers"),
-                              limits=LIMITS)
+    student = write(tmp_path / "student", module_level="from glassnet import layers")
+    result = grade_submission(student, limits=LIMITS)
     assert "glassnet" in result["extra_data"]["blocked_imports"]
     assert "tried to import glassnet" in result["output"]
 

@@ -58,9 +58,11 @@ def check_limits(limits):
         if key not in DEFAULT_LIMITS:
             raise ValueError(f"limits has an unknown key {key!r}; known: "
                              f"{', '.join(sorted(DEFAULT_LIMITS))}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            if not (key == "restarts" and value == 0 and not isinstance(value, bool)):
-                raise ValueError(f"limits[{key!r}] must be a number > 0; got {value!r}")
+        lowest = 0 if key == "restarts" else None     # restarts may be 0, the others > 0
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                value >= lowest if lowest is not None else value > 0):
+            bound = ">= 0" if lowest is not None else "> 0"
+            raise ValueError(f"limits[{key!r}] must be a number {bound}; got {value!r}")
         merged[key] = value
     return merged
 

@@ -24,10 +24,9 @@ def _judge(name, sid, kept, x, exact):
         hint = factor_hint("the numerical gradient", got, exact) if error >= TOL else None
         restored = rel_error(after, x)
         return [Check(name, "gradient of a known function", error < TOL, error, TOL, hint),
-                Check(name, "x restored after the call", restored == 0.0, restored, None,
-                      None if restored == 0.0 else None,
-                      note=None if restored == 0.0 else "x must be restored after each "
-                      "perturbation")]
+                Check(name, "x restored after the call", restored == 0.0, restored,
+                      note=None if restored == 0.0 else "x must be put back as it was after "
+                      "each perturbation")]
     return judge
 
 

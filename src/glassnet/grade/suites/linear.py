@@ -11,8 +11,8 @@ import numpy as np
 
 from glassnet.classifiers import linear_svm as gsvm
 from glassnet.classifiers import softmax as gsoftmax
-from glassnet.grade.hints import (NUMERICAL_FLOOR, WrongType, as_array, as_number, as_numbers, generic_hint,
-                                  rel_error, sequence)
+from glassnet.grade.hints import (NUMERICAL_FLOOR, WrongType, as_array, as_number, as_numbers,
+                                  generic_hint, rel_error, sequence)
 from glassnet.grade.plan import Check, StepFailed
 from glassnet.grade.suites.layers import LARGE_SCORE, OVERFLOW_HINT
 
@@ -70,7 +70,8 @@ def plan_loss(plan, name, rng):
             checks.append(Check(name, "dW against glassnet", error < TOL, error, TOL,
                                 generic_hint("dW", dW, ref_dW, len(y)) if error >= TOL else None))
         except (StepFailed, WrongType) as exc:
-            checks += [Check(name, c, False, reason=str(exc)) for c in ("loss", "dW against glassnet")]
+            checks += [Check(name, c, False, reason=str(exc))
+                       for c in ("loss", "dW against glassnet")]
             dW = None
         checks.append(_numerical(name, results, numerical, dW, W.shape, len(y)))
         checks.append(_regularisation(name, results, with_reg, no_reg, W.shape,

@@ -17,7 +17,7 @@ then the exact derivative of that forward, and the mistake is the forward's). A 
 """
 import copy
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -59,7 +59,6 @@ class PairSpec:
     loss: bool = False
     forward_checks: bool = True
     nonfinite_hint: str = None    # the hint for inf/NaN where glassnet's result is finite
-    extra: list = field(default_factory=list)   # more judges: (plan, spec, rng) -> None
 
     def reference_fn(self, name):
         return getattr(importlib.import_module(self.reference), name)
@@ -73,14 +72,10 @@ def cast(value, dtype):
     return value
 
 
-def output_of(value, loss):
-    """The forward's output part of a returned value (out of (out, cache), loss of
-    (loss, dx))."""
-    if loss:
-        items = sequence(value, 2, "returned value")
-        return items[0]
-    items = sequence(value, 2, "returned value")
-    return items[0]
+def output_of(value):
+    """The first of the two values a forward returns: out of (out, cache), loss of
+    (loss, dx)."""
+    return sequence(value, 2, "returned value")[0]
 
 
 def plan_pair(plan, spec, rng, found):
@@ -123,12 +118,10 @@ def plan_gradients(plan, spec, case, cache, rng):
     numerical = []
     for index in spec.wrt:
         args = [plan.encode(a) for a in case.args]
-        if spec.loss:   # d loss / d x: the loss is the first returned value, dout = 1
-            sid = plan.step(b_group, "numgrad", fn=fn, args=args, wrt={"arg": index},
-                            out_index=0, dout=None, uses=[spec.forward])
-        else:
-            sid = plan.step(b_group, "numgrad", fn=fn, args=args, wrt={"arg": index},
-                            out_index=0, dout=plan.encode(dout), uses=[spec.forward])
+        # the forward's first output contracted with dout; a loss is itself the scalar
+        sid = plan.step(b_group, "numgrad", fn=fn, args=args, wrt={"arg": index},
+                        out_index=0, dout=None if spec.loss else plan.encode(dout),
+                        uses=[spec.forward])
         numerical.append(sid)
     steps["numerical"] = numerical
     return steps
@@ -174,13 +167,13 @@ class Tally:
 
 
 def judge_pair(spec, runs, results):
+    """The checks of one pair from all its runs (see the module docstring)."""
     f_name, b_name = spec.forward, spec.backward or spec.forward
     out64 = Tally(f_name, "loss float64" if spec.loss else "output float64", FORWARD_TOL)
     out32 = Tally(f_name, "loss float32" if spec.loss else "output float32", FLOAT32_TOL)
     grad_checks = {g: (Tally(b_name, f"{g} against glassnet", GRADIENT_TOL),
                        Tally(b_name, f"{g} against numerical gradient", NUMERICAL_TOL))
                    for g in spec.grads}
-    pairs = []       # (glassnet tally, numerical tally, error vs glassnet, vs numerical)
     for run in runs:
         case, dtype = run["case"], run["dtype"]
         tally = out64 if dtype == np.float64 else out32
@@ -189,7 +182,7 @@ def judge_pair(spec, runs, results):
         returned = None
         try:
             returned = results.value(run["forward"], f_name)
-            out = output_of(returned, spec.loss)
+            out = output_of(returned)
             if spec.loss:
                 student = np.asarray(as_number(out, "loss"))
             else:
@@ -207,7 +200,7 @@ def judge_pair(spec, runs, results):
             tally.fail(str(exc), getattr(exc, "hint", None))
         if "numerical" not in run:
             continue
-        judge_gradients(spec, run, results, returned, ref_grads, grad_checks, pairs)
+        judge_gradients(spec, run, results, returned, ref_grads, grad_checks)
     forward_failed = out64.reason is not None or out64.error >= out64.tol or (
         out32.reason is not None or (out32.error >= out32.tol))
     checks = []
@@ -222,7 +215,7 @@ def judge_pair(spec, runs, results):
     return checks
 
 
-def judge_gradients(spec, run, results, returned, ref_grads, grad_checks, pairs):
+def judge_gradients(spec, run, results, returned, ref_grads, grad_checks):
     b_name = spec.backward or spec.forward
     try:
         if spec.loss:
@@ -240,8 +233,7 @@ def judge_gradients(spec, run, results, returned, ref_grads, grad_checks, pairs)
             numerical.fail(str(exc))
         return
     batch = np.shape(run["case"].args[0])[0] if np.ndim(run["case"].args[0]) else None
-    for g, grad, ref, sid, index in zip(spec.grads, grads, ref_grads, run["numerical"],
-                                       spec.wrt):
+    for g, grad, ref, sid in zip(spec.grads, grads, ref_grads, run["numerical"]):
         glassnet, numerical = grad_checks[g]
         try:
             student = as_array(grad, g, np.shape(ref))
