@@ -121,3 +121,11 @@ def test_after_hostile_submissions_the_next_one_is_graded_normally(tmp_path):
     assert result["extra_data"]["layout"] == "flat"
     assert "layers.batchnorm_forward" in result["extra_data"]["missing"]
     assert "not found: layers.py (" in result["output"]
+
+
+def test_using_numpy_submodules_is_not_tampering(tmp_path):
+    student = write(tmp_path / "student", "import numpy.polynomial, numpy.testing\n"
+                                          "np.testing.assert_equal(1, 1)")
+    result = grade_submission(student, limits=LIMITS)
+    relu = checks_of(result, "relu_forward")
+    assert relu and all(t["status"] == "passed" for t in relu)

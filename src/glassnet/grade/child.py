@@ -35,6 +35,7 @@ import os
 import sys
 import time
 import traceback
+import types
 import zipfile
 
 import numpy as np
@@ -129,9 +130,12 @@ def restore_numpy(snapshot, spaces):
     for name, module in spaces.items():
         namespace = vars(module)
         for key in list(namespace):
-            if not key.startswith("__") and (name, key) not in snapshot:
-                changed.append(f"{name}.{key}")
-                del namespace[key]
+            value = namespace[key]
+            if key.startswith("__") or (name, key) in snapshot or (
+                    isinstance(value, types.ModuleType) and value.__name__ == f"{name}.{key}"):
+                continue          # a NumPy submodule imported since (numpy.testing, ...)
+            changed.append(f"{name}.{key}")
+            del namespace[key]
     for (name, key), value in snapshot.items():
         namespace = vars(spaces[name])
         if namespace.get(key, _MISSING) is not value:

@@ -83,12 +83,13 @@ class Session:
         modules = dict(self.discovery.modules)
         for _ in range(len(modules) + 1):
             request = {"root": str(self.discovery.root), "modules": modules,
-                       "glassnet_root": GLASSNET_ROOT, "patch": {}, "skip": [], "steps": [],
-                       "trace_imports": True}
+                       "glassnet_root": GLASSNET_ROOT, "patch": {}, "skip": [], "steps": []}
             outcome = run_child(self.workdir(), request, {}, self.limits)
             if outcome.report is not None:
                 break
-            culprit = (outcome.last_step or "").partition("import:")[2] or next(iter(modules), None)
+            # the child writes "import:<alias>" before each import
+            culprit = (outcome.last_step or "").partition("import:")[2] or next(iter(modules),
+                                                                                None)
             if culprit is None:
                 break
             self.module_problems[culprit] = f"importing it: {outcome.reason}"
