@@ -129,3 +129,10 @@ def test_using_numpy_submodules_is_not_tampering(tmp_path):
     result = grade_submission(student, limits=LIMITS)
     relu = checks_of(result, "relu_forward")
     assert relu and all(t["status"] == "passed" for t in relu)
+
+
+def test_replacing_builtins_does_not_stop_the_grader(tmp_path):
+    student = write(tmp_path / "student", "import builtins\nbuiltins.open = None\nos.write = None")
+    result = grade_submission(student, limits=LIMITS)
+    affine = checks_of(result, "affine_forward")
+    assert affine and all(t["status"] == "passed" for t in affine)
