@@ -97,7 +97,8 @@ def _failed(result):
 
 
 def _points(earned, possible):
-    return f"{earned:g} / {possible:g}"
+    """'1.9 / 1.9': two decimals at most, so sums of rubric shares (0.625002) read as 0.63."""
+    return f"{round(earned, 2):g} / {round(possible, 2):g}"
 
 
 def _test_points(test):
