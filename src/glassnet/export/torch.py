@@ -88,7 +88,9 @@ def to_torch(model, dtype=None):
     net = torch.nn.Sequential(layers).to(dtype)
     with torch.no_grad():
         state = net.state_dict()
-        for key, (glassnet_name, layout, _) in names.items():
+        # (glassnet name, layout, glassnet shape, torch shape) of every mapped tensor
+        names = {key: (*entry, tuple(state[key].shape)) for key, entry in names.items()}
+        for key, (glassnet_name, layout, _, _) in names.items():
             value = np.asarray(arrays[glassnet_name], dtype=np.float64)
             value = value.T if layout == "T" else value.reshape(state[key].shape)
             state[key].copy_(torch.from_numpy(np.ascontiguousarray(value)))
@@ -118,13 +120,12 @@ def from_torch(module):
                          f"{sorted(set(expected) - set(state))}, unknown "
                          f"{sorted(set(state) - set(expected))}")
     params, stats = {}, {}
-    for key, (glassnet_name, layout, shape) in expected.items():
+    for key, (glassnet_name, layout, shape, torch_shape) in expected.items():
+        if tuple(state[key].shape) != torch_shape:
+            raise ValueError(f"{key} has shape {tuple(state[key].shape)}, not the "
+                             f"{torch_shape} that holds glassnet's {glassnet_name} {shape}")
         value = state[key].detach().cpu().numpy()
-        value = value.T if layout == "T" else value
-        if value.size != int(np.prod(shape)):
-            raise ValueError(f"{key} has shape {tuple(state[key].shape)}; glassnet's "
-                             f"{glassnet_name} needs {tuple(shape)}")
-        value = np.array(value.reshape(shape))
+        value = np.array((value.T if layout == "T" else value).reshape(shape))
         (stats if glassnet_name.startswith("running_") else params)[glassnet_name] = value
     return info["class"].from_config(info["config"], params, stats)
 
