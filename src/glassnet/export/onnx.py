@@ -6,7 +6,7 @@
 :data:`OPSET` = 17 (ONNX 1.12, 2022): the first with ``LayerNormalization``, and old
 enough for every current ONNX Runtime (C, C#, Java, JavaScript, mobile). IR version 8.
 
-Layers become (``glassnet.export.plan``):
+Layers become (see ``glassnet.export.plan``)::
 
     affine      Gemm (transB=1 for the stand-alone TwoLayerNet's (M, D) weights); a
                 Flatten in front when its input is not (N, D)

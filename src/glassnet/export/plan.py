@@ -3,7 +3,7 @@
 ``layer_plan(model)`` describes the computation of ``model.loss(X)`` (test mode: dropout
 is the identity, batchnorm uses its running statistics) as :class:`Layer` records, in
 order. Each record names the model's arrays it uses by their glassnet names, so the ONNX
-graph, the PyTorch module and the way back (``from_torch``) all map the same arrays:
+graph, the PyTorch module and the way back (``from_torch``) all map the same arrays::
 
     kind        arrays (role -> glassnet name)            attrs
     flatten     -                                          -

@@ -111,7 +111,7 @@ class Preprocess:
         return value.astype(np.float32)
 
     def apply(self, X):
-        """The model's input for ``X`` (N, *input_shape), computed with NumPy as the graph
+        """The model's input for ``X`` ``(N, *input_shape)``, computed with NumPy as the graph
         computes it (float32; with ``bias_column``, the ones column appended)."""
         X = np.asarray(X, dtype=np.float32)
         input_shape = X.shape[1:]

@@ -5,7 +5,7 @@
 (``glassnet.export.plan``) and copies every array in; in ``eval()`` mode (how it is
 returned) ``module(X)`` equals ``model.loss(X)`` to rounding (1e-10 in float64), and in
 ``train()`` mode it computes what ``model.loss(X, y)`` differentiates, so one optimiser
-step from the same weights gives the same weights. Layer by layer:
+step from the same weights gives the same weights. Layer by layer::
 
     affine     nn.Linear, weight = W.T (the stand-alone TwoLayerNet's W as stored)
     conv       nn.Conv2d (stride, padding)       maxpool    nn.MaxPool2d
