@@ -195,3 +195,14 @@ def test_a_fashion_mnist_run_predicts_the_same_classes(tmp_path, capsys, monkeyp
     accuracy = check_whole_test_split(tmp_path / "f.onnx", run, "fashion-mnist")
     metrics = json.loads((run / "metrics.json").read_text())
     assert accuracy == pytest.approx(metrics["test_acc"], abs=1e-12)
+
+
+def test_without_onnx_the_command_says_what_to_install(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "onnx", None)
+    model = FullyConnectedNet([3], input_dim=4, num_classes=2)
+    model.save(tmp_path / "m.npz")
+    code, _, err = run_main(capsys, "export", tmp_path / "m.npz", "--onnx", tmp_path / "m.onnx")
+    assert code == 1
+    assert err == ("glassnet: error: the Python package 'onnx' is not installed: "
+                   "pip install 'glassnet[export]'\n")
+    assert not (tmp_path / "m.onnx").exists()
