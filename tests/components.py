@@ -2,7 +2,7 @@
 
 On a developer's machine a test whose component is missing skips, saying why. CI
 (``.ci/run``) provides every component and exports, for example,
-``GLASSNET_CI_REQUIRE="postgres chromium fashion-mnist torch docs"``: a test that needs a
+``GLASSNET_CI_REQUIRE="postgres chromium fashion-mnist torch docs export"``: a test that needs a
 component named there fails instead of skipping, so a CI run cannot pass green with a
 part untested.
 
@@ -27,6 +27,7 @@ COMPONENTS = {
     "fashion-mnist": "Fashion-MNIST where load_dataset finds it (Debian's dataset-fashion-mnist)",
     "torch": "PyTorch, the float64 reference of the gradient checks",
     "docs": "Sphinx and the 'docs' extra, to build the documentation site (tests/project/test_docs.py)",
+    "export": "onnx, onnxruntime and safetensors (the 'test' extra), to check exported models (tests/export)",
 }
 
 

@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 _SUBMODULES = {
     "layers", "fast_layers", "layer_utils", "gradient_check", "optim", "solver",
     "classifiers", "datasets", "data_utils", "vis_utils", "cli", "experiment", "tune",
-    "fast", "training", "bench", "grade",
+    "fast", "training", "bench", "grade", "export",
 }
 # Old paths kept for one release (importing one warns and names its new place).
 _MOVED = {"config", "runs", "plots", "sweep_plots", "evaluation", "callbacks",

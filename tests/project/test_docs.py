@@ -45,13 +45,17 @@ DOCUMENTED = [
     "glassnet.experiment.plots", "glassnet.experiment.model_size",
     "glassnet.tune", "glassnet.tune.plots",
     "glassnet.bench.layers", "glassnet.bench.training", "glassnet.bench.timing",
+    "glassnet.export", "glassnet.export.plan", "glassnet.export.onnx",
+    "glassnet.export.torch", "glassnet.export.preprocess", "glassnet.export.safetensors",
+    "glassnet.export.run", "glassnet.export.output",
 ]
 PAGES = [
     "index.html", "getting-started.html", "user-guide/index.html",
     "user-guide/training.html", "user-guide/sweeps.html", "user-guide/datasets.html",
-    "user-guide/randomness.html", "user-guide/grading.html",
+    "user-guide/randomness.html", "user-guide/grading.html", "user-guide/export.html",
     "api/index.html", "api/layers.html", "api/models.html",
     "api/training.html", "api/data.html", "api/runs.html", "api/tune.html", "api/bench.html",
+    "api/export.html",
     "notebooks/index.html",
     "performance.html", "contributing.html",
 ] + [f"api/generated/{name}.html" for name in DOCUMENTED]

@@ -27,6 +27,7 @@ RANKS = [
     ("datasets", "data_utils"),
     ("vis_utils",),
     ("experiment",),
+    ("export",),
     ("tune", "bench"),
     ("grade",),
     ("cli", "__main__"),

@@ -192,16 +192,22 @@ def load_model(path):
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ValueError(f"{path!r} was written by a newer glassnet (model format version "
                          f"{version!r}; this glassnet reads up to {FORMAT_VERSION}): upgrade glassnet")
-    name = meta.get("class")
+    params = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
+    state = {k[len("state/"):]: v for k, v in arrays.items() if k.startswith("state/")}
+    return load_model_parts(meta.get("class"), meta.get("config", {}), params, state, path)
+
+
+def load_model_parts(name, config, params, state, path):
+    """The model of class ``name`` (as model files name it) rebuilt from its ``config``
+    and stored arrays, read from ``path`` (named in the errors): ValueError for an
+    unknown class or arrays that do not fit. Shared by every file format that stores a
+    model (``.npz`` here, ``.safetensors`` in glassnet.export)."""
     # Every model class is registered here: Python runs the package's __init__, which
     # imports each model module, before any module of the package can be used.
     cls = _find_class(name) if isinstance(name, str) else None
     if cls is None:
         raise ValueError(f"{path!r} holds an unknown model class {name!r}; "
                          f"known: {sorted(_MODEL_CLASSES)}")
-    config = meta.get("config", {})
-    params = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
-    state = {k[len("state/"):]: v for k, v in arrays.items() if k.startswith("state/")}
     try:
         return cls.from_config(config, params, state)
     except ValueError as exc:

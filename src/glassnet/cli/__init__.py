@@ -1,5 +1,5 @@
 """The ``glassnet`` command line: train, evaluate, predict, sweep, check gradients, benchmark,
-grade.
+grade, export.
 
 It only translates arguments and prints: ``glassnet.experiment.config`` resolves a training
 configuration, ``glassnet.experiment.train`` trains it into a ``glassnet.experiment.run_folder.RunFolder``,
@@ -10,6 +10,7 @@ configuration, ``glassnet.experiment.train`` trains it into a ``glassnet.experim
     sweep.py      glassnet sweep run|create|work|status|best
     tools.py      glassnet gradcheck, glassnet data, glassnet bench
     grade.py      glassnet grade (one submission, a class, the Gradescope bundle)
+    export.py     glassnet export (ONNX, .safetensors)
 
 Errors a user can act on are printed as ``glassnet: error: ...`` without a traceback:
 exit code 1 for such errors, 2 for a malformed command line, 130 after Ctrl-C.
@@ -24,7 +25,7 @@ import argparse
 import sys
 
 from glassnet import __version__
-from glassnet.cli import evaluate, grade, tools, train
+from glassnet.cli import evaluate, export, grade, tools, train
 from glassnet.cli.common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, OPTIONAL_MODULES,
                                  CLIError)
 from glassnet.fast.process import keep_freed_memory
@@ -56,6 +57,7 @@ def build_parser():
         sweep.add_parser(sub)
     tools.add_parsers(sub)
     grade.add_parser(sub)
+    export.add_parser(sub)
     return parser
 
 

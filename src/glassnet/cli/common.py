@@ -5,10 +5,13 @@ import sys
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 INSTALL_HINT = "pip install 'glassnet[cli]'"
 MAT_INSTALL_HINT = "pip install 'glassnet[mat]'"
+EXPORT_INSTALL_HINT = "pip install 'glassnet[export]'"
 # Optional modules by their import name, and how to install each: the 'cli' extra's, and
-# SciPy, which only the .mat reader needs (its own 'mat' extra).
+# SciPy, which only the .mat reader needs (its own 'mat' extra), and what glassnet export
+# writes with (the 'export' extra).
 OPTIONAL_MODULES = {"matplotlib": INSTALL_HINT, "tqdm": INSTALL_HINT, "tomli": INSTALL_HINT,
-                    "scipy": MAT_INSTALL_HINT}
+                    "scipy": MAT_INSTALL_HINT, "onnx": EXPORT_INSTALL_HINT,
+                    "safetensors": EXPORT_INSTALL_HINT}
 
 
 class CLIError(Exception):
