@@ -84,7 +84,7 @@ def test_limits_and_rubric_are_passed_to_the_engine(capsys, engine, submission, 
                           "7.5", "--memory-limit", "512")
     assert code == 0
     assert engine == [(str(submission), str(rubric), {
-        "wall_seconds": 7.5, "cpu_seconds": 7.5, "memory_bytes": 512 * 2**20})]
+        "wall_s": 7.5, "cpu_s": 7.5, "memory_bytes": 512 * 2**20})]
 
 
 @pytest.mark.parametrize("args, pattern", [
@@ -132,7 +132,7 @@ def test_a_class_run_writes_the_table_and_names_the_submissions_not_graded(capsy
     assert lines[0].startswith("graded 3 of 4 submissions in ")
     assert lines[0].endswith(f"scores: {tmp_path / 'out' / 'scores.csv'}")
     assert lines[1] == "not graded (1): broken (see their results.json)"
-    assert len(engine) == 4 and all(c[2]["wall_seconds"] == 3.0 for c in engine)
+    assert len(engine) == 4 and all(c[2]["wall_s"] == 3.0 for c in engine)
     table = (tmp_path / "out" / "scores.csv").read_text().splitlines()
     assert len(table) == 5 and table[1].startswith("broken,0.0,7.0,")
     assert_user_error(capsys, ["grade", folder, "--class", "--out", tmp_path / "out"],

@@ -61,12 +61,12 @@ def test_gradings_overlap(tmp_path):
 
 def test_rubric_and_limits_reach_every_grading(tmp_path):
     folder = make_class(tmp_path / "class", 2)
-    limits = {"wall_seconds": 5.0}
+    limits = {"wall_s": 5.0}
     grade_class(folder, tmp_path / "out", jobs=1, rubric="r.toml", limits=limits,
                 grade_one=grade_fake, progress=False)
     for name in ("student-00", "student-01"):
         results = json.loads((tmp_path / "out" / name / "results.json").read_text())
-        assert results["output"].endswith("rubric=r.toml limits={'wall_seconds': 5.0}")
+        assert results["output"].endswith("rubric=r.toml limits={'wall_s': 5.0}")
 
 
 def test_a_result_that_is_not_a_dict_becomes_that_submissions_error(tmp_path):

@@ -63,7 +63,7 @@ def limits_from(args):
             raise CLIError(f"--time-limit must be a number of seconds > 0; got {args.time_limit}")
         # One number bounds both clocks: wall time stops code that sleeps or waits, CPU
         # time code that spins.
-        limits["wall_seconds"] = limits["cpu_seconds"] = args.time_limit
+        limits["wall_s"] = limits["cpu_s"] = args.time_limit
     if args.memory_limit is not None:
         if not args.memory_limit > 0 or args.memory_limit == float("inf"):
             raise CLIError(f"--memory-limit must be a number of MB > 0; got {args.memory_limit}")
