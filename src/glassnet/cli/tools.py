@@ -1,8 +1,7 @@
 """``glassnet gradcheck``, ``glassnet data`` and ``glassnet bench``."""
-import os
 import sys
 
-from glassnet.cli.common import EXIT_ERROR, EXIT_OK, CLIError, format_table
+from glassnet.cli.common import EXIT_ERROR, EXIT_OK, CLIError, format_table, plural
 
 def add_parsers(subparsers):
     p = subparsers.add_parser("gradcheck",
@@ -35,9 +34,9 @@ def cmd_gradcheck(args):
           f"tolerance {args.tol:g}")
     print(format_table(("layer", "gradient of", "rel. error", ""), rows))
     if failed:
-        print(f"\n{failed} gradient(s) above the tolerance", file=sys.stderr)
+        print(f"\n{plural(failed, 'gradient')} above the tolerance", file=sys.stderr)
         return EXIT_ERROR
-    print(f"\nall {len(rows)} gradients agree")
+    print(f"\nall {plural(len(rows), 'gradient')} agree")
     return EXIT_OK
 
 def _check_data_name(name):
@@ -65,10 +64,7 @@ def cmd_data(args):
                        f"(see: glassnet data list)")
     _check_data_name(args.name)
     if args.action == "where":
-        print(f"{args.name} is looked for in these folders, in order (* = exists):")
-        for folder in datasets.where(args.name):
-            print(f"{'*' if os.path.exists(folder) else ' '} {folder}")
-        return EXIT_OK
+        return _print_where(args.name)
     try:
         path = datasets.download(args.name, root=args.root)
     except (OSError, ValueError) as exc:
@@ -76,10 +72,30 @@ def cmd_data(args):
     print(f"{args.name} is in {path}")
     return EXIT_OK
 
+def _print_where(name):
+    """Where data set ``name`` is (exit 0), or the folders searched, in order, and the
+    command that gets it (exit 1)."""
+    from glassnet import datasets
+    try:
+        found = datasets.find_dataset(name)
+    except datasets.DatasetNotFoundError as exc:
+        print(f"{name} is looked for in these folders, in order; none holds it:")
+        for folder in exc.searched:
+            print(f"  {folder}")
+        raise CLIError(f"data set {name!r} not found; get it with: {exc.command}") from None
+    except FileNotFoundError as exc:      # a mat:<file> that does not exist
+        raise CLIError(f"data set {name!r} not found: {exc}") from None
+    print(f"{name} is in {found}")
+    return EXIT_OK
+
 def cmd_bench(argv):
     import importlib
+    from glassnet.cli.common import ArgumentParser
     bench = importlib.import_module("glassnet.bench.layers")
-    code = bench.main(argv)
+    try:
+        code = bench.main(argv, parser_class=ArgumentParser)
+    except SystemExit as exc:       # --help, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     return EXIT_OK if code is None else int(code)
 
 __all__ = ["add_parsers", "cmd_gradcheck", "cmd_data", "cmd_bench"]
