@@ -4,17 +4,29 @@ import sys
 from glassnet.cli.common import EXIT_ERROR, EXIT_OK, CLIError, format_table, plural
 
 def add_parsers(subparsers):
-    p = subparsers.add_parser("gradcheck",
-                              help="compare every layer's analytic and numerical gradients")
-    p.add_argument("--tol", type=float, default=1e-6, help="largest accepted relative error")
-    p.add_argument("--seed", type=int, default=0)
+    p = subparsers.add_parser(
+        "gradcheck", help="compare every layer's analytic and numerical gradients",
+        description="Check the backward pass of every layer and loss: draw small float64 "
+                    "inputs, compute each gradient analytically and by centred differences "
+                    "(h=1e-5), and print the largest relative error of each. Exits 1 when "
+                    "one is above the tolerance.")
+    p.add_argument("--tol", type=float, default=1e-6, metavar="TOL",
+                   help="largest accepted relative error, max |a - n| / (|a| + |n|) over "
+                        "the entries [default: 1e-6]")
+    p.add_argument("--seed", type=int, default=0, metavar="SEED",
+                   help="seed of the random inputs (>= 0); another seed checks other "
+                        "values [default: 0]")
     p.set_defaults(func=cmd_gradcheck)
 
     subparsers.add_parser("bench", help="speed benchmarks (options are passed on, e.g. --quick)",
                           add_help=False)
 
-    p = subparsers.add_parser("data", help="list, locate or download data sets")
-    p.add_argument("action", choices=("list", "where", "download"))
+    p = subparsers.add_parser(
+        "data", help="list, locate or download data sets",
+        description="list: the data sets glassnet knows; where NAME: the folder that holds "
+                    "NAME (exit 1 and the folders searched when none does); download NAME: "
+                    "fetch it, verified, into the per-user cache (or --root).")
+    p.add_argument("action", choices=("list", "where", "download"), help="what to do")
     p.add_argument("name", nargs="?", help="data set name")
     p.add_argument("--root", help="download into this folder [default: the per-user cache]")
     p.set_defaults(func=cmd_data)
