@@ -35,13 +35,10 @@ def help_text(capsys, *command):
 
 
 @pytest.fixture
-def no_data_anywhere(tmp_path, monkeypatch):
-    """No data set can be found: no GLASSNET_DATA, an empty cache and system folders."""
-    monkeypatch.delenv("GLASSNET_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("XDG_DATA_DIRS", str(tmp_path / "system"))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+def no_data_anywhere(isolated, monkeypatch):
+    """No data set can be found (tests/conftest.py's ``isolated``), working in that folder."""
+    monkeypatch.chdir(isolated)
+    return isolated
 
 
 # ---- usage errors ---------------------------------------------------------------------
