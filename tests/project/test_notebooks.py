@@ -140,7 +140,7 @@ def test_text_bars_stack_up_in_a_kernel_and_tqdm_for_output_draws_none(kernel_pa
     """A text bar redrawn into the kernel's captured stderr is stored once per redraw;
     glassnet's tqdm_for_output (and so ProgressBar()) draws none there: the kernel has no
     terminal, and no ipywidgets for a widget bar here."""
-    nbformat = pytest.importorskip("nbformat")
+    pytest.importorskip("nbformat")
     pytest.importorskip("tqdm")
     from nbformat.v4 import new_code_cell, new_notebook
     loop = "import time\nfor _ in bar(range(20), mininterval=0):\n    time.sleep(0.002)\n"

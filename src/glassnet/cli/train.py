@@ -90,12 +90,12 @@ def add_parser(subparsers):
     p.set_defaults(func=cmd_train)
 
 
-def resume_line(path, saved, config, solver):
+def _resume_line(path, saved, config, solver):
     """The line printed when a run resumes: where it stands, and what ``--epochs``, ``--lr``
     or ``--schedule`` changed. A schedule follows the run's length, so a new length moves
     the learning rate at the resumed step too: the line gives it before and after."""
     from glassnet.experiment.train import make_schedule
-    line = (f"resuming {path} after epoch {solver.epoch} of {solver.num_epochs}")
+    line = f"resuming {path} after epoch {solver.epoch} of {solver.num_epochs}"
     changed = [name for name in ("epochs", "schedule", "lr")
                if getattr(saved, name) != getattr(config, name)]
     if not changed:
@@ -130,7 +130,7 @@ class EpochPrinter:
         num_params = sum(int(v.size) for v in model.params.values())
         if solver.iteration:
             saved = self.saved if self.saved is not None else config
-            say(resume_line(self.run_folder.path, saved, config, solver))
+            say(_resume_line(self.run_folder.path, saved, config, solver))
             return
         examples = (f"{len(solver.y_train)} train, the {len(solver.y_val)} val among them"
                     if config.train_on_val else
