@@ -6,7 +6,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from glassnet.datasets import dataset_info, list_datasets, load_dataset, where
+from glassnet.datasets import (DatasetNotFoundError, dataset_info, find_dataset, list_datasets,
+                               load_dataset, where)
 
 FASHION_SYSTEM_DIR = "/usr/share/datasets/fashion-mnist"  # where Debian's package puts it
 
@@ -129,3 +130,39 @@ def test_real_fashion_mnist(tmp_path, monkeypatch):
     assert peak < result_bytes + 60000 * 784 + 8 * 2**20, (peak, result_bytes)
     split = load_dataset("fashion-mnist", seed=0)
     assert split["X_train"].shape == (50000, 1, 28, 28) and split["X_val"].shape[0] == 10000
+
+
+@pytest.mark.parametrize("name", ["cifar10", "mnist", "fashion-mnist"])
+def test_a_missing_data_set_names_the_command_that_gets_it(isolated, name):
+    with pytest.raises(DatasetNotFoundError) as info:
+        find_dataset(name)
+    error = info.value
+    assert isinstance(error, FileNotFoundError)
+    assert error.name == name and error.searched == where(name)
+    assert error.command == f"glassnet data download {name}"
+    assert error.one_line() == (f"data set {name!r} not found; get it with: glassnet data "
+                                f"download {name} (glassnet data where {name} lists the "
+                                f"{len(where(name))} folders searched)")
+    # the full message, for Python users: every folder, the command and the Python call
+    for folder in where(name):
+        assert folder in str(error)
+    assert f"`glassnet data download {name}`" in str(error)
+    assert f"glassnet.datasets.download('{name}')" in str(error)
+    with pytest.raises(DatasetNotFoundError):
+        load_dataset(name)
+
+
+def test_find_dataset_names_the_folder_load_dataset_reads(isolated):
+    from glassnet.datasets.idx import SPLIT_FILES
+    folder = isolated / "cache" / "glassnet" / "mnist"
+    folder.mkdir(parents=True)
+    for stems in SPLIT_FILES.values():
+        for stem in stems:
+            (folder / stem).write_bytes(b"")
+    assert find_dataset("mnist") == str(folder)
+    assert find_dataset("digits").endswith("digits.csv.gz")
+    assert os.path.isfile(find_dataset("digits"))
+    with pytest.raises(FileNotFoundError, match="no MATLAB file"):
+        find_dataset(f"mat:{isolated / 'none.mat'}")
+    with pytest.raises(ValueError, match="name must be one of .*; got 'nope'"):
+        find_dataset("nope")

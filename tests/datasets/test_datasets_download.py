@@ -146,9 +146,27 @@ def test_interrupted_transfer_leaves_nothing(server, tmp_path):
 def test_missing_file_on_server_leaves_nothing(server, tmp_path):
     base, served = server
     root = tmp_path / "cache"
-    with pytest.raises(OSError):  # urllib's HTTPError (404) is an OSError
+    with pytest.raises(OSError) as info:
         download("mnist", root=str(root), progress=False,
                  remotes=[Remote(base + "absent.gz", "absent.gz", "md5:" + "0" * 32)])
+    assert str(info.value) == f"{base}absent.gz answered HTTP 404 File not found"
+    _assert_nothing_left(root)
+
+
+def test_a_server_that_cannot_be_reached_is_one_line(tmp_path):
+    import socket
+    with socket.socket() as probe:         # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/train-images-idx3-ubyte.gz"
+    root = tmp_path / "cache"
+    with pytest.raises(OSError) as info:
+        download("mnist", root=str(root), progress=False,
+                 remotes=[Remote(url, "train-images-idx3-ubyte.gz", "md5:" + "0" * 32)])
+    message = str(info.value)
+    assert message.startswith(f"cannot reach {url}: ")
+    assert message.endswith(" (is this machine offline?)")
+    assert "urlopen" not in message and "\n" not in message and "Errno" not in message
     _assert_nothing_left(root)
 
 

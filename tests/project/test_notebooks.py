@@ -19,6 +19,7 @@ diffs stay readable: test_notebook_is_stored_without_outputs checks that.
 """
 import json
 import os
+import re
 import sys
 import time
 
@@ -121,6 +122,68 @@ def test_a_cell_that_raises_is_reported(kernel_path, tmp_path, monkeypatch):
     assert nbformat.validate(notebook) is None
 
 
+# A tqdm text bar as stored in a notebook's output: "  40%|####      | 8/20 [00:01<...".
+TEXT_BAR = re.compile(r"\d+%\|.*\| *\d+/\d+")
+
+
+def text_bar_lines(cell):
+    """The lines of a cell's stream outputs that are tqdm text-bar redraws."""
+    lines = []
+    for output in cell.outputs:
+        if output.output_type == "stream":
+            lines += [line for line in re.split(r"[\r\n]", output.text) if TEXT_BAR.search(line)]
+    return lines
+
+
+def test_text_bars_stack_up_in_a_kernel_and_tqdm_for_output_draws_none(kernel_path, tmp_path,
+                                                                      monkeypatch):
+    """A text bar redrawn into the kernel's captured stderr is stored once per redraw;
+    glassnet's tqdm_for_output (and so ProgressBar()) draws no text bar there: the kernel
+    has no terminal."""
+    pytest.importorskip("nbformat")
+    pytest.importorskip("tqdm")
+    from nbformat.v4 import new_code_cell, new_notebook
+    loop = "import time\nfor _ in bar(range(20), mininterval=0):\n    time.sleep(0.002)\n"
+    notebook = new_notebook(cells=[
+        new_code_cell("from tqdm.std import tqdm as bar\n" + loop),
+        new_code_cell("from glassnet.training.callbacks import tqdm_for_output\n"
+                      "bar = tqdm_for_output()\n" + loop + "print('done')")])
+    execute(notebook, kernel_path, tmp_path, monkeypatch)
+    assert len(text_bar_lines(notebook.cells[0])) > 5      # the stacked lines of the issue
+    assert text_bar_lines(notebook.cells[1]) == []
+    # (where ipywidgets is installed the bar is one widget: a display, not stream text)
+    assert [o.text for o in notebook.cells[1].outputs if o.output_type == "stream"] == ["done\n"]
+
+
+def check_01_speed_words(cells):
+    """Notebook 1 words each loss's measured speed-up as its ratio says."""
+    text = "".join(o.get("text", "") for c in cells for o in c.outputs)
+    assert "very different" not in text
+    for name in ("SVM", "softmax"):
+        ratio = float(re.search(rf"^{name} +[\d.]+ +[\d.]+ +([\d.]+)x", text, re.M).group(1))
+        words = re.search(rf"^{name}: the vectorised loss is (.*)$", text, re.M).group(1)
+        expected = ("times faster" if ratio >= 1.5 else "about as fast" if ratio > 1 / 1.5
+                    else "slower")
+        assert expected in words, (name, ratio, words)
+
+
+def check_06_interruption(cells):
+    """Notebook 6 says the run stopped in epoch 1 (counted from 1, as its text does), marks
+    the interruption on the resumed run's plot and says which epoch's model was tested."""
+    text = "".join(o.get("text", "") for c in cells for o in c.outputs)
+    assert "stopped: interrupted during epoch 1 (0 complete)" in text
+    assert "interrupted at epoch 0" not in text
+    assert re.search(r"the model kept and tested is the one of epoch \d+, the best on "
+                     r"validation", text)
+    plot_cell = next(c for c in cells if "extended_at" in c.source)
+    assert 'plt.axvline(interrupted_at' in plot_cell.source and "label=" in plot_cell.source
+    assert any("image/png" in o.get("data", {}) for o in plot_cell.outputs)
+
+
+OUTPUT_CHECKS = {"01_linear_classifiers": check_01_speed_words,
+                 "06_convnet_real_data": check_06_interruption}
+
+
 def fashion_mnist_folder():
     """The folder where load_dataset finds Fashion-MNIST in this environment, or None."""
     from glassnet.datasets import idx
@@ -182,3 +245,7 @@ def test_notebook_runs_top_to_bottom(path, data_path, kernel_path, tmp_path, tmp
     assert pictures, f"{path.name} showed no picture"
     # Nothing was written next to the kernel: every file goes to a temporary folder.
     assert list(tmp_path.iterdir()) == []
+    # Progress is one bar updated in place or none: no stacked text-bar lines.
+    assert [text_bar_lines(c) for c in code_cells if text_bar_lines(c)] == []
+    if path.stem in OUTPUT_CHECKS:
+        OUTPUT_CHECKS[path.stem](code_cells)

@@ -189,10 +189,11 @@ def _torch_version():
         return "(not installed)"
 
 
-def main(argv=None):
+def main(argv=None, parser_class=argparse.ArgumentParser):
     """Command-line entry: print the machine and the tables. Options: --quick, --repeat R,
-    --skip-naive, --skip-torch (no PyTorch anywhere), --skip-train."""
-    parser = argparse.ArgumentParser(
+    --skip-naive, --skip-torch (no PyTorch anywhere), --skip-train. ``parser_class``: the
+    argparse parser class (the glassnet command line passes its one-line-error parser)."""
+    parser = parser_class(
         prog="glassnet bench", description="Speed of glassnet's fast conv and pool layers, "
         "as ratios against the naive layers and PyTorch measured in this process.")
     parser.add_argument("--quick", action="store_true",

@@ -12,8 +12,9 @@ configuration, ``glassnet.experiment.train`` trains it into a ``glassnet.experim
     grade.py      glassnet grade (one submission, a class, the Gradescope bundle)
     export.py     glassnet export (ONNX, .safetensors)
 
-Errors a user can act on are printed as ``glassnet: error: ...`` without a traceback:
-exit code 1 for such errors, 2 for a malformed command line, 130 after Ctrl-C.
+Errors a user can act on are printed as one ``glassnet: error: ...`` line without a
+traceback: exit code 1 for such errors, 2 for a malformed command line (the line ends with
+``(see glassnet COMMAND --help)``, not the usage block), 130 after Ctrl-C.
 
 The ``glassnet`` program owns its process: its entry point (``glassnet.__main__``) lets
 OpenBLAS's idle threads sleep instead of spinning, before NumPy is loaded, and the
@@ -21,13 +22,12 @@ commands that train (``train``, ``sweep``) or time training (``bench``) make the
 keep freed memory for the next step (see ``glassnet.fast.process``). Importing this
 module changes nothing.
 """
-import argparse
 import sys
 
 from glassnet import __version__
 from glassnet.cli import evaluate, export, grade, tools, train
 from glassnet.cli.common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, OPTIONAL_MODULES,
-                                 CLIError)
+                                 ArgumentParser, CLIError)
 from glassnet.fast.process import keep_freed_memory
 
 __all__ = ["main", "build_parser", "CLIError"]
@@ -45,7 +45,7 @@ def _sweep_module():
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="glassnet", description="Train, evaluate and check NumPy neural networks.",
         epilog="Start with: glassnet train   (a small ConvNet on the digits set, about 10 s)")
     parser.add_argument("--version", action="version", version=f"glassnet {__version__}")

@@ -1,4 +1,6 @@
-"""What every command of the command line shares: the error type, exit codes, printing."""
+"""What every command of the command line shares: the parser, the error type, exit codes,
+printing."""
+import argparse
 import importlib
 import sys
 
@@ -14,8 +16,33 @@ OPTIONAL_MODULES = {"matplotlib": INSTALL_HINT, "tqdm": INSTALL_HINT, "tomli": I
                     "safetensors": EXPORT_INSTALL_HINT}
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser with a one-line usage error.
+
+    A malformed command line prints ``glassnet: error: <what argparse found> (see <the
+    command> --help)`` on stderr and exits with EXIT_USAGE (2), instead of the whole usage
+    block. Sub-commands made with ``add_subparsers`` inherit this class.
+    """
+
+    def error(self, message):
+        print(f"glassnet: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
 class CLIError(Exception):
     """An error the user can act on: printed as ``glassnet: error: <message>``, exit 1."""
+
+
+def plural(count, word):
+    """``'1 epoch'``, ``'2 epochs'``: a count and its noun (regular plural with an s)."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def error_text(exc):
+    """The message of ``exc`` for one error line: a missing data set's ``one_line()`` (it
+    names the command that gets the data instead of listing every folder), else str(exc)."""
+    one_line = getattr(exc, "one_line", None)
+    return one_line() if callable(one_line) else str(exc)
 
 
 def say(message=""):

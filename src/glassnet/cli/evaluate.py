@@ -3,7 +3,7 @@ import os
 
 import numpy as np
 
-from glassnet.cli.common import EXIT_OK, CLIError, format_table
+from glassnet.cli.common import EXIT_OK, CLIError, error_text, format_table
 from glassnet.experiment.config import ConfigError, TrainConfig
 
 
@@ -14,7 +14,10 @@ def add_parsers(subparsers):
         p.add_argument("target", metavar="RUN|MODEL", help="a run folder or a model .npz file")
         p.add_argument("--data", help="data set name [default: the run's]")
         if name == "evaluate":
-            p.add_argument("--split", choices=("test", "val", "train"), default="test")
+            p.add_argument("--split", choices=("test", "val", "train"), default="test",
+                           help="which part of the data set: test, val (the validation "
+                                "images split off the training set) or train "
+                                "[default: test]")
             p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
             p.set_defaults(func=cmd_evaluate)
         else:
@@ -50,7 +53,7 @@ def _data_for(args, model, config):
         data, info = load_data(TrainConfig(data=name, seed=seed))
         check_model_fits(model, name, info["input_shape"], info["num_classes"])
     except (ConfigError, ValueError, OSError) as exc:
-        raise CLIError(str(exc)) from None
+        raise CLIError(error_text(exc)) from None
     return name, data, info
 
 
@@ -102,9 +105,14 @@ def cmd_predict(args):
 
 
 def _write_output(write, path, content):
-    """Write an output file the user named, refusing a folder with a clear message."""
+    """Write an output file the user named, refusing a folder, and a file in a folder that
+    does not exist (a typo in the path must not create folders), with a clear message."""
     if os.path.isdir(path):
         raise CLIError(f"cannot write {path!r}: it is a folder; give a file name")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise CLIError(f"cannot write {path!r}: the folder {parent!r} does not exist; "
+                       "create it first or give another path")
     try:
         write(path, content)
     except OSError as exc:

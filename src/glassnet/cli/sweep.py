@@ -67,8 +67,12 @@ def _storage_help(default):
 
 def add_parser(subparsers):
     """Register ``glassnet sweep`` and its sub-commands (each sets ``func``)."""
-    p = subparsers.add_parser("sweep", help="hyperparameter sweeps (Optuna): run, create, work, "
-                              "status, best", description=__doc__.split("\n\n")[0])
+    p = subparsers.add_parser(
+        "sweep", help="hyperparameter sweeps (Optuna): run, create, work, status, best",
+        description="Hyperparameter sweeps (Optuna): train one run folder per trial. 'run' "
+                    "runs a whole sweep on this machine; 'create' puts one in a shared "
+                    "storage and 'work' runs its trials on each machine; 'status' and 'best' "
+                    "show the trials and the best one; 'repair' recovers a damaged journal.")
     sub = p.add_subparsers(dest="sweep_command", metavar="SUBCOMMAND", required=True)
 
     def space_options(q):
@@ -77,8 +81,9 @@ def add_parser(subparsers):
                        help="a searched setting: lr=log:1e-4:1e-1, dropout=uniform:0:0.5, "
                             "batch_size=int:16:128, hidden=choice:64,128,256-128, "
                             "weight_decay=grid:1e-5,1e-4 (repeat for several)")
-        q.add_argument("--trials", type=WHOLE["--trials"], help="total number of trials (a "
-                       "grid: all of its combinations; choices only: drawn this many times)")
+        q.add_argument("--trials", type=WHOLE["--trials"], help="total number of trials "
+                       "[default: a grid runs each of its combinations once; any other sweep "
+                       "needs --trials or --timeout] (choices only: drawn this many times)")
         q.add_argument("--sampler", choices=SAMPLERS,
                        help="default: grid when every --param is a grid, or a choice and "
                             "--trials is not given; else tpe")
@@ -110,7 +115,8 @@ def add_parser(subparsers):
                    "running by dead workers are failed and queued again")
     q.add_argument("--quiet", action="store_true", help="no progress bar or per-trial lines")
 
-    q = sub.add_parser("create", help="create a sweep in a shared storage for `sweep work`",
+    q = sub.add_parser("create",
+                       help="create a sweep in a shared storage for 'glassnet sweep work'",
                        description="Create a sweep once (safe to repeat, also concurrently).")
     space_options(q)
     q.add_argument("--storage", required=True, help=_storage_help("none: required"))
@@ -120,7 +126,8 @@ def add_parser(subparsers):
                        description="Take trials of a sweep until its budget is spent.")
     q.add_argument("--storage", required=True, help=_storage_help("none: required"))
     q.add_argument("--name", required=True, help="sweep name")
-    q.add_argument("--trials", type=WHOLE["--trials"], help="run at most this many trials here")
+    q.add_argument("--trials", type=WHOLE["--trials"], help="run at most this many trials "
+                   "here [default: until the sweep's own trial count is reached]")
     q.add_argument("--jobs", type=WHOLE["--jobs"], default=1,
                    help="worker processes [default: 1]")
     q.add_argument("--timeout", type=SECONDS, help="seconds after which no trial starts")

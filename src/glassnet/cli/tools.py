@@ -1,21 +1,32 @@
 """``glassnet gradcheck``, ``glassnet data`` and ``glassnet bench``."""
-import os
 import sys
 
-from glassnet.cli.common import EXIT_ERROR, EXIT_OK, CLIError, format_table
+from glassnet.cli.common import EXIT_ERROR, EXIT_OK, CLIError, format_table, plural
 
 def add_parsers(subparsers):
-    p = subparsers.add_parser("gradcheck",
-                              help="compare every layer's analytic and numerical gradients")
-    p.add_argument("--tol", type=float, default=1e-6, help="largest accepted relative error")
-    p.add_argument("--seed", type=int, default=0)
+    p = subparsers.add_parser(
+        "gradcheck", help="compare every layer's analytic and numerical gradients",
+        description="Check the backward pass of every layer and loss: draw small float64 "
+                    "inputs, compute each gradient analytically and by centred differences "
+                    "(h=1e-5), and print the largest relative error of each. Exits 1 when "
+                    "one is above the tolerance.")
+    p.add_argument("--tol", type=float, default=1e-6, metavar="TOL",
+                   help="largest accepted relative error, max |a - n| / (|a| + |n|) over "
+                        "the entries [default: 1e-6]")
+    p.add_argument("--seed", type=int, default=0, metavar="SEED",
+                   help="seed of the random inputs (>= 0); another seed checks other "
+                        "values [default: 0]")
     p.set_defaults(func=cmd_gradcheck)
 
     subparsers.add_parser("bench", help="speed benchmarks (options are passed on, e.g. --quick)",
                           add_help=False)
 
-    p = subparsers.add_parser("data", help="list, locate or download data sets")
-    p.add_argument("action", choices=("list", "where", "download"))
+    p = subparsers.add_parser(
+        "data", help="list, locate or download data sets",
+        description="list: the data sets glassnet knows; where NAME: the folder that holds "
+                    "NAME (exit 1 and the folders searched when none does); download NAME: "
+                    "fetch it, verified, into the per-user cache (or --root).")
+    p.add_argument("action", choices=("list", "where", "download"), help="what to do")
     p.add_argument("name", nargs="?", help="data set name")
     p.add_argument("--root", help="download into this folder [default: the per-user cache]")
     p.set_defaults(func=cmd_data)
@@ -35,9 +46,9 @@ def cmd_gradcheck(args):
           f"tolerance {args.tol:g}")
     print(format_table(("layer", "gradient of", "rel. error", ""), rows))
     if failed:
-        print(f"\n{failed} gradient(s) above the tolerance", file=sys.stderr)
+        print(f"\n{plural(failed, 'gradient')} above the tolerance", file=sys.stderr)
         return EXIT_ERROR
-    print(f"\nall {len(rows)} gradients agree")
+    print(f"\nall {plural(len(rows), 'gradient')} agree")
     return EXIT_OK
 
 def _check_data_name(name):
@@ -65,10 +76,7 @@ def cmd_data(args):
                        f"(see: glassnet data list)")
     _check_data_name(args.name)
     if args.action == "where":
-        print(f"{args.name} is looked for in these folders, in order (* = exists):")
-        for folder in datasets.where(args.name):
-            print(f"{'*' if os.path.exists(folder) else ' '} {folder}")
-        return EXIT_OK
+        return _print_where(args.name)
     try:
         path = datasets.download(args.name, root=args.root)
     except (OSError, ValueError) as exc:
@@ -76,10 +84,30 @@ def cmd_data(args):
     print(f"{args.name} is in {path}")
     return EXIT_OK
 
+def _print_where(name):
+    """Where data set ``name`` is (exit 0), or the folders searched, in order, and the
+    command that gets it (exit 1)."""
+    from glassnet import datasets
+    try:
+        found = datasets.find_dataset(name)
+    except datasets.DatasetNotFoundError as exc:
+        print(f"{name} is looked for in these folders, in order; none holds it:")
+        for folder in exc.searched:
+            print(f"  {folder}")
+        raise CLIError(f"data set {name!r} not found; get it with: {exc.command}") from None
+    except FileNotFoundError as exc:      # a mat:<file> that does not exist
+        raise CLIError(f"data set {name!r} not found: {exc}") from None
+    print(f"{name} is in {found}")
+    return EXIT_OK
+
 def cmd_bench(argv):
     import importlib
+    from glassnet.cli.common import ArgumentParser
     bench = importlib.import_module("glassnet.bench.layers")
-    code = bench.main(argv)
+    try:
+        code = bench.main(argv, parser_class=ArgumentParser)
+    except SystemExit as exc:       # --help, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     return EXIT_OK if code is None else int(code)
 
 __all__ = ["add_parsers", "cmd_gradcheck", "cmd_data", "cmd_bench"]

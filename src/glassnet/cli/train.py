@@ -14,7 +14,8 @@ import warnings
 import numpy as np
 
 from glassnet import __version__
-from glassnet.cli.common import (EXIT_INTERRUPTED, EXIT_OK, CLIError, require, say)
+from glassnet.cli.common import (EXIT_INTERRUPTED, EXIT_OK, CLIError, error_text, plural,
+                                 require, say)
 from glassnet.experiment.config import (AUGMENTS, NORMS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig,
                              config_from_args, given_options, parse_hidden,
                              read_settings_file)
@@ -22,7 +23,10 @@ from glassnet.experiment.config import (AUGMENTS, NORMS, OPTIMIZERS, SCHEDULES, 
 # The help text of every option; the defaults come from TrainConfig.
 OPTION_HELP = {
     "data": "data set name (see: glassnet data list)",
-    "model": "cnn, mlp, fc, softmax, svm, or a TOML file describing a ConvNet",
+    "model": "cnn: a ConvNet (conv blocks, then fully connected layers); mlp and fc: "
+             "fully connected networks (affine - ReLU layers), by default mlp with one "
+             "hidden layer of 256 units and fc with two (256, 128), --hidden sets any sizes; "
+             "softmax, svm: linear classifiers; or a TOML file describing a ConvNet",
     "hidden": "hidden layer sizes, e.g. 256,128 (default by model)",
     "norm": "normalization: " + ", ".join(NORMS) + " (default: batchnorm for cnn, none "
             "otherwise)",
@@ -79,17 +83,43 @@ def add_parser(subparsers):
     p.add_argument("--out", metavar="DIR", help="run folder [default: runs/<data>-<model>-<time>]")
     p.add_argument("--name", help="run folder runs/NAME")
     p.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN from its "
-                   "latest checkpoint (--epochs may raise its length)")
+                   "latest checkpoint (--epochs may raise its length: the lr schedule then "
+                   "spans the new length, and the resume line shows the lr before and after)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     p.add_argument("--quiet", action="store_true", help="print only the final run folder line")
     p.set_defaults(func=cmd_train)
 
 
-class EpochPrinter:
-    """Prints what is trained, then one line per epoch."""
+def _resume_line(path, saved, config, solver):
+    """The line printed when a run resumes: where it stands, and what ``--epochs``, ``--lr``
+    or ``--schedule`` changed. A schedule follows the run's length, so a new length moves
+    the learning rate at the resumed step too: the line gives it before and after."""
+    from glassnet.experiment.train import make_schedule
+    line = f"resuming {path} after epoch {solver.epoch} of {solver.num_epochs}"
+    changed = [name for name in ("epochs", "schedule", "lr")
+               if getattr(saved, name) != getattr(config, name)]
+    if not changed:
+        return line
+    was = {"epochs": plural(saved.epochs, "epoch"), "schedule": f"{saved.schedule} schedule",
+           "lr": f"base lr {saved.lr:g}"}
+    line += f" (was {', '.join(was[name] for name in changed)})"
+    schedule = make_schedule(config.schedule, config.epochs)
+    progress = solver.iteration / solver.iterations_per_epoch
+    lr_after = config.lr * (schedule(progress) if schedule is not None else 1.0)
+    lr_before = solver.history["learning_rate"][-1]
+    if schedule is not None and "epochs" in changed:
+        line += (f"; the {config.schedule} schedule is stretched to "
+                 f"{plural(config.epochs, 'epoch')}")
+    return line + f"; lr {lr_before:.2e} -> {lr_after:.2e}"
 
-    def __init__(self, config, run_folder, quiet):
+
+class EpochPrinter:
+    """Prints what is trained, then one line per epoch. ``saved``: the configuration a
+    resumed run was trained with so far (its changes are announced), else None."""
+
+    def __init__(self, config, run_folder, quiet, saved=None):
         self.config, self.run_folder, self.quiet = config, run_folder, quiet
+        self.saved = saved
         self._last = None
 
     def on_train_begin(self, solver):
@@ -99,14 +129,16 @@ class EpochPrinter:
         config, model = self.config, solver.model
         num_params = sum(int(v.size) for v in model.params.values())
         if solver.iteration:
-            say(f"resuming {self.run_folder.path} at epoch {solver.epoch} of {solver.num_epochs}")
+            saved = self.saved if self.saved is not None else config
+            say(_resume_line(self.run_folder.path, saved, config, solver))
             return
         examples = (f"{len(solver.y_train)} train, the {len(solver.y_val)} val among them"
                     if config.train_on_val else
                     f"{len(solver.y_train)} train / {len(solver.y_val)} val")
         say(f"glassnet {__version__}: training a {type(model).__name__} ({num_params:,} "
             f"parameters) on {config.data} ({examples}), {config.optimizer} lr {config.lr:g}, "
-            f"{config.schedule} schedule, {config.epochs} epochs of batch {config.batch_size}")
+            f"{config.schedule} schedule, {plural(config.epochs, 'epoch')} of batch "
+            f"{config.batch_size}")
         say(f"run folder: {self.run_folder.path}")
 
     def on_epoch_end(self, solver):
@@ -181,8 +213,9 @@ def cmd_train(args):
             folder = RunFolder(args.resume)
             changes = read_settings_file(args.config) if args.config else {}
             changes.update(given_options(args))
-            config = folder.read_config().replace(**changes).resolved()
-            printer = EpochPrinter(config, folder, args.quiet)
+            saved = folder.read_config()
+            config = saved.replace(**changes).resolved()
+            printer = EpochPrinter(config, folder, args.quiet, saved=saved.resolved())
             with _run_notices_as_lines():
                 metrics = experiment.resume_run(folder, changes, [printer], progress)
         else:
@@ -207,7 +240,7 @@ def cmd_train(args):
         raise CLIError(f"{exc}\n(for example --lr {exc.lower_lr:g}, --weight-decay 0, "
                        f"--norm batchnorm)") from None
     except (ConfigError, ValueError, OSError) as exc:
-        raise CLIError(str(exc)) from None
+        raise CLIError(error_text(exc)) from None
     _summary(metrics, folder, time.perf_counter() - start, args.quiet, config.train_on_val)
     return EXIT_OK
 
@@ -215,7 +248,7 @@ def cmd_train(args):
 def _summary(metrics, folder, seconds, quiet, train_on_val):
     if not quiet:
         stop = f" ({metrics['stop_reason']})" if metrics["stop_reason"] else ""
-        say(f"done: {metrics['epochs']} epochs in {seconds:.1f} s{stop}")
+        say(f"done: {plural(metrics['epochs'], 'epoch')} in {seconds:.1f} s{stop}")
         test = (f"test acc {metrics['test_acc']:.4f}" if metrics["test_acc"] is not None
                 else "no test split")
         if train_on_val:  # validation images were trained on: they measure nothing

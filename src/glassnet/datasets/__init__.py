@@ -12,12 +12,13 @@ are read within a size cap, and ``.mat`` files are checked element by element be
 reads them (:mod:`~glassnet.datasets.mat_check`). A broken, truncated or hostile file raises
 ``ValueError`` before any large allocation.
 """
-from glassnet.datasets.catalog import dataset_info, list_datasets, load_dataset, where
+from glassnet.datasets.catalog import (dataset_info, find_dataset, list_datasets,
+                                       load_dataset, where)
 from glassnet.datasets.cifar10 import (get_CIFAR10_data, get_CIFAR10_linear_data,
                                        load_CIFAR10, load_CIFAR_batch)
 from glassnet.datasets.download import Remote, download
 from glassnet.datasets.idx import read_idx
-from glassnet.datasets.locate import cache_dir
+from glassnet.datasets.locate import DatasetNotFoundError, cache_dir
 from glassnet.datasets.matlab import load_mat
 from glassnet.datasets.preprocess import (append_bias, channel_stats, compose, flatten,
                                           make_augment, mean_image, nchw_to_nhwc,
@@ -26,9 +27,9 @@ from glassnet.datasets.preprocess import (append_bias, channel_stats, compose, f
                                           unflatten)
 
 __all__ = [
-    "load_dataset", "list_datasets", "dataset_info", "where", "download", "Remote",
-    "cache_dir", "load_CIFAR_batch", "load_CIFAR10", "get_CIFAR10_data",
-    "get_CIFAR10_linear_data", "read_idx", "load_mat",
+    "load_dataset", "list_datasets", "dataset_info", "where", "find_dataset", "download",
+    "Remote", "cache_dir", "DatasetNotFoundError", "load_CIFAR_batch", "load_CIFAR10",
+    "get_CIFAR10_data", "get_CIFAR10_linear_data", "read_idx", "load_mat",
     "scale_to_unit", "mean_image", "channel_stats", "standardize", "split_validation",
     "flatten", "unflatten", "nhwc_to_nchw", "nchw_to_nhwc", "append_bias",
     "random_crop", "random_flip", "compose", "make_augment",

@@ -30,6 +30,7 @@ import numpy as np
 from glassnet._core.validate import check_choice
 from glassnet.datasets import cifar10, idx
 from glassnet.datasets.digits import MAX_VALUE as DIGITS_MAX, NUM_TEST as DIGITS_TEST
+from glassnet.datasets.digits import data_path as digits_data_path
 from glassnet.datasets.digits import load_digits_arrays, test_split_mask
 from glassnet.datasets.locate import candidate_dirs, find_folder
 from glassnet.datasets.matlab import load_mat
@@ -56,9 +57,11 @@ _INFO = {
                           "no download"),
 }
 HOW_TO_GET = {
-    "mnist": "call glassnet.datasets.download('mnist')",
-    "fashion-mnist": "on Debian/Ubuntu `sudo apt-get install dataset-fashion-mnist`, or call "
-                     "glassnet.datasets.download('fashion-mnist')",
+    "mnist": "run `glassnet data download mnist` in a shell, or call "
+             "glassnet.datasets.download('mnist') in Python",
+    "fashion-mnist": "on Debian/Ubuntu `sudo apt-get install dataset-fashion-mnist`; or run "
+                     "`glassnet data download fashion-mnist` in a shell, or call "
+                     "glassnet.datasets.download('fashion-mnist') in Python",
 }
 _ALIASES = {"cifar-10": "cifar10", "fashionmnist": "fashion-mnist"}
 
@@ -88,6 +91,25 @@ def where(name, path=None):
     :mod:`glassnet.datasets.locate`); for a .mat data set, the file itself."""
     kind, path = _parse_name(name, path)
     return [path] if kind == "mat" else candidate_dirs(kind, path)
+
+
+def find_dataset(name, path=None):
+    """Where :func:`load_dataset` reads data set ``name`` from: its folder (the batches
+    folder for cifar10), the file shipped with glassnet (digits) or the ``.mat`` file.
+
+    Raises :class:`~glassnet.datasets.locate.DatasetNotFoundError` (a FileNotFoundError)
+    when the data are in none of the places :func:`where` lists.
+    """
+    kind, path = _parse_name(name, path)
+    if kind == "mat":
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"no MATLAB file at {path!r}")
+        return path
+    if kind == "digits":
+        return str(digits_data_path())
+    if kind == "cifar10":
+        return cifar10.find_cifar10(path)
+    return _idx_folder(kind, path)
 
 
 def dataset_info(name):
@@ -128,9 +150,14 @@ def _load_idx_images(folder, split, dtype, num_classes):
     return scale_to_unit(images[:, None], 255, dtype), labels
 
 
+def _idx_folder(name, path=None):
+    return find_folder(name, idx.has_idx_files, path, idx.EXPECTED, HOW_TO_GET[name],
+                       f"glassnet data download {name}")
+
+
 def _load_idx(name):
     def load(path, dtype):
-        folder = find_folder(name, idx.has_idx_files, path, idx.EXPECTED, HOW_TO_GET[name])
+        folder = _idx_folder(name, path)
         num_classes = len(_INFO[name]["class_names"])
         X_train, y_train = _load_idx_images(folder, "train", dtype, num_classes)
         X_test, y_test = _load_idx_images(folder, "test", dtype, num_classes)

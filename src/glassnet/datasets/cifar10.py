@@ -32,8 +32,10 @@ TEST_BATCHES = ("test_batch",)
 FOLDERS = {"py": "cifar-10-batches-py", "bin": "cifar-10-batches-bin"}
 EXPECTED = ("data_batch_1..5 and test_batch (in a cifar-10-batches-py folder) or their "
             ".bin twins (in cifar-10-batches-bin)")
-HOW_TO_GET = ("call glassnet.datasets.download('cifar10') (the 163 MiB python-version archive "
-              "from https://www.cs.toronto.edu/~kriz/cifar.html), or unpack "
+DOWNLOAD_COMMAND = "glassnet data download cifar10"
+HOW_TO_GET = (f"run `{DOWNLOAD_COMMAND}` in a shell or call "
+              "glassnet.datasets.download('cifar10') in Python (the 163 MiB python-version "
+              "archive from https://www.cs.toronto.edu/~kriz/cifar.html), or unpack "
               "cifar-10-python.tar.gz into one of these folders")
 
 
@@ -153,7 +155,7 @@ def batches_folder(root):
 def find_cifar10(path=None):
     """The batches folder of CIFAR-10, searched as :mod:`glassnet.datasets.locate` says."""
     root = find_folder("cifar10", lambda f: batches_folder(f) is not None, path,
-                       EXPECTED, HOW_TO_GET)
+                       EXPECTED, HOW_TO_GET, DOWNLOAD_COMMAND)
     return batches_folder(root)
 
 

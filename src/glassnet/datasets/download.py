@@ -14,6 +14,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+import urllib.error
 import urllib.request
 
 from glassnet._core.validate import check_choice
@@ -63,17 +64,31 @@ def _progress_bar(progress, total, label):
     return tqdm(total=total, desc=label, unit="B", unit_scale=True, leave=False)
 
 
+def _open_url(url, timeout):
+    """``urlopen(url)``, its failures as one-line OSErrors (urllib's own text reads
+    ``<urlopen error [Errno -2] Name or service not known>``)."""
+    try:
+        return urllib.request.urlopen(url, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        raise OSError(f"{url} answered HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        reason = getattr(exc.reason, "strerror", None) or exc.reason
+        raise OSError(f"cannot reach {url}: {reason} (is this machine offline?)") from None
+    except TimeoutError:
+        raise OSError(f"no answer from {url} within {timeout:g} s") from None
+
+
 def fetch(url, destination, checksum, progress=None, timeout=60):
     """Stream ``url`` into the file ``destination``, verifying length and checksum.
 
-    Raises OSError for a transfer that ends before its announced length and ValueError for
-    a checksum mismatch (the caller discards the file).
+    Raises OSError for a server that cannot be reached or answers with an HTTP error (one
+    line naming the URL and the reason) and for a transfer that ends before its announced
+    length, and ValueError for a checksum mismatch (the caller discards the file).
     """
     algorithm, expected = _parse_checksum(checksum)
     digest = hashlib.new(algorithm)
     received = 0
-    with urllib.request.urlopen(url, timeout=timeout) as response, \
-            open(destination, "wb") as out:
+    with _open_url(url, timeout) as response, open(destination, "wb") as out:
         length = response.headers.get("Content-Length")
         total = int(length) if length else None
         bar = _progress_bar(progress, total, os.path.basename(destination))

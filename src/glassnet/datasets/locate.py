@@ -15,7 +15,8 @@ A data set named ``name`` is looked for, in this order:
 
 No user path is fixed in the code. Each loader says what "present" means for its files
 (a predicate on a folder); :func:`find_folder` returns the first folder that satisfies it,
-or raises ``FileNotFoundError`` listing every place looked and how to get the data.
+or raises :class:`DatasetNotFoundError` (a ``FileNotFoundError``) listing every place
+looked and how to get the data.
 """
 import os
 
@@ -54,18 +55,39 @@ def candidate_dirs(name, path=None):
     return folders + system_dirs(name)
 
 
-def find_folder(name, is_present, path=None, expected="", how_to_get=""):
+class DatasetNotFoundError(FileNotFoundError):
+    """Data set ``name`` is in none of the folders ``searched``.
+
+    ``str(error)`` lists every folder searched and how to get the data (for Python users);
+    :meth:`one_line` says it in one line that names the shell command fetching it (for the
+    command line).
+    """
+
+    def __init__(self, name, searched, expected="", how_to_get="", command=None):
+        self.name, self.searched, self.command = name, list(searched), command
+        places = "\n".join(f"  - {folder}" for folder in self.searched)
+        super().__init__(
+            f"data set {name!r} not found. Looked for {expected} in:\n{places}\n"
+            f"To get it: {how_to_get}\n"
+            f"(pass path=..., or set {DATA_ENV} to a folder holding a {name!r} subfolder)")
+
+    def one_line(self):
+        """``data set 'NAME' not found; get it with: COMMAND`` and where to see the folders."""
+        get = f"get it with: {self.command}" if self.command else "see where it is looked for"
+        return (f"data set {self.name!r} not found; {get} "
+                f"(glassnet data where {self.name} lists the {len(self.searched)} folders "
+                f"searched)")
+
+
+def find_folder(name, is_present, path=None, expected="", how_to_get="", command=None):
     """Return the first of :func:`candidate_dirs` for which ``is_present(folder)`` is true.
 
-    ``expected`` describes the files looked for and ``how_to_get`` how to obtain them; both
-    go into the ``FileNotFoundError`` raised when no folder has the data.
+    ``expected`` describes the files looked for, ``how_to_get`` how to obtain them and
+    ``command`` the one shell command that fetches them; all go into the
+    :class:`DatasetNotFoundError` raised when no folder has the data.
     """
     searched = candidate_dirs(name, path)
     for folder in searched:
         if os.path.isdir(folder) and is_present(folder):
             return folder
-    places = "\n".join(f"  - {folder}" for folder in searched)
-    raise FileNotFoundError(
-        f"data set {name!r} not found. Looked for {expected} in:\n{places}\n"
-        f"To get it: {how_to_get}\n"
-        f"(pass path=..., or set {DATA_ENV} to a folder holding a {name!r} subfolder)")
+    raise DatasetNotFoundError(name, searched, expected, how_to_get, command)

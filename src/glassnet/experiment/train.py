@@ -56,10 +56,13 @@ class DivergedError(RuntimeError):
 
 
 class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C during training; a checkpoint was written first (``checkpoint``)."""
+    """Ctrl-C during training; a checkpoint was written first (``checkpoint``). ``epoch``
+    counts the epochs complete; the message names the one that was running, counted from
+    1 like the per-epoch lines."""
 
     def __init__(self, epoch, checkpoint):
-        super().__init__(f"interrupted at epoch {epoch}; checkpoint written to {checkpoint}")
+        super().__init__(f"interrupted during epoch {epoch + 1} ({epoch} complete); "
+                         f"checkpoint written to {checkpoint}")
         self.epoch, self.checkpoint = epoch, checkpoint
 
 

@@ -17,10 +17,20 @@ again for an iteration it has seen (when training is resumed).
 
 :class:`ProgressBar` is the tqdm bar; :class:`FunctionCallbacks` adapts the classic
 ``on_iteration=`` / ``on_epoch_end=`` functions.
+
+Where a bar can be drawn: a text bar redraws itself in place with carriage returns, which
+only a terminal honours. Written to a captured stream (a Jupyter kernel's stderr, a log
+file, a notebook executed and rendered later) each redraw becomes one more line, dozens
+per training cell. :func:`tqdm_for_output` therefore picks the notebook widget bar in a
+Jupyter kernel that has ipywidgets, the text bar when stderr is a terminal, and otherwise
+a bar that draws nothing.
 """
+import functools
+import importlib.util
+import sys
 
 __all__ = ["CALLBACK_METHODS", "Callback", "FunctionCallbacks", "ProgressBar",
-           "check_callbacks"]
+           "check_callbacks", "tqdm_for_output"]
 
 CALLBACK_METHODS = ("on_train_begin", "on_epoch_end", "on_iteration", "on_train_end")
 
@@ -79,13 +89,45 @@ class FunctionCallbacks(Callback):
             self._on_epoch_end(solver)
 
 
+def _in_jupyter_kernel():
+    """True when running inside a Jupyter (IPython) kernel, whose output is captured."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def tqdm_for_output(stream=None, draw_when_captured=False):
+    """The tqdm class to draw progress with where output goes now (tqdm required).
+
+    - in a Jupyter kernel with ipywidgets installed: ``tqdm.notebook.tqdm``, one widget
+      that updates in place;
+    - else, when ``stream`` (default ``sys.stderr``, where tqdm writes) is a terminal, or
+      ``draw_when_captured`` is true: the text bar ``tqdm.std.tqdm``;
+    - else: ``tqdm.std.tqdm`` with ``disable=True``, which draws nothing and passes an
+      iterable through unchanged, so ``for x in tqdm_for_output()(items)`` works anywhere.
+    """
+    from tqdm import std
+    if _in_jupyter_kernel() and importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.notebook import tqdm as notebook_tqdm
+        return notebook_tqdm
+    stream = sys.stderr if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    if draw_when_captured or (callable(isatty) and isatty()):
+        return std.tqdm
+    return functools.partial(std.tqdm, disable=True)
+
+
 class ProgressBar(Callback):
     """A tqdm bar over the run's iterations, showing epoch, loss and the latest accuracies
-    (refreshed every 10 iterations); the solver's printed lines go above it."""
+    (refreshed every 10 iterations); the solver's printed lines go above it.
+
+    ``tqdm_class``: the tqdm to draw with; default :func:`tqdm_for_output` (a widget in
+    Jupyter, a text bar on a terminal, nothing where output is captured).
+    """
 
     def __init__(self, tqdm_class=None):
         if tqdm_class is None:
-            from tqdm import tqdm as tqdm_class
+            tqdm_class = tqdm_for_output()
         self._tqdm = tqdm_class
         self.bar = None
 
@@ -121,7 +163,9 @@ def progress_bar_for(progress, verbose, stdout):
     """The ProgressBar the Solver's ``progress`` argument asks for, or None.
 
     ``progress=None``: a bar when ``verbose`` and ``stdout`` is a terminal and tqdm is
-    installed; True: a bar (ImportError without tqdm); False: none.
+    installed (drawn as :func:`tqdm_for_output` says); True: a bar even where output is
+    captured, a widget in Jupyter when ipywidgets is installed, else a text bar
+    (ImportError without tqdm); False: none.
     """
     wanted = progress
     if wanted is None:
@@ -130,7 +174,7 @@ def progress_bar_for(progress, verbose, stdout):
     if not wanted:
         return None
     try:
-        return ProgressBar()
+        return ProgressBar(tqdm_for_output(draw_when_captured=bool(progress)))
     except ImportError:
         if progress:
             raise ImportError("progress=True needs the tqdm package (pip install tqdm)") from None

@@ -339,7 +339,8 @@ class Solver:
         patience = self.early_stopping_patience
         if patience is not None and self._epochs_since_best >= patience:
             self.stop(f"early stopping: validation accuracy has not improved on "
-                      f"{self.best_val_acc:f} for {self._epochs_since_best} epochs "
+                      f"{self.best_val_acc:f} for {self._epochs_since_best} "
+                      f"epoch{'' if self._epochs_since_best == 1 else 's'} "
                       f"(early_stopping_patience={patience})")
         call(callbacks, "on_epoch_end", self)
 
