@@ -48,6 +48,8 @@ DOCUMENTED = [
     "glassnet.export", "glassnet.export.plan", "glassnet.export.onnx",
     "glassnet.export.torch", "glassnet.export.preprocess", "glassnet.export.safetensors",
     "glassnet.export.run", "glassnet.export.output",
+    "glassnet.grade", "glassnet.grade.report", "glassnet.grade.classrun",
+    "glassnet.grade.gradescope",
 ]
 PAGES = [
     "index.html", "getting-started.html", "user-guide/index.html",
@@ -55,7 +57,7 @@ PAGES = [
     "user-guide/randomness.html", "user-guide/grading.html", "user-guide/export.html",
     "api/index.html", "api/layers.html", "api/models.html",
     "api/training.html", "api/data.html", "api/runs.html", "api/tune.html", "api/bench.html",
-    "api/export.html",
+    "api/export.html", "api/grade.html",
     "notebooks/index.html",
     "performance.html", "contributing.html",
 ] + [f"api/generated/{name}.html" for name in DOCUMENTED]
