@@ -155,8 +155,12 @@ def test_required_parses_spaces_and_commas():
 
 
 def test_this_suite_loads_the_hooks():
-    """tests/conftest.py is what runs the hooks for the real suite: the same functions."""
-    import conftest
+    """tests/conftest.py is what runs the hooks for the real suite: the same functions.
+    (Read from its path: other folders' conftest.py files share the module name.)"""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("suite_conftest", TESTS_DIR / "conftest.py")
+    conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conftest)
     for name in ("pytest_configure", "pytest_runtest_makereport",
                  "pytest_collection_modifyitems", "pytest_report_header"):
         assert getattr(conftest, name) is getattr(components, name)
