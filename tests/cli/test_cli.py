@@ -175,8 +175,10 @@ def test_saved_model_reproduces_the_test_accuracy(run):
 def test_report_embeds_the_pictures(run):
     folder, _ = run
     text = (folder / "report.html").read_text()
-    assert text.count("data:image/png;base64,") == 4
-    assert "test_acc" in text and "model_class" in text
+    assert text.count("data:image/png;base64,") == 5
+    metrics = RunFolder(folder).read_metrics()
+    assert f"{100 * metrics['test_acc']:.2f} %" in text and "Per-class results (test)" in text
+    assert "glassnet train --data digits --model " in text
 
 
 @pytest.mark.slow
@@ -186,11 +188,25 @@ def test_evaluate_run_and_model_file(run):
     result = glassnet("evaluate", folder)
     assert result.returncode == 0, result.stderr
     assert f"digits test accuracy: {metrics['test_acc']:.4f}" in result.stdout
-    table = [line for line in result.stdout.splitlines() if re.match(r"\d +\d+ +\d+ +[01]\.\d{4}$", line)]
-    assert len(table) == 10       # one row per class
+    # the per-class table, in scikit-learn's classification_report layout
+    lines = result.stdout.splitlines()
+    header = lines.index(" " * 14 + "precision    recall  f1-score   support")
+    table = [line.split() for line in lines[header + 2:header + 12]]
+    assert [row[0] for row in table] == [str(k) for k in range(10)]
+    expected = {c["name"]: c for c in metrics["classification"]["classes"]}
+    for name, precision, recall, f1, support in table:
+        c = expected[name]
+        assert (precision, recall, f1) == tuple(f"{c[k]:.4f}" for k in ("precision", "recall",
+                                                                       "f1"))
+        assert int(support) == c["support"]
+    assert sum(int(row[4]) for row in table) == 304
+    assert lines[header + 13].split() == ["accuracy", f"{metrics['test_acc']:.4f}", "304"]
+    assert lines[header + 14].split()[:2] == ["macro", "avg"]
+    assert lines[header + 15].split()[:2] == ["weighted", "avg"]
     assert "confusion matrix" in result.stdout
-    counts = [int(line.split()[1]) for line in table]
-    assert sum(counts) == 304
+    saved = folder.parent / "evaluation.json"
+    assert glassnet("evaluate", folder, "--json", saved).returncode == 0
+    assert json.loads(saved.read_text())["classification"] == metrics["classification"]
     # a bare model file needs --data
     result = glassnet("evaluate", RunFolder(folder).model_path, "--data", "digits", "--split", "val")
     assert result.returncode == 0, result.stderr

@@ -245,7 +245,7 @@ def plot_weights(W, path, input_shape=None, max_images=256, title="First-layer w
     grid = visualize_grid(images, ubound=255.0, padding=1, fill=255.0 * GAP_GREY)
     grid = grid.astype(np.uint8)
     height, width = grid.shape[:2]
-    scale = 5.6 / max(height, width)
+    scale = 6.4 / max(height, width)     # as wide as the other pictures
     fig = new_figure(max(2.5, width * scale), max(2.5, height * scale) + 0.4)
     ax = fig.add_subplot()
     if grid.shape[-1] == 1:

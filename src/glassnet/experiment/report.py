@@ -23,6 +23,8 @@ __all__ = ["write_report", "train_command", "unexpressed_fields", "format_percen
            "format_duration", "format_value"]
 
 NONE_TEXT = "—"
+# TrainConfig fields whose default depends on the model or the optimizer (resolved()).
+RESOLVED_FIELDS = ("lr", "hidden", "norm")
 
 
 # ---- formatting ---------------------------------------------------------------------
@@ -38,7 +40,7 @@ def format_duration(seconds):
         return NONE_TEXT
     if seconds < 1:
         return f"{seconds:.2f} s"
-    if seconds < 60:
+    if seconds < 59.95:     # else it would read '60.0 s'
         return f"{seconds:.1f} s"
     whole = int(round(seconds))
     if whole < 3600:
@@ -79,13 +81,14 @@ def train_command(config):
     """The ``glassnet train`` command that trains ``config`` (a resolved TrainConfig)
     again: ``--data`` and ``--model``, then every option whose value differs from what
     ``glassnet train`` would choose by itself, each value shell-quoted."""
-    defaults = TrainConfig(data=config.data, model=config.model, optimizer=config.optimizer,
-                           convnet=config.convnet).resolved()
+    plain = TrainConfig(data=config.data, model=config.model, convnet=config.convnet)
+    # what glassnet train fills in from the model and optimizer given
+    filled = plain.replace(optimizer=config.optimizer).resolved()
     words = ["glassnet", "train"]
     for name in TrainConfig.field_names():
         value = getattr(config, name)
-        if name == "convnet" or (name not in ("data", "model")
-                                 and value == getattr(defaults, name)):
+        default = getattr(filled if name in RESOLVED_FIELDS else plain, name)
+        if name == "convnet" or (name not in ("data", "model") and value == default):
             continue
         flag = "--" + name.replace("_", "-")
         if isinstance(value, bool):
