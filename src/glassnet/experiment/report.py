@@ -124,6 +124,7 @@ h2 { font-size: 1.15rem; margin: 1.6rem 0 0.6rem; }
 .facts code { background: #f3f3f3; padding: 0.1rem 0.35rem; border-radius: 4px;
               overflow-wrap: anywhere; white-space: pre-wrap; }
 .plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 34rem), 1fr));
+         margin-top: 1rem;
          gap: 1rem; }
 .plots img { display: block; width: 100%; height: auto; border: 1px solid #e4e4e4; }
 .tables { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 28rem), 1fr));
