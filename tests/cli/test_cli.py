@@ -126,7 +126,7 @@ def test_run_folder_has_every_file(run):
     assert sorted(os.listdir(os.path.dirname(layout.latest_checkpoint_path))) == sorted(
         os.path.basename(p) for p in (layout.epoch_checkpoint_path(2),
                                       layout.latest_checkpoint_path))
-    for kind in ("loss", "accuracy", "weights", "confusion"):
+    for kind in ("loss", "accuracy", "learning_rate", "weights", "confusion"):
         read_png(layout.picture_path(kind))
 
 
@@ -135,13 +135,15 @@ def test_history_csv_and_metrics(run):
     rows = read_csv(RunFolder(folder).history_path)
     header, body = rows[0], rows[1:]
     assert header == ["iteration", "epoch", "loss", "train_acc", "val_acc", "learning_rate",
-                      "seconds"]
+                      "seconds", "val_loss"]
     assert len(body) == 2 * ITERATIONS_PER_EPOCH
     assert [int(r[0]) for r in body] == list(range(1, len(body) + 1))
     losses = np.array([float(r[2]) for r in body])
     assert np.isfinite(losses).all() and losses[-5:].mean() < losses[:5].mean()
     val = np.array([float(r[4]) for r in body])
     assert np.isfinite(val).sum() >= 2
+    val_loss = np.array([float(r[7]) for r in body])
+    np.testing.assert_array_equal(np.isfinite(val_loss), np.isfinite(val))   # checked together
 
     metrics = RunFolder(folder).read_metrics()
     for key in ("test_acc", "best_val_acc", "final_train_acc", "final_val_acc"):
