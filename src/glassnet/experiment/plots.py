@@ -46,21 +46,21 @@ RUN_DPI = 200
 GAP_GREY = 0.85     # the gap between weight tiles, as a fraction of white
 
 
-def new_figure(width, height):
-    """A standalone Figure (Agg canvas); raises ModuleNotFoundError naming the extra."""
+def new_figure(width, height, dpi=100):
+    """A standalone Figure of ``width`` x ``height`` inches rendered at ``dpi`` (Agg
+    canvas); raises ModuleNotFoundError naming the extra."""
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:
         raise ModuleNotFoundError(f"drawing plots needs matplotlib, which is not installed: "
                                   f"{INSTALL_HINT}", name="matplotlib") from exc
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return Figure(figsize=(width, height), dpi=dpi, layout="constrained")
 
 
-def save_png(fig, path, dpi=None):
-    """Render ``fig`` to PNG (at ``dpi``, default the figure's) and write it to ``path``
-    atomically."""
+def save_png(fig, path):
+    """Render ``fig`` to PNG at the figure's dpi and write it to ``path`` atomically."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi or fig.dpi)
+    fig.savefig(buf, format="png", dpi=fig.dpi)
     atomic_write_bytes(path, buf.getvalue())
     return path
 
@@ -103,7 +103,7 @@ def plot_loss(history, path, title="Loss"):
     iteration = (_column(history, "iteration") if "iteration" in history
                  else np.arange(1, loss.size + 1))
     val_loss = _optional_column(history, "val_loss", loss.size)
-    fig = new_figure(6.4, 4.0)
+    fig = new_figure(6.4, 4.0, dpi=RUN_DPI)
     ax = fig.add_subplot()
     ax.plot(iteration, loss, color="tab:blue", alpha=0.25, linewidth=0.8,
             label="training (minibatch)")
@@ -121,7 +121,7 @@ def plot_loss(history, path, title="Loss"):
     ax.set_title(title, parse_math=False)
     ax.grid(True, alpha=0.3)
     ax.legend()
-    return save_png(fig, path, RUN_DPI)
+    return save_png(fig, path)
 
 
 def plot_learning_rate(history, path, title="Learning rate"):
@@ -134,7 +134,7 @@ def plot_learning_rate(history, path, title="Learning rate"):
         return None
     iteration = (_column(history, "iteration") if "iteration" in history
                  else np.arange(1, lr.size + 1))
-    fig = new_figure(6.4, 4.0)
+    fig = new_figure(6.4, 4.0, dpi=RUN_DPI)
     ax = fig.add_subplot()
     ax.plot(iteration, lr, color="tab:green", linewidth=1.8)
     _log_scale_if_wide(ax, lr, 20)
@@ -142,7 +142,7 @@ def plot_learning_rate(history, path, title="Learning rate"):
     ax.set_ylabel("learning rate")
     ax.set_title(title, parse_math=False)
     ax.grid(True, alpha=0.3)
-    return save_png(fig, path, RUN_DPI)
+    return save_png(fig, path)
 
 
 def accuracy_limits(epoch, values):
@@ -172,7 +172,7 @@ def plot_accuracy(history, path, title="Accuracy"):
     val_acc = _column(history, "val_acc")
     checked = np.isfinite(val_acc) | np.isfinite(train_acc)
     epoch, train_acc, val_acc = epoch[checked], train_acc[checked], val_acc[checked]
-    fig = new_figure(6.4, 4.0)
+    fig = new_figure(6.4, 4.0, dpi=RUN_DPI)
     ax = fig.add_subplot()
     bottom, top = accuracy_limits(np.concatenate([epoch, epoch]),
                                   np.concatenate([train_acc, val_acc]))
@@ -199,7 +199,7 @@ def plot_accuracy(history, path, title="Accuracy"):
     fig.legend(loc="outside lower center", ncols=3, fontsize=9,
                title=f"first check, below the axis: {', '.join(below)}" if below else None,
                title_fontsize=8)
-    return save_png(fig, path, RUN_DPI)
+    return save_png(fig, path)
 
 
 def weights_as_images(W, input_shape=None):
@@ -246,7 +246,7 @@ def plot_weights(W, path, input_shape=None, max_images=256, title="First-layer w
     grid = grid.astype(np.uint8)
     height, width = grid.shape[:2]
     scale = 6.4 / max(height, width)     # as wide as the other pictures
-    fig = new_figure(max(2.5, width * scale), max(2.5, height * scale) + 0.4)
+    fig = new_figure(max(2.5, width * scale), max(2.5, height * scale) + 0.4, dpi=RUN_DPI)
     ax = fig.add_subplot()
     if grid.shape[-1] == 1:
         ax.imshow(grid[..., 0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
@@ -255,7 +255,7 @@ def plot_weights(W, path, input_shape=None, max_images=256, title="First-layer w
     ax.set_axis_off()
     ax.set_title(f"{title} ({images.shape[0]} of {np.shape(W)[0 if np.ndim(W) == 4 else 1]})",
                  parse_math=False)
-    return save_png(fig, path, RUN_DPI)
+    return save_png(fig, path)
 
 
 def count_font_size(num_classes, largest_count, axes_inches=4.4):
@@ -281,7 +281,7 @@ def plot_confusion(matrix, path, class_names=None, title="Confusion matrix (test
     if len(names) != C:
         raise ValueError(f"class_names must name the {C} classes; got {len(names)} names")
     side = 4.4 if C <= 25 else min(12.0, 0.18 * C)
-    fig = new_figure(side + 2.0, side + 1.2)
+    fig = new_figure(side + 2.0, side + 1.2, dpi=RUN_DPI)
     ax = fig.add_subplot()
     image = ax.imshow(matrix, cmap="Blues", interpolation="nearest")
     fig.colorbar(image, ax=ax, shrink=0.8)
@@ -302,7 +302,7 @@ def plot_confusion(matrix, path, class_names=None, title="Confusion matrix (test
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title, parse_math=False)   # class names and titles are text, not mathtext
-    return save_png(fig, path, RUN_DPI)
+    return save_png(fig, path)
 
 
 _STYLE = """
