@@ -107,3 +107,17 @@ def test_a_model_without_scores_loss_records_nan_and_trains_as_before():
     solver.train()
     assert all(math.isnan(v) for v in solver.history["val_loss"])
     assert len(solver.val_acc_history) == 3
+
+
+def test_a_diverged_model_records_nan_without_new_warnings():
+    # on_nonfinite='warn' trains on after one warning; the validation loss of its NaN
+    # scores is NaN and adds no warning of its own.
+    data = make_data()
+    model = make_fcn()
+    model.params["W1"] = model.params["W1"] * np.nan
+    solver = Solver(model, data, num_epochs=1, batch_size=10, print_every=0, verbose=False,
+                    seed=1)
+    with pytest.warns(RuntimeWarning) as caught:
+        solver.train()
+    assert solver.diverged and math.isnan(solver.history["val_loss"][-1])
+    assert not any("invalid value" in str(w.message) for w in caught)

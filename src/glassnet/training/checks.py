@@ -120,4 +120,5 @@ def scores_loss(model, scores, y):
     loss_of = getattr(model, "scores_loss", None)
     if not callable(loss_of):
         return math.nan
-    return float(loss_of(scores, np.asarray(y).astype(np.int64)))
+    with np.errstate(all="ignore"):   # a diverged model's NaN scores: NaN, said once already
+        return float(loss_of(scores, np.asarray(y).astype(np.int64)))
