@@ -3,7 +3,6 @@ parts and their order, and the page of a real run in headless Chromium at 1280 p
 import argparse
 import base64
 import html
-import json
 import os
 import re
 import shlex

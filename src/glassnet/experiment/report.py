@@ -11,6 +11,7 @@ rows, from :func:`glassnet.experiment.evaluation.classification_report`); the re
 metrics and the configuration, formatted for people (percentages, "1 min 12 s", "all").
 Every text that comes from the user (names, paths, settings) is HTML-escaped.
 """
+import datetime
 import html
 import json
 import shlex
@@ -19,7 +20,8 @@ from glassnet._core.files import atomic_write_text
 from glassnet.experiment.config import MODEL_KINDS, TrainConfig
 from glassnet.experiment.plots import png_data_uri
 
-__all__ = ["write_report", "train_command", "unexpressed_fields", "format_percent",
+__all__ = ["write_report", "summary_texts", "train_command", "unexpressed_fields",
+           "format_percent",
            "format_duration", "format_value"]
 
 NONE_TEXT = "—"
@@ -102,6 +104,24 @@ def unexpressed_fields(config):
     """Fields of ``config`` that :func:`train_command` cannot give: a ``[convnet]`` table
     that came from a ``--config`` file (a ``--model FILE.toml`` names its own file)."""
     return ["convnet"] if config.convnet is not None and config.model in MODEL_KINDS else []
+
+
+def summary_texts(config, metrics, model_class, version):
+    """The ``about`` texts of :func:`write_report` for a run of ``config`` (resolved)
+    whose metrics.json is ``metrics``, trained as a ``model_class`` by glassnet ``version``."""
+    finished = datetime.datetime.fromisoformat(metrics["finished_at"])
+    missing = unexpressed_fields(config)
+    return {
+        "data": config.data,
+        "examples": " · ".join(f"{n:,} {split}" for split, n in metrics["examples"].items()),
+        "model": f"{model_class} ({config.model})",
+        "command": train_command(config),
+        "command_note": (f"with the {', '.join(missing)} settings of config.json in a "
+                         f"--config file" if missing else ""),
+        "date": "finished " + finished.strftime("%Y-%m-%d %H:%M %Z").strip(),
+        "version": f"glassnet {version}",
+        "train_on_val": config.train_on_val,
+    }
 
 
 # ---- the page ------------------------------------------------------------------------

@@ -432,27 +432,9 @@ def _draw(solver, metrics, info, config, run_folder):
     if shown["num_train"] is None:
         shown["num_train"] = "all"
     report.write_report(run_folder.report_path, title, shown, metrics["json"], images,
-                        about=_about(solver, metrics["json"], config),
+                        about=report.summary_texts(config, metrics["json"],
+                                                   type(solver.model).__name__, __version__),
                         links=run_folder.file_links())
-
-
-def _about(solver, metrics, config):
-    """The summary texts of report.html (see glassnet.experiment.report.write_report)."""
-    from glassnet.experiment import report
-    examples = metrics["examples"]
-    finished = datetime.datetime.fromisoformat(metrics["finished_at"])
-    missing = report.unexpressed_fields(config)
-    return {
-        "data": config.data,
-        "examples": " · ".join(f"{n:,} {name}" for name, n in examples.items()),
-        "model": f"{type(solver.model).__name__} ({config.model})",
-        "command": report.train_command(config),
-        "command_note": (f"with the {', '.join(missing)} settings of config.json in a "
-                         f"--config file" if missing else ""),
-        "date": "finished " + finished.strftime("%Y-%m-%d %H:%M %Z").strip(),
-        "version": f"glassnet {__version__}",
-        "train_on_val": config.train_on_val,
-    }
 
 
 __all__ += ["make_schedule", "make_augment", "model_spec"]
