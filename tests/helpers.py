@@ -5,8 +5,13 @@ compares the analytic gradients with centred numerical differences in float64.
 ``check_against_torch(...)`` compares forward values and gradients with a PyTorch
 reference computed by autograd in float64 (skipped, with the reason, without torch).
 ``chromium_dump_dom(page, profile)`` opens an HTML page in headless Chromium and returns
-the DOM after its scripts ran, and Chromium's log (the pages' console messages included).
+the DOM after its scripts ran, and Chromium's log (the pages' console messages included);
+``chromium_layout(page, profile, width, height)`` measures a page in a window of that size
+(horizontal overflow, where elements are, whether every image loaded).
 """
+import html
+import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -175,14 +180,56 @@ def naive_spatial_bn_relu(relu):
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def chromium_dump_dom(page, profile, virtual_time_ms=5000, timeout=120):
+def chromium_dump_dom(page, profile, virtual_time_ms=5000, timeout=120, extra_args=()):
     """Open ``page`` (an HTML file) in headless Chromium with a fresh profile folder
     ``profile``; returns the finished process: stdout is the DOM once the page has loaded
     and its scripts have run (for up to ``virtual_time_ms`` of virtual time), stderr
-    Chromium's log, where each console message is a line containing ':CONSOLE'."""
+    Chromium's log, where each console message is a line containing ':CONSOLE'.
+    ``extra_args``: more Chromium switches (``--window-size=1280,900``)."""
     return subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--no-first-run", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
-         f"--virtual-time-budget={virtual_time_ms}", "--dump-dom", Path(page).resolve().as_uri()],
+         *extra_args, f"--virtual-time-budget={virtual_time_ms}", "--dump-dom",
+         Path(page).resolve().as_uri()],
         capture_output=True, text=True, timeout=timeout)
+
+
+# Appended to a copy of a page by chromium_layout: once everything has loaded, it measures
+# the page and leaves the numbers, as JSON, in a hidden element (hidden: it changes no
+# layout) that --dump-dom then shows.
+_LAYOUT_SCRIPT = """<script>
+window.addEventListener("load", () => {
+  const box = (e) => { const r = e.getBoundingClientRect();
+                       return {top: r.top, bottom: r.bottom, width: r.width}; };
+  const out = {
+    viewport: [window.innerWidth, window.innerHeight],
+    scrollWidth: document.documentElement.scrollWidth,
+    elements: Object.fromEntries(ELEMENT_IDS.map((id) => {
+      const e = document.getElementById(id); return [id, e ? box(e) : null]; })),
+    images: Array.from(document.images, (img) => ({
+      alt: img.alt, loaded: img.complete && img.naturalWidth > 0,
+      naturalWidth: img.naturalWidth, shownWidth: img.getBoundingClientRect().width})),
+  };
+  const pre = document.createElement("pre");
+  pre.id = "chromium-layout"; pre.hidden = true; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+</script>"""
+
+
+def chromium_layout(page, profile, width=1280, height=900, element_ids=()):
+    """Open a copy of ``page`` in headless Chromium in a ``width`` x ``height`` window and
+    measure it once loaded; returns a dict: ``viewport`` [w, h], ``scrollWidth`` (of the
+    document: more than the width means a horizontal scroll bar), ``elements`` ({id:
+    {top, bottom, width} in px, or None when absent}) and ``images`` (one {alt, loaded,
+    naturalWidth, shownWidth} per <img>). The copy sits in ``profile``'s parent folder."""
+    page, profile = Path(page), Path(profile)
+    copy = profile.parent / f"measured-{page.name}"
+    script = _LAYOUT_SCRIPT.replace("ELEMENT_IDS", json.dumps(list(element_ids)))
+    text = page.read_text(encoding="utf-8")
+    copy.write_text(text.replace("</body>", script + "</body>", 1), encoding="utf-8")
+    proc = chromium_dump_dom(copy, profile, extra_args=[f"--window-size={width},{height}"])
+    found = re.search(r'<pre id="chromium-layout" hidden="">(.*?)</pre>', proc.stdout, re.S)
+    assert found, f"the page was not measured; Chromium said:\n{proc.stderr[-2000:]}"
+    return json.loads(html.unescape(found.group(1)))

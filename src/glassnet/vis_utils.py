@@ -21,11 +21,12 @@ def _scale(values, low, high, ubound):
     return np.zeros_like(values)
 
 
-def visualize_grid(Xs, ubound=255.0, padding=1):
+def visualize_grid(Xs, ubound=255.0, padding=1, *, fill=0.0):
     """Arrange N images in a ceil(sqrt(N)) x ceil(sqrt(N)) grid.
 
     Xs: (N, H, W, C). Each tile is min-max scaled on its own to [0, ubound]; tiles are
-    separated by ``padding`` pixels of 0, and grid cells after the N-th stay 0.
+    separated by ``padding`` pixels of ``fill`` (0: black, as the classic code), and grid
+    cells after the N-th hold ``fill`` too.
     Returns a float array (G*H + (G-1)*padding, G*W + (G-1)*padding, C) with G = ceil(sqrt N).
     """
     Xs = as_float_array(Xs, "Xs")
@@ -33,10 +34,13 @@ def visualize_grid(Xs, ubound=255.0, padding=1):
     if padding < 0 or int(padding) != padding:
         raise ValueError(f"padding must be a non-negative integer; got {padding!r}")
     padding = int(padding)
+    if isinstance(fill, bool) or not isinstance(fill, (int, float, np.number)) \
+            or not math.isfinite(fill):
+        raise ValueError(f"fill must be a finite number (the gap's value); got {fill!r}")
     N, H, W, C = Xs.shape
     grid_size = int(math.ceil(math.sqrt(N)))
-    grid = np.zeros((H * grid_size + padding * max(grid_size - 1, 0),
-                     W * grid_size + padding * max(grid_size - 1, 0), C))
+    grid = np.full((H * grid_size + padding * max(grid_size - 1, 0),
+                    W * grid_size + padding * max(grid_size - 1, 0), C), float(fill))
     for n in range(N):
         row, col = divmod(n, grid_size)
         y0, x0 = row * (H + padding), col * (W + padding)

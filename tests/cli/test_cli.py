@@ -126,7 +126,7 @@ def test_run_folder_has_every_file(run):
     assert sorted(os.listdir(os.path.dirname(layout.latest_checkpoint_path))) == sorted(
         os.path.basename(p) for p in (layout.epoch_checkpoint_path(2),
                                       layout.latest_checkpoint_path))
-    for kind in ("loss", "accuracy", "weights", "confusion"):
+    for kind in ("loss", "accuracy", "learning_rate", "weights", "confusion"):
         read_png(layout.picture_path(kind))
 
 
@@ -135,13 +135,15 @@ def test_history_csv_and_metrics(run):
     rows = read_csv(RunFolder(folder).history_path)
     header, body = rows[0], rows[1:]
     assert header == ["iteration", "epoch", "loss", "train_acc", "val_acc", "learning_rate",
-                      "seconds"]
+                      "seconds", "val_loss"]
     assert len(body) == 2 * ITERATIONS_PER_EPOCH
     assert [int(r[0]) for r in body] == list(range(1, len(body) + 1))
     losses = np.array([float(r[2]) for r in body])
     assert np.isfinite(losses).all() and losses[-5:].mean() < losses[:5].mean()
     val = np.array([float(r[4]) for r in body])
     assert np.isfinite(val).sum() >= 2
+    val_loss = np.array([float(r[7]) for r in body])
+    np.testing.assert_array_equal(np.isfinite(val_loss), np.isfinite(val))   # checked together
 
     metrics = RunFolder(folder).read_metrics()
     for key in ("test_acc", "best_val_acc", "final_train_acc", "final_val_acc"):
@@ -175,8 +177,10 @@ def test_saved_model_reproduces_the_test_accuracy(run):
 def test_report_embeds_the_pictures(run):
     folder, _ = run
     text = (folder / "report.html").read_text()
-    assert text.count("data:image/png;base64,") == 4
-    assert "test_acc" in text and "model_class" in text
+    assert text.count("data:image/png;base64,") == 5
+    metrics = RunFolder(folder).read_metrics()
+    assert f"{100 * metrics['test_acc']:.2f} %" in text and "Per-class results (test)" in text
+    assert "glassnet train --data digits --model " in text
 
 
 @pytest.mark.slow
@@ -186,11 +190,25 @@ def test_evaluate_run_and_model_file(run):
     result = glassnet("evaluate", folder)
     assert result.returncode == 0, result.stderr
     assert f"digits test accuracy: {metrics['test_acc']:.4f}" in result.stdout
-    table = [line for line in result.stdout.splitlines() if re.match(r"\d +\d+ +\d+ +[01]\.\d{4}$", line)]
-    assert len(table) == 10       # one row per class
+    # the per-class table, in scikit-learn's classification_report layout
+    lines = result.stdout.splitlines()
+    header = lines.index(" " * 14 + "precision    recall  f1-score   support")
+    table = [line.split() for line in lines[header + 2:header + 12]]
+    assert [row[0] for row in table] == [str(k) for k in range(10)]
+    expected = {c["name"]: c for c in metrics["classification"]["classes"]}
+    for name, precision, recall, f1, support in table:
+        c = expected[name]
+        assert (precision, recall, f1) == tuple(f"{c[k]:.4f}" for k in ("precision", "recall",
+                                                                       "f1"))
+        assert int(support) == c["support"]
+    assert sum(int(row[4]) for row in table) == 304
+    assert lines[header + 13].split() == ["accuracy", f"{metrics['test_acc']:.4f}", "304"]
+    assert lines[header + 14].split()[:2] == ["macro", "avg"]
+    assert lines[header + 15].split()[:2] == ["weighted", "avg"]
     assert "confusion matrix" in result.stdout
-    counts = [int(line.split()[1]) for line in table]
-    assert sum(counts) == 304
+    saved = folder.parent / "evaluation.json"
+    assert glassnet("evaluate", folder, "--json", saved).returncode == 0
+    assert json.loads(saved.read_text())["classification"] == metrics["classification"]
     # a bare model file needs --data
     result = glassnet("evaluate", RunFolder(folder).model_path, "--data", "digits", "--split", "val")
     assert result.returncode == 0, result.stderr

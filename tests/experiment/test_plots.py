@@ -1,6 +1,5 @@
-"""Run pictures: real PNG files, weights read as images, confusion counts, the HTML report."""
-import base64
-import re
+"""Run pictures: real PNG files at 200 dpi, weights read as images, confusion counts, the
+accuracy axis, the validation-loss and learning-rate curves."""
 import subprocess
 import sys
 
@@ -119,22 +118,66 @@ def test_plot_confusion(tmp_path):
         plots.plot_confusion(np.zeros((2, 3)), tmp_path / "x.png")
 
 
-def test_report_embeds_images_and_escapes_text(tmp_path):
-    plots.plot_loss(_history(), tmp_path / "loss.png")
-    path = plots.write_report(
-        tmp_path / "report.html", "run <1>", {"model": "<script>alert(1)</script>", "lr": 0.001},
-        {"test_acc": 0.9876, "per_class_accuracy": {"zero": 1.0, "one": 0.5}},
-        {"Loss": tmp_path / "loss.png", "Missing": tmp_path / "nope.png"})
-    text = path.read_text()
-    assert text.startswith("<!DOCTYPE html>")
-    assert "<script>" not in text and "&lt;script&gt;" in text
-    assert "<title>run &lt;1&gt;</title>" in text
-    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
-    assert len(images) == 1   # the missing picture is skipped
-    assert base64.b64decode(images[0]) == (tmp_path / "loss.png").read_bytes()
-    assert "<td>test_acc</td><td>0.9876</td>" in text
-    assert "<td>one</td><td>0.5</td>" in text
-    assert "<td>lr</td><td>0.001</td>" in text
+def test_loss_plot_draws_the_validation_loss_and_reads_older_histories(tmp_path):
+    history = _history()
+    history["val_loss"] = [np.nan] * 120
+    history["val_loss"][19::20] = [1.0, 0.8, 0.7, 0.65, 0.6, 0.58]
+    with_val = read_png(plots.plot_loss(history, tmp_path / "with.png"))
+    del history["val_loss"]                       # a history.csv of an older glassnet
+    without = read_png(plots.plot_loss(history, tmp_path / "without.png"))
+    assert with_val.shape == without.shape == (800, 1280, 4)    # 6.4 x 4 in at 200 dpi
+    orange = lambda p: np.sum((p[..., 0] > 0.9) & (p[..., 1] > 0.4) & (p[..., 1] < 0.6)
+                              & (p[..., 2] < 0.2))
+    assert orange(with_val) > 100 and orange(without) == 0
+
+
+def test_learning_rate_plot(tmp_path):
+    history = _history()
+    assert plots.plot_learning_rate(history, tmp_path / "lr.png") is None   # no column
+    history["learning_rate"] = [np.nan] * 120
+    assert plots.plot_learning_rate(history, tmp_path / "lr.png") is None   # none known
+    history["learning_rate"] = list(3e-3 * (0.5 + 0.5 * np.cos(np.arange(120) / 120 * np.pi))
+                                    + 3e-5)
+    read_png(plots.plot_learning_rate(history, tmp_path / "lr.png"))
+
+
+def test_accuracy_axis_fits_the_trained_epochs():
+    epoch = np.array([0.05, 1, 2, 3, 0.05, 1, 2, 3])
+    values = np.array([0.1, 0.97, 0.98, 0.99, 0.12, 0.96, 0.975, 0.985])
+    bottom, top = plots.accuracy_limits(epoch, values)
+    assert bottom == pytest.approx(0.96 - 0.005) and top == pytest.approx(0.99 + 0.005)
+    # a short run (one trained epoch) keeps every check; 100 % is the ceiling
+    bottom, top = plots.accuracy_limits(np.array([0.1, 1.0]), np.array([0.5, 1.0]))
+    assert bottom == pytest.approx(0.45) and top == 1.0
+    assert plots.accuracy_limits(np.array([1.0]), np.array([np.nan])) == (0.0, 1.0)
+
+
+def test_accuracy_plot_of_a_short_run(tmp_path):
+    history = {"epoch": [0.5, 1.0], "train_acc": [0.2, 0.9], "val_acc": [0.25, 0.85]}
+    read_png(plots.plot_accuracy(history, tmp_path / "acc.png"))
+
+
+def test_confusion_counts_are_sized_to_their_cells(tmp_path):
+    assert plots.count_font_size(10, 31) == 13.0
+    small = plots.count_font_size(20, 250)
+    assert 6.0 <= small < 13.0
+    assert plots.count_font_size(100, 9) == 0.0           # colours only
+    m = np.random.RandomState(0).randint(0, 50, size=(60, 60))
+    read_png(plots.plot_confusion(m, tmp_path / "big.png"))
+
+
+def test_weight_tiles_are_separated_by_a_grey_gap_not_black():
+    from glassnet.vis_utils import visualize_grid
+    tiles = np.stack([np.full((2, 2, 1), v) for v in (0.0, 1.0)]) + \
+        np.arange(4).reshape(1, 2, 2, 1)                 # each tile spans its own range
+    classic = visualize_grid(tiles, padding=1)
+    assert classic[2, 0, 0] == 0 and classic[0, 2, 0] == 0   # the classic black gap
+    grey = visualize_grid(tiles, padding=1, fill=200.0)
+    assert grey[:2, 2, 0].tolist() == [200.0, 200.0]          # the gap
+    assert (grey[3:, :, 0] == 200.0).all()                   # the empty grid cells
+    np.testing.assert_array_equal(grey[:2, :2], classic[:2, :2])   # the tiles unchanged
+    with pytest.raises(ValueError, match="fill must be a finite number"):
+        visualize_grid(tiles, fill="white")
 
 
 @pytest.mark.slow

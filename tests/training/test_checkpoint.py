@@ -2,6 +2,7 @@
 array checked before use (an edited file never crashes, corrupts or redirects a resume),
 finding the latest complete checkpoint, and cleaning up after a killed writer."""
 import json
+import math
 import os
 import shutil
 import time
@@ -52,7 +53,7 @@ def test_state_round_trip_and_version(trained, tmp_path):
     for name in ("params", "state", "best_params", "history"):
         assert_bit_identical(getattr(saved, name), getattr(again, name), name)
     assert again.rng.pos == saved.rng.pos and np.array_equal(again.rng.keys, saved.rng.keys)
-    assert read_raw(tmp_path / "again.npz")[1]["version"] == CHECKPOINT_VERSION == 2
+    assert read_raw(tmp_path / "again.npz")[1]["version"] == CHECKPOINT_VERSION == 3
 
 
 def as_version_1(arrays, meta, checkpoint_name):
@@ -109,6 +110,33 @@ def test_a_version_2_file_writes_next_to_itself(trained, tmp_path):
     Solver.resume(tmp_path / "moved.npz", model, data,
                   checkpoint_name=str(tmp_path / "sub" / "mine")).train()
     assert sorted(os.listdir(tmp_path / "sub")) == ["mine_epoch_2.npz", "mine_latest.npz"]
+
+
+def test_a_version_2_file_without_val_loss_resumes_with_the_column_absent(tmp_path):
+    # Version 2 had no history/val_loss: its rows read as NaN (not measured), the rows
+    # after the resume are measured, and the rest of the run is bit for bit the same.
+    model, data, kwargs = make_problem("fcn")
+    Solver(model, data, checkpoint_name=str(tmp_path / "run"), **kwargs).train()
+
+    def as_version_2(arrays, meta):
+        meta["version"] = 2
+        del arrays["history/val_loss"]
+    path = edited(tmp_path / "run_epoch_2.npz", tmp_path / "old" / "v2.npz", as_version_2)
+    model, data, _ = make_problem("fcn")
+    resumed = Solver.resume(path, model, data)
+    resumed.train()
+    model, data, kwargs = make_problem("fcn")
+    straight = Solver(model, data, **kwargs)
+    straight.train()
+    cut = 2 * straight.iterations_per_epoch
+    old, new = resumed.history["val_loss"], straight.history["val_loss"]
+    assert all(math.isnan(v) for v in old[:cut])
+    assert any(not math.isnan(v) for v in new[:cut])
+    assert_bit_identical(old[cut:], new[cut:])
+    assert sum(not math.isnan(v) for v in old[cut:]) == 2          # epochs 3 and 4
+    a, b = solver_state(resumed), solver_state(straight)
+    del a["history"]["val_loss"], b["history"]["val_loss"]
+    assert_bit_identical(a, b)
 
 
 def set_in(path, value):
@@ -188,7 +216,7 @@ HOSTILE_EDITS = {
     "stem with a folder": (set_in(["checkpoint_stem"], "../../evil"),
                            "'checkpoint_stem' must be a plain file-name prefix"),
     "stem dot-dot": (set_in(["checkpoint_stem"], ".."), "plain file-name prefix"),
-    "version 99": (set_in(["version"], 99), "reads versions 1 to 2"),
+    "version 99": (set_in(["version"], 99), "reads versions 1 to 3"),
     "version true": (set_in(["version"], True), "'version' must be an integer"),
 }
 

@@ -175,7 +175,7 @@ class ThreeLayerConvNet(LayeredModel):
             _, grads["W1"], grads["b1"] = conv_relu_pool_backward(  # no dx for the images
                 dout, conv_cache, compute_dx=False)
 
-        return self._finish_loss(scores, y, "softmax", backward)
+        return self._finish_loss(scores, y, backward)
 
 
 class ConvNet(LayeredModel):
@@ -330,7 +330,7 @@ class ConvNet(LayeredModel):
                 if dnorm:
                     grads[f"gamma{i}"], grads[f"beta{i}"] = dnorm
 
-        return self._finish_loss(scores, y, "softmax", backward)
+        return self._finish_loss(scores, y, backward)
 
     def get_state(self):
         """Batchnorm running statistics: running_mean<i>, running_var<i> for layer i."""

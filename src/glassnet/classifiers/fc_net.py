@@ -112,7 +112,7 @@ class TwoLayerNet(LayeredModel):
         if y is None:
             return scores
         return self._finish_loss(
-            scores, y, "softmax",
+            scores, y,
             lambda dscores, grads: affine_stack_backward(dscores, caches, 1, None, grads,
                                                          compute_dx=False))
 
@@ -228,7 +228,7 @@ class FullyConnectedNet(LayeredModel):
         if y is None:
             return scores
         return self._finish_loss(
-            scores, y, self.loss_name,
+            scores, y,
             lambda dscores, grads: affine_stack_backward(dscores, caches, 1,
                                                          self.normalization, grads,
                                                          compute_dx=False))

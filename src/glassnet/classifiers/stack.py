@@ -144,18 +144,28 @@ def data_loss(scores, y, loss):
     return softmax_loss(scores, y) if loss == "softmax" else svm_loss(scores, y)
 
 
-def add_l2_penalty(loss, grads, params, reg):
-    """loss + 0.5 * reg * sum(W ** 2) over every weight W* in params; grads[W] += reg * W.
+def l2_penalty(loss, params, reg):
+    """loss + 0.5 * reg * sum(W ** 2) over every weight W* in params (no gradients).
 
-    With reg == 0 nothing is added, so nothing is computed. sum(W ** 2) is one
-    multiply-and-add pass (``einsum``), with no temporary W * W: faster for large
-    layers, and as accurate for these sums (docs/performance.md)."""
+    sum(W ** 2) is one multiply-and-add pass (``einsum``), with no temporary W * W:
+    faster for large layers, and as accurate for these sums (docs/performance.md)."""
     if reg == 0:
         return loss
     for name, w in params.items():
         if name.startswith("W"):
             flat = w.reshape(-1)
             loss += 0.5 * reg * float(np.einsum("i,i->", flat, flat))
+    return loss
+
+
+def add_l2_penalty(loss, grads, params, reg):
+    """:func:`l2_penalty` and its gradient: grads[W] += reg * W for every weight W*.
+    With reg == 0 nothing is added, so nothing is computed."""
+    if reg == 0:
+        return loss
+    loss = l2_penalty(loss, params, reg)
+    for name, w in params.items():
+        if name.startswith("W"):
             grads[name] = grads[name] + reg * w
     return loss
 
@@ -212,19 +222,28 @@ def set_running_stats(norm_params, state, params, model_name, batchnorm_layers):
 
 
 class LayeredModel(Model):
-    """What the layered models share: ``reg`` read at every call and saved as it is."""
+    """What the layered models share: ``reg`` read at every call and saved as it is, and
+    the data loss named by ``loss_name`` (softmax cross-entropy unless a model says else)."""
+
+    loss_name = "softmax"
 
     def get_config(self):
         config = dict(self._config)
         config["reg"] = float(self.reg)
         return config
 
-    def _finish_loss(self, scores, y, loss_name, backward):
+    def _finish_loss(self, scores, y, backward):
         """Data loss + L2 penalty; ``backward(dscores, grads)`` fills the grads."""
-        loss, dscores = data_loss(scores, y, loss_name)
+        loss, dscores = data_loss(scores, y, self.loss_name)
         grads = {}
         backward(dscores, grads)
         loss = add_l2_penalty(loss, grads, self.params, self.reg)
         return loss, grads
 
-
+    def scores_loss(self, scores, y):
+        """The loss of given scores: data loss of ``scores`` (N, C) for labels y (N,) +
+        ``0.5 * reg * sum(W ** 2)``, as a float; no gradients. Given the test-mode scores
+        ``loss(X)``, this is the loss a validation set reports (no dropout, batchnorm's
+        running statistics), comparable with the training loss."""
+        loss, _ = data_loss(scores, y, self.loss_name)
+        return float(l2_penalty(loss, self.params, self.reg))

@@ -8,7 +8,8 @@ from glassnet.experiment.config import ConfigError, TrainConfig
 
 
 def add_parsers(subparsers):
-    for name, text in (("evaluate", "accuracy, per-class table and confusion matrix"),
+    for name, text in (("evaluate", "accuracy, per-class precision, recall and F1, and the "
+                                    "confusion matrix"),
                        ("predict", "write test-set predictions as a Kaggle CSV (Id,Category)")):
         p = subparsers.add_parser(name, help=text, description=text)
         p.add_argument("target", metavar="RUN|MODEL", help="a run folder or a model .npz file")
@@ -58,8 +59,9 @@ def _data_for(args, model, config):
 
 
 def cmd_evaluate(args):
-    from glassnet.experiment.evaluation import predict_labels
-    from glassnet.experiment.plots import confusion_matrix, per_class_accuracy
+    from glassnet.experiment.evaluation import (classification_report, confusion_matrix,
+                                                format_classification_report,
+                                                per_class_accuracy, predict_labels)
     from glassnet.experiment.run_folder import write_json
     model, config = _load_target(args.target)
     name, data, info = _data_for(args, model, config)
@@ -70,23 +72,22 @@ def cmd_evaluate(args):
     y_pred = predict_labels(model, X)
     num_classes, names = info["num_classes"], info["class_names"]
     matrix = confusion_matrix(y, y_pred, num_classes)
-    per_class = per_class_accuracy(matrix)
+    report = classification_report(matrix, names)
     accuracy = float(np.mean(y_pred == y))
     print(f"{name} {args.split} accuracy: {accuracy:.4f} ({int(np.sum(y_pred == y))} / {len(y)})")
     print()
-    rows = [(n, int(matrix[i].sum()), int(matrix[i, i]), f"{a:.4f}" if np.isfinite(a) else "-")
-            for i, (n, a) in enumerate(zip(names, per_class))]
-    print(format_table(("class", "count", "correct", "accuracy"), rows))
+    print(format_classification_report(report))
     print()
     print("confusion matrix (rows: true class, columns: predicted class)")
     print(format_table(["true\\pred"] + [str(i) for i in range(num_classes)],
                        [[names[i]] + list(matrix[i]) for i in range(num_classes)]))
     if args.json:
         per_class_json = {n: (float(a) if np.isfinite(a) else None)
-                          for n, a in zip(names, per_class)}
+                          for n, a in zip(names, per_class_accuracy(matrix))}
         _write_output(write_json, args.json, {
             "data": name, "split": args.split, "accuracy": accuracy,
-            "per_class_accuracy": per_class_json, "confusion_matrix": matrix.tolist()})
+            "per_class_accuracy": per_class_json, "classification": report,
+            "confusion_matrix": matrix.tolist()})
     return EXIT_OK
 
 

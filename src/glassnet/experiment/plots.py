@@ -1,55 +1,66 @@
-"""Pictures of a training run, written as PNG files, and a one-file HTML report.
+"""Pictures of a training run, written as PNG files.
 
 Every function draws on its own ``matplotlib.figure.Figure`` rendered by the Agg
 backend, so nothing here needs a display or touches matplotlib's global state (no
 ``pyplot``, no ``matplotlib.use``). matplotlib is imported only when a picture is drawn:
-importing glassnet never needs it.
+importing glassnet never needs it. A run's pictures are rendered at ``RUN_DPI`` (twice a
+screen's 100 dpi, sharp on high-density screens and when the page is zoomed).
 
-- ``plot_loss(history, path)``: the minibatch loss per iteration and its moving average.
-- ``plot_accuracy(history, path)``: train and validation accuracy per epoch.
+- ``plot_loss(history, path)``: the minibatch loss per iteration, its moving average and
+  the validation loss where it was measured.
+- ``plot_accuracy(history, path)``: train and validation accuracy per epoch, the axis
+  fitted to the trained epochs, the best validation accuracy marked.
+- ``plot_learning_rate(history, path)``: the learning rate used by each iteration.
 - ``plot_weights(W, path, input_shape=None)``: first-layer weights as a grid of images
-  (``weights_as_images`` + ``vis_utils.visualize_grid``).
-- ``plot_confusion(matrix, path, class_names=None)``: a confusion matrix
-  (``confusion_matrix`` counts it).
-- ``write_report(path, title, config, metrics, images)``: a self-contained HTML page
-  with the pictures embedded as base64 PNGs and tables of the configuration and metrics.
+  (``weights_as_images`` + ``vis_utils.visualize_grid``), separated by light grey gaps.
+- ``plot_confusion(matrix, path, class_names=None)``: a confusion matrix (counted by
+  ``glassnet.experiment.evaluation.confusion_matrix``).
 
 ``history`` is a dict of equal-length lists, one row per iteration, as
 ``Solver.history``: ``iteration``, ``epoch``, ``loss``, ``train_acc``, ``val_acc`` (NaN
-on iterations where accuracy was not checked).
+on iterations where accuracy was not checked), ``learning_rate``, ``val_loss`` (the last
+two may be missing: a history of an older glassnet).
+
+``new_figure``, ``save_png``, ``png_data_uri``, ``html_page_start`` and
+``embedded_figures`` are shared with the run report (:mod:`glassnet.experiment.report`),
+the sweep pictures and the grading report.
 """
 import base64
 import html
 import io
-import json
 import math
 import os
 
 import numpy as np
 
-from glassnet._core.files import atomic_write_bytes, atomic_write_text
+from glassnet._core.files import atomic_write_bytes
+from glassnet.experiment.evaluation import confusion_matrix, per_class_accuracy
 from glassnet.vis_utils import visualize_grid
 
-__all__ = ["plot_loss", "plot_accuracy", "plot_weights", "plot_confusion",
-           "weights_as_images", "confusion_matrix", "per_class_accuracy", "write_report"]
+__all__ = ["plot_loss", "plot_accuracy", "plot_learning_rate", "plot_weights",
+           "plot_confusion", "weights_as_images", "confusion_matrix", "per_class_accuracy",
+           "count_font_size", "accuracy_limits", "RUN_DPI"]
 
 INSTALL_HINT = "pip install 'glassnet[cli]'"
+RUN_DPI = 200
+GAP_GREY = 0.85     # the gap between weight tiles, as a fraction of white
 
 
-def new_figure(width, height):
-    """A standalone Figure (Agg canvas); raises ModuleNotFoundError naming the extra."""
+def new_figure(width, height, dpi=100):
+    """A standalone Figure of ``width`` x ``height`` inches rendered at ``dpi`` (Agg
+    canvas); raises ModuleNotFoundError naming the extra."""
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:
         raise ModuleNotFoundError(f"drawing plots needs matplotlib, which is not installed: "
                                   f"{INSTALL_HINT}", name="matplotlib") from exc
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return Figure(figsize=(width, height), dpi=dpi, layout="constrained")
 
 
 def save_png(fig, path):
-    """Render ``fig`` to PNG and write it to ``path`` atomically."""
+    """Render ``fig`` to PNG at the figure's dpi and write it to ``path`` atomically."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", dpi=fig.dpi)
     atomic_write_bytes(path, buf.getvalue())
     return path
 
@@ -58,6 +69,13 @@ def _column(history, key):
     if key not in history:
         raise ValueError(f"history must have a {key!r} column; got columns {sorted(history)}")
     return np.asarray(history[key], dtype=np.float64)
+
+
+def _optional_column(history, key, length):
+    """A column of an older history may be missing: all NaN then."""
+    if key not in history:
+        return np.full(length, np.nan)
+    return _column(history, key)
 
 
 def moving_average(values, window):
@@ -71,20 +89,33 @@ def moving_average(values, window):
     return (csum[idx] - csum[start]) / (idx - start)
 
 
-def plot_loss(history, path, title="Training loss"):
-    """Minibatch loss per iteration (faint) and its moving average (solid) -> PNG at ``path``."""
+def _log_scale_if_wide(ax, values, ratio):
+    """A log y axis when the positive finite values span more than ``ratio``."""
+    finite = values[np.isfinite(values)]
+    if finite.size and finite.min() > 0 and finite.max() / finite.min() > ratio:
+        ax.set_yscale("log")
+
+
+def plot_loss(history, path, title="Loss"):
+    """Minibatch loss per iteration (faint), its moving average (solid) and the validation
+    loss at each accuracy check (points) -> PNG at ``path``."""
     loss = _column(history, "loss")
-    iteration = _column(history, "iteration") if "iteration" in history else np.arange(1, loss.size + 1)
-    fig = new_figure(6.4, 4.0)
+    iteration = (_column(history, "iteration") if "iteration" in history
+                 else np.arange(1, loss.size + 1))
+    val_loss = _optional_column(history, "val_loss", loss.size)
+    fig = new_figure(6.4, 4.0, dpi=RUN_DPI)
     ax = fig.add_subplot()
-    ax.plot(iteration, loss, color="tab:blue", alpha=0.3, linewidth=0.8, label="minibatch loss")
+    ax.plot(iteration, loss, color="tab:blue", alpha=0.25, linewidth=0.8,
+            label="training (minibatch)")
     window = max(1, loss.size // 50)
     if window > 1:
         ax.plot(iteration, moving_average(loss, window), color="tab:blue", linewidth=1.8,
-                label=f"mean of last {window}")
-    finite = loss[np.isfinite(loss)]
-    if finite.size and finite.min() > 0 and finite.max() / finite.min() > 100:
-        ax.set_yscale("log")
+                label=f"training (mean of last {window})")
+    measured = np.isfinite(val_loss)
+    if measured.any():
+        ax.plot(iteration[measured], val_loss[measured], "o-", color="tab:orange",
+                markersize=4, linewidth=1.5, label="validation")
+    _log_scale_if_wide(ax, np.concatenate([loss, val_loss]), 100)
     ax.set_xlabel("iteration")
     ax.set_ylabel("loss")
     ax.set_title(title, parse_math=False)
@@ -93,26 +124,81 @@ def plot_loss(history, path, title="Training loss"):
     return save_png(fig, path)
 
 
+def plot_learning_rate(history, path, title="Learning rate"):
+    """The learning rate each iteration used (log axis when it spans over 20x) -> PNG at
+    ``path``; None (nothing written) when the history has no finite learning rate."""
+    if "learning_rate" not in history:
+        return None
+    lr = _column(history, "learning_rate")
+    if not np.isfinite(lr).any():
+        return None
+    iteration = (_column(history, "iteration") if "iteration" in history
+                 else np.arange(1, lr.size + 1))
+    fig = new_figure(6.4, 4.0, dpi=RUN_DPI)
+    ax = fig.add_subplot()
+    ax.plot(iteration, lr, color="tab:green", linewidth=1.8)
+    _log_scale_if_wide(ax, lr, 20)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("learning rate")
+    ax.set_title(title, parse_math=False)
+    ax.grid(True, alpha=0.3)
+    return save_png(fig, path)
+
+
+def accuracy_limits(epoch, values):
+    """(bottom, top) of an accuracy axis fitted to the checks after the first epoch
+    (the untrained first check, near chance, would flatten them) when there are two or
+    more, else to every check; a margin of a tenth of the range, at least 0.005, and
+    never beyond [0, 1]."""
+    later = np.isfinite(values) & (epoch >= 1)
+    chosen = values[later] if np.count_nonzero(later) >= 2 else values[np.isfinite(values)]
+    if chosen.size == 0:
+        return 0.0, 1.0
+    low, high = float(chosen.min()), float(chosen.max())
+    margin = max(0.1 * (high - low), 0.005)
+    return max(0.0, low - margin), min(1.0, high + margin)
+
+
 def plot_accuracy(history, path, title="Accuracy"):
-    """Train and validation accuracy at every accuracy check, against the epoch -> PNG."""
+    """Train and validation accuracy at every accuracy check, against the epoch -> PNG.
+
+    The y axis fits the trained epochs (``accuracy_limits``); a check below it (the
+    first, untrained one) is named above the legend, which sits under the plot. Epoch
+    ticks are whole numbers; the best validation accuracy is a star, with its value and
+    epoch in the legend."""
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
     epoch = _column(history, "epoch")
     train_acc = _column(history, "train_acc")
     val_acc = _column(history, "val_acc")
     checked = np.isfinite(val_acc) | np.isfinite(train_acc)
-    fig = new_figure(6.4, 4.0)
+    epoch, train_acc, val_acc = epoch[checked], train_acc[checked], val_acc[checked]
+    fig = new_figure(6.4, 4.0, dpi=RUN_DPI)
     ax = fig.add_subplot()
-    ax.plot(epoch[checked], train_acc[checked], "o-", color="tab:blue", label="train")
-    ax.plot(epoch[checked], val_acc[checked], "o-", color="tab:orange", label="validation")
+    bottom, top = accuracy_limits(np.concatenate([epoch, epoch]),
+                                  np.concatenate([train_acc, val_acc]))
+    for values, colour, label in ((train_acc, "tab:blue", "train"),
+                                  (val_acc, "tab:orange", "validation")):
+        ax.plot(epoch, values, "o-", color=colour, markersize=4, label=label)
+        inside = values >= bottom   # drawn whole, also on the top edge (100 %)
+        ax.plot(epoch[inside], values[inside], "o", color=colour, markersize=4,
+                clip_on=False)
     if np.isfinite(val_acc).any():
         best = int(np.nanargmax(val_acc))
-        ax.annotate(f"best {val_acc[best]:.4f}", (epoch[best], val_acc[best]),
-                    textcoords="offset points", xytext=(0, -14), ha="center", fontsize=8)
+        ax.plot(epoch[best], val_acc[best], "*", color="tab:red", markersize=14, zorder=3,
+                clip_on=False,
+                label=f"best validation {val_acc[best]:.2%} (epoch {int(round(epoch[best]))})")
+    ax.set_ylim(bottom, top)
+    below = [f"{name} {v:.1%}" for name, values in (("train", train_acc), ("validation", val_acc))
+             for v in values[:1] if np.isfinite(v) and v < bottom]
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy")
-    ax.set_ylim(0.0, 1.02)
     ax.set_title(title, parse_math=False)
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower right")
+    fig.legend(loc="outside lower center", ncols=3, fontsize=9,
+               title=f"first check, below the axis: {', '.join(below)}" if below else None,
+               title_fontsize=8)
     return save_png(fig, path)
 
 
@@ -153,12 +239,14 @@ def weights_as_images(W, input_shape=None):
 
 def plot_weights(W, path, input_shape=None, max_images=256, title="First-layer weights"):
     """Draw the first ``max_images`` filters of W (see ``weights_as_images``) as one grid,
-    each tile scaled to its own full range (``visualize_grid``) -> PNG at ``path``."""
+    each tile scaled to its own full range (``visualize_grid``), separated by light grey
+    gaps that no weight pixel is mistaken for -> PNG at ``path``."""
     images = weights_as_images(W, input_shape)[:max_images]
-    grid = visualize_grid(images, ubound=255.0, padding=1).astype(np.uint8)
+    grid = visualize_grid(images, ubound=255.0, padding=1, fill=255.0 * GAP_GREY)
+    grid = grid.astype(np.uint8)
     height, width = grid.shape[:2]
-    scale = 6.0 / max(height, width)
-    fig = new_figure(max(2.5, width * scale), max(2.5, height * scale) + 0.4)
+    scale = 6.4 / max(height, width)     # as wide as the other pictures
+    fig = new_figure(max(2.5, width * scale), max(2.5, height * scale) + 0.4, dpi=RUN_DPI)
     ax = fig.add_subplot()
     if grid.shape[-1] == 1:
         ax.imshow(grid[..., 0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
@@ -170,73 +258,51 @@ def plot_weights(W, path, input_shape=None, max_images=256, title="First-layer w
     return save_png(fig, path)
 
 
-def confusion_matrix(y_true, y_pred, num_classes):
-    """Counts C[i, j] = number of examples of true class i predicted as class j: (C, C) int."""
-    y_true = np.asarray(y_true).astype(np.int64).ravel()
-    y_pred = np.asarray(y_pred).astype(np.int64).ravel()
-    if y_true.shape != y_pred.shape:
-        raise ValueError(f"y_true and y_pred must have the same length; got {y_true.size} "
-                         f"and {y_pred.size}")
-    for name, y in (("y_true", y_true), ("y_pred", y_pred)):
-        if y.size and (y.min() < 0 or y.max() >= num_classes):
-            raise ValueError(f"{name} must hold labels in [0, {num_classes}); "
-                             f"got values in [{y.min()}, {y.max()}]")
-    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (y_true, y_pred), 1)
-    return matrix
-
-
-def per_class_accuracy(matrix):
-    """Recall of each class from a confusion matrix: diag / row sums (NaN for empty rows)."""
-    matrix = np.asarray(matrix, dtype=np.float64)
-    totals = matrix.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(totals > 0, np.diag(matrix) / np.where(totals > 0, totals, 1), np.nan)
+def count_font_size(num_classes, largest_count, axes_inches=4.4):
+    """Font size (points) that fits the counts of a ``num_classes`` square matrix drawn
+    ``axes_inches`` wide into their cells: at most 13 pt, at most 0.6 of a cell's height,
+    and the widest count in 0.8 of its width (a digit is ~0.6 em). Below 6 pt the counts
+    are not drawn (0 is returned)."""
+    cell = 72.0 * axes_inches / max(num_classes, 1)
+    digits = max(len(str(int(largest_count))), 1)
+    size = min(13.0, 0.6 * cell, 0.8 * cell / (0.6 * digits))
+    return size if size >= 6.0 else 0.0
 
 
 def plot_confusion(matrix, path, class_names=None, title="Confusion matrix (test)"):
     """Draw a confusion matrix (rows: true class, columns: predicted) -> PNG at ``path``.
-    Cells show counts when there are at most 20 classes."""
+    Cells show their counts in a font sized to the cell (``count_font_size``), zeros in
+    grey; a matrix too large for readable counts shows colours only."""
     matrix = np.asarray(matrix)
-    C = matrix.shape[0]
-    if matrix.ndim != 2 or matrix.shape[1] != C:
+    if matrix.ndim != 2 or matrix.shape[1] != matrix.shape[0]:
         raise ValueError(f"matrix must be square (C, C); got shape {matrix.shape}")
+    C = matrix.shape[0]
     names = [str(c) for c in (class_names if class_names is not None else range(C))]
     if len(names) != C:
         raise ValueError(f"class_names must name the {C} classes; got {len(names)} names")
-    size = min(12.0, max(4.0, 0.5 * C + 2.5))
-    fig = new_figure(size + 1.0, size)
+    side = 4.4 if C <= 25 else min(12.0, 0.18 * C)
+    fig = new_figure(side + 2.0, side + 1.2, dpi=RUN_DPI)
     ax = fig.add_subplot()
     image = ax.imshow(matrix, cmap="Blues", interpolation="nearest")
     fig.colorbar(image, ax=ax, shrink=0.8)
-    if C <= 20:
+    font = count_font_size(C, matrix.max() if matrix.size else 0, side)
+    if font:
         threshold = matrix.max() / 2.0 if matrix.size else 0
         for i in range(C):
             for j in range(C):
-                ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", fontsize=8,
-                        color="white" if matrix[i, j] > threshold else "black")
-        ax.set_xticks(range(C), names, rotation=45 if max(map(len, names)) > 3 else 0,
-                      ha="right" if max(map(len, names)) > 3 else "center", parse_math=False)
+                count = int(matrix[i, j])
+                colour = ("white" if count > threshold else "#1a1a1a") if count else "#b0b0b0"
+                ax.text(j, i, str(count), ha="center", va="center", fontsize=font,
+                        color=colour)
+    if C <= 40:
+        long_names = max(map(len, names)) > 3
+        ax.set_xticks(range(C), names, rotation=45 if long_names else 0,
+                      ha="right" if long_names else "center", parse_math=False)
         ax.set_yticks(range(C), names, parse_math=False)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title, parse_math=False)   # class names and titles are text, not mathtext
     return save_png(fig, path)
-
-
-def _format_value(value):
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, (dict, list, tuple)):
-        return json.dumps(value)
-    return str(value)
-
-
-def _table(rows, header=("key", "value")):
-    cells = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_format_value(v))}</td></tr>"
-                    for k, v in rows)
-    return (f"<table><thead><tr><th>{html.escape(header[0])}</th><th>{html.escape(header[1])}"
-            f"</th></tr></thead><tbody>{cells}</tbody></table>")
 
 
 _STYLE = """
@@ -258,36 +324,24 @@ def html_page_start(title):
             f"<h1>{html.escape(title)}</h1>"]
 
 
+def png_data_uri(png_path):
+    """``data:image/png;base64,...`` of a PNG file (a page that embeds it can be mailed
+    or moved alone), or None when ``png_path`` is None or missing."""
+    if png_path is None or not os.path.exists(png_path):
+        return None
+    with open(png_path, "rb") as f:
+        return "data:image/png;base64," + base64.b64encode(f.read()).decode("ascii")
+
+
 def embedded_figures(images):
     """<figure> elements for {caption: PNG path}, each PNG embedded as base64 (so the page
     can be mailed or moved alone); missing files are skipped."""
     figures = []
     for caption, png_path in images.items():
-        if png_path is None or not os.path.exists(png_path):
+        uri = png_data_uri(png_path)
+        if uri is None:
             continue
-        with open(png_path, "rb") as f:
-            data = base64.b64encode(f.read()).decode("ascii")
         figures.append(f'<figure><img alt="{html.escape(caption)}" '
-                       f'src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}'
+                       f'src="{uri}"><figcaption>{html.escape(caption)}'
                        "</figcaption></figure>")
     return "".join(figures)
-
-
-def write_report(path, title, config, metrics, images):
-    """Write one self-contained HTML page: the pictures (embedded as base64 PNGs, so the
-    file can be mailed or moved alone), then tables of ``metrics`` and ``config``.
-
-    config, metrics: dicts of JSON-able values; a ``per_class_accuracy`` dict in metrics
-    gets its own table. images: {caption: path of a PNG file}; missing files are skipped.
-    """
-    metrics = dict(metrics)
-    per_class = metrics.pop("per_class_accuracy", None)
-    parts = html_page_start(title) + [
-        embedded_figures(images), "<h2>Metrics</h2>", _table(metrics.items(), ("metric", "value"))]
-    if per_class:
-        parts += ["<h2>Per-class accuracy (test)</h2>",
-                  _table(per_class.items(), ("class", "accuracy"))]
-    parts += ["<h2>Configuration</h2>", _table(config.items(), ("setting", "value")),
-              "</body></html>"]
-    atomic_write_text(path, "\n".join(parts) + "\n")
-    return path

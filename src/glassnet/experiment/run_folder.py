@@ -4,13 +4,15 @@
       .glassnet-run.json  the marker: proof that glassnet made the folder, with the run's id
       config.json     the resolved TrainConfig, the model's class and config, glassnet's
                       version and the run's id
-      history.csv     one row per iteration: loss, accuracies, learning rate, seconds
+      history.csv     one row per iteration: loss, accuracies, learning rate, seconds,
+                      validation loss
       metrics.json    final and best accuracies, test accuracy, per-class accuracy, timings
       model.npz       the trained model (best validation parameters; the last epoch's with
                       train_on_val), glassnet.load_model
       checkpoints/    solver checkpoints (ckpt_latest.npz, ckpt_epoch_<k>.npz) for resuming
-      loss.png accuracy.png weights.png confusion.png
-      report.html     one self-contained page with the pictures and tables
+      loss.png accuracy.png learning_rate.png weights.png confusion.png
+      report.html     one self-contained page: summary, the pictures, per-class table,
+                      metrics, configuration, links to the files above
 
 Ownership: glassnet replaces or removes only files it can prove it wrote. A folder is
 claimed by creating its marker exclusively (``O_EXCL``), so of processes claiming one
@@ -142,8 +144,18 @@ class RunFolder:
         return self.file(REPORT)
 
     def picture_path(self, kind):
-        """Path of a picture: 'loss', 'accuracy', 'weights' or 'confusion'."""
+        """Path of a picture: 'loss', 'accuracy', 'learning_rate', 'weights' or
+        'confusion'."""
         return self.file(PICTURES[kind])
+
+    def file_links(self):
+        """(name, href relative to the folder) of the run's model, config, history,
+        metrics and checkpoints folder that exist now: the links of report.html."""
+        names = (MODEL, CONFIG, HISTORY, METRICS)
+        links = [(name, name) for name in names if os.path.isfile(self.file(name))]
+        if os.path.isdir(self.file(CHECKPOINT_DIR)):
+            links.append((f"{CHECKPOINT_DIR}/", f"{CHECKPOINT_DIR}/"))
+        return links
 
     @property
     def checkpoint_prefix(self):

@@ -7,7 +7,8 @@ HISTORY = "history.csv"
 METRICS = "metrics.json"
 MODEL = "model.npz"
 REPORT = "report.html"
-PICTURES = {"loss": "loss.png", "accuracy": "accuracy.png", "weights": "weights.png",
+PICTURES = {"loss": "loss.png", "accuracy": "accuracy.png",
+            "learning_rate": "learning_rate.png", "weights": "weights.png",
             "confusion": "confusion.png"}
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PREFIX = "ckpt"

@@ -29,6 +29,7 @@ exception raised by a callback propagates out of ``train_run`` (the folder keeps
 checkpoints). Ctrl-C writes a checkpoint and raises :class:`RunInterrupted`; a run that
 diverges raises :class:`DivergedError` and saves no model.
 """
+import datetime
 import os
 import time
 import warnings
@@ -38,7 +39,9 @@ import numpy as np
 
 from glassnet import __version__
 from glassnet.experiment.config import DEFAULT_CONV_BLOCKS, ConfigError, TrainConfig
-from glassnet.experiment.evaluation import (class_names, first_layer_weights, model_num_classes, predict_labels)
+from glassnet.experiment.evaluation import (class_names, classification_report, confusion_matrix,
+                                            first_layer_weights, model_num_classes,
+                                            per_class_accuracy, predict_labels)
 from glassnet.experiment.run_folder import CheckpointFallbackWarning, RunFolderError
 
 __all__ = ["train_run", "prepare_run", "train_prepared", "PreparedRun", "resume_run",
@@ -279,8 +282,11 @@ def train_run(config, run_folder, callbacks=(), progress=False):
     two to create the folder only after the data and model are ready.
 
     Metrics: test_acc (None without a test split), best_val_acc, best_epoch,
-    final_train_acc, final_val_acc, final_loss, epochs, iterations, stop_reason, seconds,
-    seconds_per_epoch, num_params, per_class_accuracy.
+    final_train_acc, final_val_acc, final_loss, final_val_loss, epochs, iterations,
+    stop_reason, seconds, seconds_per_epoch, mean_seconds_per_epoch, num_params,
+    per_class_accuracy, classification (per-class precision, recall, F1 and support:
+    glassnet.experiment.evaluation.classification_report), confusion_split (the split of
+    those two), examples (rows per split), finished_at (local time, ISO 8601).
 
     ``config.train_on_val`` (``config.replace(train_on_val=True)``) trains on the training
     and validation splits together (the final training of a configuration chosen on
@@ -369,16 +375,17 @@ def _train_and_finish(solver, prepared, run_folder, bookkeeping):
 
 
 def _metrics(solver, data, info, seconds, epoch_seconds):
-    """The run's metrics; a confusion matrix on the test split (the validation split when
-    the data set has no test labels)."""
-    from glassnet.experiment import plots
+    """The run's metrics; a confusion matrix and per-class table on the test split (the
+    validation split when the data set has no test labels)."""
     model = solver.model
     split = "test" if "y_test" in data and "X_test" in data else "val"
     y_pred = predict_labels(model, data[f"X_{split}"])
     num_classes = model_num_classes(model)
-    matrix = plots.confusion_matrix(data[f"y_{split}"], y_pred, num_classes)
+    matrix = confusion_matrix(data[f"y_{split}"], y_pred, num_classes)
     val_acc = np.asarray(solver.val_acc_history, dtype=np.float64)
-    last = (lambda values: float(values[-1]) if values else None)
+    val_loss = np.asarray(solver.history["val_loss"], dtype=np.float64)
+    val_loss = val_loss[np.isfinite(val_loss)]
+    last = (lambda values: float(values[-1]) if len(values) else None)
     json_metrics = {
         "test_acc": float(np.mean(y_pred == data["y_test"])) if split == "test" else None,
         "best_val_acc": float(solver.best_val_acc),
@@ -386,6 +393,7 @@ def _metrics(solver, data, info, seconds, epoch_seconds):
         "final_train_acc": last(solver.train_acc_history),
         "final_val_acc": last(solver.val_acc_history),
         "final_loss": _finite_or_none(solver.loss_history[-1]) if solver.loss_history else None,
+        "final_val_loss": last(val_loss),
         "epochs": int(solver.epoch),
         "iterations": len(solver.loss_history),
         "stop_reason": solver.stop_reason,
@@ -395,8 +403,12 @@ def _metrics(solver, data, info, seconds, epoch_seconds):
                                    if epoch_seconds else None),
         "num_params": sum(int(v.size) for v in model.params.values()),
         "per_class_accuracy": {n: _finite_or_none(a) for n, a in
-                               zip(info["class_names"], plots.per_class_accuracy(matrix))},
+                               zip(info["class_names"], per_class_accuracy(matrix))},
+        "classification": classification_report(matrix, info["class_names"]),
         "confusion_split": split,
+        "examples": {name: int(len(data[f"y_{name}"])) for name in ("train", "val", "test")
+                     if f"y_{name}" in data},
+        "finished_at": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
     }
     return {"json": json_metrics, "matrix": matrix}
 
@@ -408,10 +420,13 @@ def _finite_or_none(value):
 
 def _draw(solver, metrics, info, config, run_folder):
     """The run's pictures and report.html."""
-    from glassnet.experiment import plots
+    from glassnet.experiment import plots, report
+    history = solver.history
     images = {
-        "Training loss": plots.plot_loss(solver.history, run_folder.picture_path("loss")),
-        "Accuracy": plots.plot_accuracy(solver.history, run_folder.picture_path("accuracy")),
+        "Loss": plots.plot_loss(history, run_folder.picture_path("loss")),
+        "Accuracy": plots.plot_accuracy(history, run_folder.picture_path("accuracy")),
+        "Learning rate": plots.plot_learning_rate(history,
+                                                  run_folder.picture_path("learning_rate")),
     }
     weights = first_layer_weights(solver.model)
     if weights is not None:
@@ -429,7 +444,11 @@ def _draw(solver, metrics, info, config, run_folder):
         metrics["matrix"], run_folder.picture_path("confusion"), info["class_names"],
         title=f"Confusion matrix ({split})")
     title = f"glassnet run {os.path.basename(os.path.normpath(run_folder.path))}"
-    shown = dict(config.to_dict(), model_class=type(solver.model).__name__,
-                 glassnet_version=__version__)
-    plots.write_report(run_folder.report_path, title, shown, metrics["json"], images)
+    shown = config.to_dict()
+    if shown["num_train"] is None:
+        shown["num_train"] = "all"
+    report.write_report(run_folder.report_path, title, shown, metrics["json"], images,
+                        about=report.summary_texts(config, metrics["json"],
+                                                   type(solver.model).__name__, __version__),
+                        links=run_folder.file_links())
 

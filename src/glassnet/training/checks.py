@@ -102,3 +102,19 @@ def find_base_lr(update_rule, optim_config):
         raise ValueError("an lr_schedule needs a learning rate: give "
                          "optim_config={'learning_rate': ...}")
     return float(defaults["learning_rate"])
+
+
+def accuracy_of(scores, y):
+    """Fraction of rows whose highest score is their label: scores (n, C), y (n,) -> float."""
+    return float(np.mean(np.argmax(scores, axis=1) == y))
+
+
+def scores_loss(model, scores, y):
+    """The validation loss: ``model.scores_loss(scores, y)`` (data loss + L2 penalty of
+    test-mode scores (n, C), every glassnet model has it) as a float; NaN for a model
+    without that method, whose loss the solver cannot know."""
+    loss_of = getattr(model, "scores_loss", None)
+    if not callable(loss_of):
+        return math.nan
+    with np.errstate(all="ignore"):   # a diverged model's NaN scores: NaN, said once already
+        return float(loss_of(scores, np.asarray(y).astype(np.int64)))

@@ -11,6 +11,12 @@ The Solver keeps the classic lists (``loss_history``, one loss per iteration;
     val_acc     likewise
     learning_rate  the first parameter's learning rate used by that iteration
     seconds     training time so far
+    val_loss    the loss of the validation rows whose accuracy was checked (test-mode
+                scores, L2 penalty included: ``model.scores_loss``), NaN where none was
+                checked or the model cannot say
+
+New columns go last, so that a reader of an older history.csv by position still works; a
+column missing from an older file or checkpoint reads as absent (all NaN).
 
 :class:`TrainingHistory` holds them together so that an interrupted iteration can be
 undone (:meth:`TrainingHistory.truncate`) and a checkpoint can store and check them.
@@ -23,10 +29,12 @@ import numpy as np
 
 from glassnet._core.files import atomic_write_text
 
-__all__ = ["HISTORY_COLUMNS", "TrainingHistory", "history_attribute"]
+__all__ = ["HISTORY_COLUMNS", "ADDED_COLUMNS", "TrainingHistory", "history_attribute"]
 
 HISTORY_COLUMNS = ("iteration", "epoch", "loss", "train_acc", "val_acc", "learning_rate",
-                   "seconds")
+                   "seconds", "val_loss")
+# Columns a checkpoint of an older glassnet may lack: filled with NaN when it is read.
+ADDED_COLUMNS = ("val_loss",)
 
 
 class TrainingHistory:
@@ -53,18 +61,20 @@ class TrainingHistory:
         """Append the row of a finished iteration (accuracies NaN until checked)."""
         row = {"iteration": iteration, "epoch": iteration / iterations_per_epoch,
                "loss": loss, "train_acc": math.nan, "val_acc": math.nan,
-               "learning_rate": learning_rate, "seconds": seconds}
+               "learning_rate": learning_rate, "seconds": seconds, "val_loss": math.nan}
         for column in HISTORY_COLUMNS:
             self.table[column].append(row[column])
         self.loss.append(loss)
 
-    def add_accuracy(self, train_acc, val_acc):
-        """Record an accuracy check, made at the last iteration appended."""
+    def add_accuracy(self, train_acc, val_acc, val_loss=math.nan):
+        """Record an accuracy check (and the validation loss measured with it), made at
+        the last iteration appended."""
         self.train_acc.append(train_acc)
         self.val_acc.append(val_acc)
         if self.loss:
             self.table["train_acc"][-1] = train_acc
             self.table["val_acc"][-1] = val_acc
+            self.table["val_loss"][-1] = val_loss
 
     def first_finite_loss(self):
         """The run's first finite loss (the divergence rule's reference), or None."""

@@ -21,7 +21,9 @@ One iteration ``t`` (``T = num_epochs * iterations_per_epoch`` in all, where
 6. at an epoch end: ``epoch += 1``, every learning rate ``*= lr_decay``;
 7. on the first and last iterations and at epoch ends: accuracy on up to
    ``num_train_samples`` / ``num_val_samples`` rows (subsampled by ``choice`` from the
-   minibatch stream), a copy of the parameters on a new best validation accuracy,
+   minibatch stream), and the validation loss of the same validation rows (Keras'
+   ``val_loss``: ``model.scores_loss`` of their test-mode scores, no extra forward pass;
+   NaN for a model without it), a copy of the parameters on a new best validation accuracy,
    ``(Epoch e / E) train acc: ...; val_acc: ...``; at an epoch end then the checkpoint
    (every ``checkpoint_every`` epochs and at the last), early stopping, ``on_epoch_end``;
 8. the callbacks' ``on_iteration``.
@@ -314,8 +316,10 @@ class Solver:
         """Train/val accuracy, history and best parameters; returns True on a new best."""
         train_acc = self.check_accuracy(self.X_train, self.y_train,
                                         num_samples=self.num_train_samples)
-        val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
-        self._history.add_accuracy(train_acc, val_acc)
+        scores, y_val = self._scores(self.X_val, self.y_val, self.num_val_samples)
+        val_acc = checks.accuracy_of(scores, y_val)
+        self._history.add_accuracy(train_acc, val_acc,
+                                   checks.scores_loss(self.model, scores, y_val))
         if self.verbose:
             self._print("(Epoch %d / %d) train acc: %f; val_acc: %f"
                         % (self.epoch, self.num_epochs, train_acc, val_acc))
@@ -353,13 +357,17 @@ class Solver:
         """
         num_samples = checks.check_optional(num_samples, "num_samples", check_positive_int)
         batch_size = check_positive_int(batch_size, "batch_size")
+        return checks.accuracy_of(*self._scores(X, y, num_samples, batch_size))
+
+    def _scores(self, X, y, num_samples, batch_size=100):
+        """(test-mode scores (n, C), labels (n,)) of X, or of a subsample
+        ``choice(N, num_samples)`` when num_samples < N (see :meth:`check_accuracy`)."""
         N = X.shape[0]
         if num_samples is not None and N > num_samples:
             mask = self._random().choice(N, num_samples)
             N, X, y = num_samples, X[mask], y[mask]
-        predictions = [np.argmax(self.model.loss(X[start:start + batch_size]), axis=1)
-                       for start in range(0, N, batch_size)]
-        return float(np.mean(np.hstack(predictions) == y))
+        return np.concatenate([self.model.loss(X[start:start + batch_size])
+                               for start in range(0, N, batch_size)]), y
 
     # ---- history and output ------------------------------------------------------------
 

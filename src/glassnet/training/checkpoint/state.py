@@ -9,7 +9,8 @@ plus a JSON header with the names, settings, counters and stream positions.
 
 Versions: 1 stored the writer's ``checkpoint_name`` (a path) in the settings; 2 stores
 only its last component, ``checkpoint_stem``, so a file never decides where a resumed
-run writes (the stem goes in the folder of the file resumed from). The functions in
+run writes (the stem goes in the folder of the file resumed from); 3 adds the history
+column ``val_loss`` (NaN in a migrated file: the run did not measure it). The functions in
 :data:`MIGRATIONS` turn a version-k file's ``(arrays, header)`` into version k+1;
 :meth:`CheckpointState.load` applies them.
 
@@ -28,13 +29,13 @@ from glassnet.training.checkpoint.fields import (RandomStreamState, field as _fi
 from glassnet._core.files import load_npz, save_npz
 from glassnet.training.checkpoint.files import (epoch_checkpoint_path, latest_checkpoint_path,
                                                 remove_stale_temp_files)
-from glassnet.training.history import TrainingHistory
+from glassnet.training.history import ADDED_COLUMNS, TrainingHistory
 
 __all__ = ["CheckpointState", "RandomStreamState", "remove_stale_temp_files", "epoch_checkpoint_path", "latest_checkpoint_path",
            "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION"]
 
 CHECKPOINT_FORMAT = "glassnet-checkpoint"
-CHECKPOINT_VERSION = 2
+CHECKPOINT_VERSION = 3
 MAX_ITERATIONS = 10 ** 12
 SETTING_KINDS = {   # constructor argument -> (kind, may be null); ranges: the Solver checks
     "update_rule": ("str", True), "lr_decay": ("number", False), "batch_size": ("int", False),
@@ -68,7 +69,19 @@ def _migrate_1_to_2(arrays, meta, where):
     return meta
 
 
-MIGRATIONS = {1: _migrate_1_to_2}
+def _migrate_2_to_3(arrays, meta, where):
+    """Version 3 added history columns (``ADDED_COLUMNS``): absent, so NaN on every row
+    (one per row of ``history/loss``; a missing or malformed one is reported later)."""
+    loss = arrays.get("history/loss")
+    if loss is not None:
+        for column in ADDED_COLUMNS:
+            arrays.setdefault(f"history/{column}",
+                              np.full(np.shape(loss)[:1], np.nan, dtype=np.float64))
+    meta["version"] = 3
+    return meta
+
+
+MIGRATIONS = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
 
 
 def _check_stem(stem, where):
