@@ -86,7 +86,8 @@ def test_resume_raises_the_budget(swept, capsys):
     (["sweep", "run", *TINY, "--trials", "2"], "nothing to search"),
     (["sweep", "run", *TINY, "--param", "lr=log:1", "--trials", "2"], "LOW:HIGH"),
     (["sweep", "run", *TINY, "--param", "lrr=log:1e-3:1e-1", "--trials", "2"], "not training settings"),
-    (["sweep", "run", *TINY, "--param", "lr=log:1e-3:1e-1"], "n_trials"),
+    (["sweep", "run", *TINY, "--param", "lr=log:1e-3:1e-1"], "give --trials (the number "
+                                                              "of trials) or --timeout"),
     (["sweep", "status", "nosuch"], "no sweep 'nosuch' here"),
 ])
 def test_usage_errors_are_one_clear_line(argv, message, capsys, tmp_path, monkeypatch):

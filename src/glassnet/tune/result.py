@@ -161,6 +161,11 @@ class SweepResult:
         counts["retried"] = sum(1 for t in self.trials if "failed_trial" in t.system_attrs)
         return counts
 
+    def failed_trials(self):
+        """The trials that failed with an error (their ``error`` attribute says which); not
+        those failed because their worker died or Ctrl-C stopped them (queued again)."""
+        return [t for t in self.trials if t.state.name == "FAIL" and "error" in t.user_attrs]
+
     def records(self):
         """Plain trial records for glassnet.tune.plots."""
         return [{"number": t.number, "state": t.state.name, "value": t.value,
