@@ -20,7 +20,8 @@ from glassnet.tune.progress import Progress
 from glassnet.tune.result import SweepResult
 from glassnet.tune.space import Choice, Space
 from glassnet.tune.strategy import PRUNERS, SAMPLERS
-from glassnet.tune.workers import BUDGET_ATTR, Job, run_workers, work as work_in_process
+from glassnet.tune.workers import (BUDGET_ATTR, Job, UnguardedScriptError, refuse_in_worker,
+                                   run_workers, work as work_in_process)
 
 __all__ = ["run", "create", "work", "load", "check", "plan", "default_sampler", "default_name",
            "JOURNAL_NAME", "PYTHON_NAMES"]
@@ -217,6 +218,7 @@ def create(space, config=None, *, storage, name, n_trials=None, sampler=None, pr
     -------
     (study, created): the Optuna study and whether this call made it.
     """
+    refuse_in_worker()
     space, spec = _definition(space, config, factory, sampler, pruner, n_trials)
     budget = _budget(space, spec, n_trials, timeout=None if n_trials else 0)
     grid = space.grid_points() if spec["sampler"] == "grid" else None
@@ -248,7 +250,11 @@ def work(storage, name, *, folder=None, n_trials=None, n_jobs=1, timeout=None, s
     A sweep stored in a database that names local files (``data = "mat:<file>"``, a model
     TOML file) is refused unless each of them is in ``allow_files`` (see
     glassnet.tune.local_files); its trials then record only the kind of an error in the
-    database, and print the error itself here."""
+    database, and print the error itself here.
+
+    With ``n_jobs > 1`` a script must call it under ``if __name__ == "__main__":`` (the
+    worker processes import the script); without, UnguardedScriptError says so."""
+    refuse_in_worker()
     check_positive_int(n_jobs, "n_jobs")
     check_optional(n_trials, "n_trials", check_positive_int)
     check_optional(timeout, "timeout", check_positive_number)
@@ -322,7 +328,15 @@ def run(space, config=None, *, factory=None, options=None, data=None, n_trials=N
         No progress bar and no per-trial lines.
     report : bool
         Write trials.csv, best_model.npz and report.html into the folder at the end.
+
+    Raises
+    ------
+    UnguardedScriptError
+        ``n_jobs > 1`` in a script that calls this at its top level: the worker processes
+        import the script, so the call must sit under ``if __name__ == "__main__":``. The
+        sweep this call created is removed again (nothing ran).
     """
+    refuse_in_worker()
     check_positive_int(n_jobs, "n_jobs")
     check_optional(timeout, "timeout", check_positive_number)
     space, spec = _definition(space, config, factory, sampler, pruner, n_trials)
@@ -340,9 +354,14 @@ def run(space, config=None, *, factory=None, options=None, data=None, n_trials=N
                exist_ok=False)
     # the files this call's own definition names: its workers may read them
     own_files = tuple(path for _, _, path in named_files(spec))
-    result = work(storage, name, folder=folder, n_jobs=n_jobs, timeout=timeout, seed=seed,
-                  factory=factory, options=options, data=data, heartbeat=heartbeat,
-                  grace=grace, quiet=quiet, allow_files=own_files)
+    try:
+        result = work(storage, name, folder=folder, n_jobs=n_jobs, timeout=timeout, seed=seed,
+                      factory=factory, options=options, data=data, heartbeat=heartbeat,
+                      grace=grace, quiet=quiet, allow_files=own_files)
+    except UnguardedScriptError:
+        if not resume:   # made by this call, and no trial started: the guarded script reruns it
+            storage_mod.delete_study(storage, name)
+        raise
     if report:
         result.write_report(folder)
     return result

@@ -26,7 +26,8 @@ import warnings
 from glassnet._core.validate import check_positive_int
 
 __all__ = ["SPEC_ATTR", "SweepNotFoundError", "open_storage", "is_rdb_url", "create_study",
-           "load_study", "read_spec", "requeue_dead_local_trials", "describe_storage"]
+           "load_study", "read_spec", "requeue_dead_local_trials", "describe_storage",
+           "delete_study"]
 
 SPEC_ATTR = "glassnet_sweep"
 CREATE_ATTEMPTS = 12        # attempts at making tables and the study under a race
@@ -198,6 +199,12 @@ def load_study(storage, name, heartbeat=30, grace=None, sampler=None, pruner=Non
         raise SweepNotFoundError(f"no sweep named {name!r} in {describe_storage(storage)}; "
                                  f"sweeps there: {', '.join(names) or 'none'}") from None
     return study
+
+
+def delete_study(storage, name):
+    """Remove the sweep ``name`` from ``storage`` (its records; a journal file stays)."""
+    optuna = _optuna()
+    optuna.delete_study(study_name=name, storage=open_storage(storage))
 
 
 def read_spec(study):
