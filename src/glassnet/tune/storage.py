@@ -30,6 +30,7 @@ __all__ = ["SPEC_ATTR", "SweepNotFoundError", "open_storage", "is_rdb_url", "cre
            "delete_study"]
 
 SPEC_ATTR = "glassnet_sweep"
+METRIC_NAME = "validation accuracy"   # what a trial's value is (optuna-dashboard shows it)
 CREATE_ATTEMPTS = 12        # attempts at making tables and the study under a race
 SPEC_WAIT_SECONDS = 60.0    # how long a losing creator waits for the winner's definition
 MAX_RETRY = 3               # times one configuration is re-queued after its worker died
@@ -134,7 +135,8 @@ def create_study(storage, name, spec, heartbeat=30, grace=None, grid_points=None
     """Create the sweep ``name`` with definition ``spec`` (a JSON-able dict), or load it when
     it exists with the same definition. Safe to call from many processes at once.
 
-    Exactly one caller wins Optuna's study creation; it queues the grid points (if any),
+    Exactly one caller wins Optuna's study creation; it names the objective
+    (:data:`METRIC_NAME`), queues the grid points (if any),
     writes the user attributes ``attrs`` (the trial budget) and then ``spec``, so a worker
     that can read the definition also sees the whole queue and the budget. The others wait
     for the definition and compare it with theirs.
@@ -159,6 +161,9 @@ def create_study(storage, name, spec, heartbeat=30, grace=None, grid_points=None
 
     study, created = _with_retries(create_or_load)
     if created:
+        with warnings.catch_warnings():   # experimental in Optuna 5; read by optuna-dashboard
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([METRIC_NAME])
         for params in grid_points or ():
             study.enqueue_trial(params, skip_if_exists=False)
         for key, value in (attrs or {}).items():
