@@ -175,13 +175,15 @@ def naive_spatial_bn_relu(relu):
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def chromium_dump_dom(page, profile, virtual_time_ms=5000, timeout=120):
+def chromium_dump_dom(page, profile, virtual_time_ms=5000, timeout=120, window_size=None):
     """Open ``page`` (an HTML file) in headless Chromium with a fresh profile folder
     ``profile``; returns the finished process: stdout is the DOM once the page has loaded
     and its scripts have run (for up to ``virtual_time_ms`` of virtual time), stderr
-    Chromium's log, where each console message is a line containing ':CONSOLE'."""
+    Chromium's log, where each console message is a line containing ':CONSOLE'.
+    ``window_size``: ``(width, height)`` of the window in CSS pixels (layout checks)."""
+    size = [f"--window-size={window_size[0]},{window_size[1]}"] if window_size else []
     return subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", *size,
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--no-first-run", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
          f"--virtual-time-budget={virtual_time_ms}", "--dump-dom", Path(page).resolve().as_uri()],
