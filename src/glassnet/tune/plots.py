@@ -107,10 +107,10 @@ def plot_history(records, path, title="Optimisation history"):
     fig = new_figure(6.4, 4.0)
     ax = fig.add_subplot()
     done = sorted(_complete(records), key=lambda r: r["number"])
-    pruned = [r for r in records if r["state"] == "PRUNED" and _last_value(r) is not None]
+    pruned = _pruned(records)
     if pruned:
-        ax.scatter([r["number"] for r in pruned], [_last_value(r) for r in pruned],
-                   marker="x", color="0.6", label="pruned (last epoch reported)")
+        ax.scatter([r["number"] for r in pruned], [r["value"] for r in pruned],
+                   label=PRUNED_LABEL, **PRUNED_STYLE)
     if done:
         numbers = [r["number"] for r in done]
         values = [r["value"] for r in done]
@@ -310,11 +310,12 @@ def importance_caveat(n_complete):
     return None
 
 
-def plot_importances(importances, path, n_complete, title="Parameter importances"):
-    """Horizontal bars of ``{name: importance}`` (largest on top), titled with the number
-    of complete trials they come from (pruned trials do not count), with the caveat of
-    :func:`importance_caveat` under few trials."""
-    if n_complete < MIN_IMPORTANCE_TRIALS:
+def plot_importances(importances, path, n_complete=None, title="Parameter importances"):
+    """Horizontal bars of ``{name: importance}`` (largest on top). ``n_complete``: the
+    number of complete trials they come from (pruned trials do not count), shown in the
+    title, with the caveat of :func:`importance_caveat` under few trials; fewer than
+    MIN_IMPORTANCE_TRIALS is a ValueError (nothing drawn). None: not known, not shown."""
+    if n_complete is not None and n_complete < MIN_IMPORTANCE_TRIALS:
         raise ValueError(importance_caveat(n_complete))
     fig = new_figure(6.0, 1.2 + 0.45 * max(len(importances), 1))
     ax = fig.add_subplot()
@@ -325,8 +326,9 @@ def plot_importances(importances, path, n_complete, title="Parameter importances
         ax.text(v, i, f" {v:.2f}", va="center", fontsize="small")
     ax.set_xlabel("importance (fANOVA, sums to 1)")
     ax.set_xlim(0, max([v for _, v in items] + [0.01]) * 1.2)
-    ax.set_title(f"{title} from {n_complete} complete trials", **PLAIN)
-    caveat = importance_caveat(n_complete)
+    ax.set_title(title if n_complete is None else f"{title} from {n_complete} complete trials",
+                 **PLAIN)
+    caveat = None if n_complete is None else importance_caveat(n_complete)
     if caveat:
         fig.text(0.5, 0.01, caveat, ha="center", va="bottom", fontsize="small", color="C3",
                  wrap=True, **PLAIN)
