@@ -306,3 +306,15 @@ def test_a_sweep_started_here_needs_no_allow_file_for_its_own_files(database, tm
                                              "epochs": 1}, storage=database, n_jobs=2,
                       folder=str(tmp_path / "s"), name="own", quiet=True, report=False)
     assert len(result.complete) == 2
+
+
+def test_create_needs_no_trial_count_and_run_does(here, capsys):
+    """A created sweep may leave the count to its workers (sweep work --trials N); a sweep
+    run here needs --trials or --timeout, and says so in the command line's words."""
+    code, out, err = glassnet(capsys, "sweep", "create", "--storage", "s.journal", "--name",
+                              "open", *TINY, "--param", "lr=log:1e-3:1e-1")
+    assert code == 0 and "sweep open created" in out, err
+    code, out, err = glassnet(capsys, "sweep", "run", *TINY, "--param", "lr=log:1e-3:1e-1")
+    assert code == 1 and out == "" and "n_trials" not in err
+    assert err == ("glassnet: error: give --trials (the number of trials) or --timeout "
+                   "(seconds)\n")

@@ -299,7 +299,7 @@ def _cmd_create(args):
     from glassnet.tune.storage import describe_storage
     space, base, settings = definition(args)
     tune.check(space, base, n_trials=settings.get("trials"), sampler=settings.get("sampler"),
-               pruner=settings["pruner"], names=OPTION_NAMES)
+               pruner=settings["pruner"], names=OPTION_NAMES, need_budget=False)
     study, created = tune.create(space, base, storage=args.storage, name=args.name,
                                  n_trials=settings.get("trials"), sampler=settings.get("sampler"),
                                  pruner=settings["pruner"])

@@ -134,7 +134,9 @@ def _definition(space, config, factory, sampler, pruner, n_trials=None, names=PY
     return space, spec
 
 
-def _budget(space, spec, n_trials, timeout, names=PYTHON_NAMES):
+def _budget(space, spec, n_trials, timeout, names=PYTHON_NAMES, need_budget=True):
+    """The trial budget (None: none). ``need_budget``: a trial count or a timeout must be
+    given (a sweep run here); ``create`` has none (its workers bring their own limits)."""
     if spec["sampler"] == "grid":
         size = space.grid_size()
         if n_trials is not None and n_trials != size:
@@ -144,22 +146,23 @@ def _budget(space, spec, n_trials, timeout, names=PYTHON_NAMES):
                              "trials from them")
         return size
     check_optional(n_trials, names["n_trials"], check_positive_int)
-    if n_trials is None and timeout is None:
+    if need_budget and n_trials is None and timeout is None:
         raise ValueError(f"give {names['n_trials']} (the number of trials) or "
                          f"{names['timeout']} (seconds)")
     return n_trials
 
 
 def check(space, config=None, *, factory=None, n_trials=None, sampler=None, pruner="median",
-          timeout=None, names=PYTHON_NAMES):
+          timeout=None, names=PYTHON_NAMES, need_budget=True):
     """Check a whole sweep before anything runs or is written: the space, each value it
     may draw against the training configuration (every choice, both ends of each range),
     the sampler, the pruner and the trial budget. Returns the trial budget (None: until
-    the timeout). ``names`` says how messages name the arguments (:data:`PYTHON_NAMES`).
+    the timeout). ``names`` says how messages name the arguments (:data:`PYTHON_NAMES`);
+    ``need_budget=False`` for a sweep that is only created (``create``: no count needed).
     ``run`` and ``create`` make the same checks first; the command line calls this before
     it prints anything."""
     space, spec = _definition(space, config, factory, sampler, pruner, n_trials, names)
-    return _budget(space, spec, n_trials, timeout, names)
+    return _budget(space, spec, n_trials, timeout, names, need_budget)
 
 
 def default_name(config=None):
@@ -220,7 +223,7 @@ def create(space, config=None, *, storage, name, n_trials=None, sampler=None, pr
     """
     refuse_in_worker()
     space, spec = _definition(space, config, factory, sampler, pruner, n_trials)
-    budget = _budget(space, spec, n_trials, timeout=None if n_trials else 0)
+    budget = _budget(space, spec, n_trials, timeout=None, need_budget=False)
     grid = space.grid_points() if spec["sampler"] == "grid" else None
     study, created = storage_mod.create_study(storage, name, spec, heartbeat, grace, grid,
                                               attrs={BUDGET_ATTR: budget})
