@@ -180,17 +180,18 @@ def naive_spatial_bn_relu(relu):
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def chromium_dump_dom(page, profile, virtual_time_ms=5000, timeout=120, extra_args=()):
+def chromium_dump_dom(page, profile, virtual_time_ms=5000, timeout=120, window_size=None):
     """Open ``page`` (an HTML file) in headless Chromium with a fresh profile folder
     ``profile``; returns the finished process: stdout is the DOM once the page has loaded
     and its scripts have run (for up to ``virtual_time_ms`` of virtual time), stderr
     Chromium's log, where each console message is a line containing ':CONSOLE'.
-    ``extra_args``: more Chromium switches (``--window-size=1280,900``)."""
+    ``window_size``: ``(width, height)`` of the window in CSS pixels (layout checks)."""
+    size = [f"--window-size={window_size[0]},{window_size[1]}"] if window_size else []
     return subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", *size,
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--no-first-run", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
-         *extra_args, f"--virtual-time-budget={virtual_time_ms}", "--dump-dom",
+         f"--virtual-time-budget={virtual_time_ms}", "--dump-dom",
          Path(page).resolve().as_uri()],
         capture_output=True, text=True, timeout=timeout)
 
@@ -229,7 +230,7 @@ def chromium_layout(page, profile, width=1280, height=900, element_ids=()):
     script = _LAYOUT_SCRIPT.replace("ELEMENT_IDS", json.dumps(list(element_ids)))
     text = page.read_text(encoding="utf-8")
     copy.write_text(text.replace("</body>", script + "</body>", 1), encoding="utf-8")
-    proc = chromium_dump_dom(copy, profile, extra_args=[f"--window-size={width},{height}"])
+    proc = chromium_dump_dom(copy, profile, window_size=(width, height))
     found = re.search(r'<pre id="chromium-layout" hidden="">(.*?)</pre>', proc.stdout, re.S)
     assert found, f"the page was not measured; Chromium said:\n{proc.stderr[-2000:]}"
     return json.loads(html.unescape(found.group(1)))

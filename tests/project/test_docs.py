@@ -43,7 +43,7 @@ DOCUMENTED = [
     "glassnet.experiment.config", "glassnet.experiment.run_folder",
     "glassnet.experiment.run_layout", "glassnet.experiment.evaluation",
     "glassnet.experiment.plots", "glassnet.experiment.model_size",
-    "glassnet.tune", "glassnet.tune.plots",
+    "glassnet.tune", "glassnet.tune.plots", "glassnet.tune.report",
     "glassnet.bench.layers", "glassnet.bench.training", "glassnet.bench.timing",
     "glassnet.export", "glassnet.export.plan", "glassnet.export.onnx",
     "glassnet.export.torch", "glassnet.export.preprocess", "glassnet.export.safetensors",

@@ -86,7 +86,8 @@ def test_resume_raises_the_budget(swept, capsys):
     (["sweep", "run", *TINY, "--trials", "2"], "nothing to search"),
     (["sweep", "run", *TINY, "--param", "lr=log:1", "--trials", "2"], "LOW:HIGH"),
     (["sweep", "run", *TINY, "--param", "lrr=log:1e-3:1e-1", "--trials", "2"], "not training settings"),
-    (["sweep", "run", *TINY, "--param", "lr=log:1e-3:1e-1"], "n_trials"),
+    (["sweep", "run", *TINY, "--param", "lr=log:1e-3:1e-1"], "give --trials (the number "
+                                                              "of trials) or --timeout"),
     (["sweep", "status", "nosuch"], "no sweep 'nosuch' here"),
 ])
 def test_usage_errors_are_one_clear_line(argv, message, capsys, tmp_path, monkeypatch):
@@ -209,10 +210,81 @@ def open_in_browser(html_path, tmp_path):
 @pytest.mark.slow
 def test_both_reports_load_in_a_headless_browser(swept, tmp_path):
     images, loaded, console, dom = open_in_browser(swept / "report.html", tmp_path / "sweep")
-    assert images >= 5 and loaded == images and console == []
-    assert dom.count("<table>") == 2 and dom.count('<tr class="best">') == 1
-    assert len(re.findall(r"<tr(?: class=\"best\")?><td>\d+</td><td>COMPLETE", dom)) >= 3
+    assert images >= 4 and loaded == images and console == []
+    # 3 or 4 complete trials (test_resume_raises_the_budget may have added one)
+    assert re.search(r"Parameter importances are not drawn: [34] complete trials, fewer than "
+                     r"the 5", dom)
+    assert dom.count('<table class="summary">') == 1 and dom.count("<table>") == 1
+    assert dom.count('<tr class="best">') == 1
+    assert len(re.findall(r'<tr(?: class="best")?><td><a href="trials/trial-000\d/report.html">'
+                          r'\d+</a></td><td>COMPLETE', dom)) >= 3
     run_report = swept / "trials" / "trial-0000" / "report.html"
     images, loaded, console, dom = open_in_browser(run_report, tmp_path / "run")
     assert images >= 3 and loaded == images and console == []
     assert "<table>" in dom
+
+
+@pytest.fixture(scope="module")
+def pruned_sweep(tmp_path_factory):
+    """A real small sweep in which the median pruner stops trials: 12 trials of 4 epochs
+    over learning rates up to 1 (where training goes nowhere)."""
+    folder = tmp_path_factory.mktemp("pruned") / "p"
+    code = main(["sweep", "run", "--data", "digits", "--model", "fc", "--epochs", "4",
+                 "--num-train", "400", "--batch-size", "50", "--param", "lr=log:1e-4:1",
+                 "--param", "weight_decay=log:1e-6:1e-1", "--param", "hidden=choice:32,64-32",
+                 "--trials", "12", "--pruner", "median", "--name", "p", "--out", str(folder),
+                 "--quiet"])
+    assert code == 0
+    return folder
+
+
+LAYOUT_CHECK = """<script>window.addEventListener("load", function () {
+  var im = document.images, ok = 0, rows = document.querySelectorAll("div.table-box tbody tr");
+  for (var i = 0; i < im.length; i++) if (im[i].complete && im[i].naturalWidth > 0) ok++;
+  var pruned = 0, links = [];
+  rows.forEach(function (r) {
+    if (r.cells[1].textContent === "PRUNED") pruned++;
+    var a = r.cells[0].querySelector("a"); links.push(a ? a.getAttribute("href") : null); });
+  var summary = document.getElementById("summary").getBoundingClientRect();
+  var p = document.createElement("pre"); p.id = "glassnet-layout";
+  p.textContent = JSON.stringify({images: im.length, loaded: ok, rows: rows.length,
+    pruned: pruned, links: links, scrollWidth: document.documentElement.scrollWidth,
+    innerWidth: window.innerWidth, innerHeight: window.innerHeight,
+    summaryTop: summary.top, summaryBottom: summary.bottom,
+    headline: document.querySelector("p.headline").textContent});
+  document.body.appendChild(p); });</script>"""
+
+
+@pytest.mark.requires("chromium")
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs "
+                    "Debian's chromium)")
+@pytest.mark.slow
+def test_the_sweep_page_at_1280_px_shows_pruned_trials_and_fits(pruned_sweep, tmp_path):
+    import csv
+    import json
+    with open(pruned_sweep / "trials.csv", newline="") as f:
+        states = [row["state"] for row in csv.DictReader(f)]
+    assert states.count("PRUNED") >= 2 and states.count("COMPLETE") >= 2, states
+    page = pruned_sweep / "checked.html"     # beside the report: relative links resolve
+    page.write_text((pruned_sweep / "report.html").read_text(encoding="utf-8")
+                    .replace("</body>", LAYOUT_CHECK + "</body>"), encoding="utf-8")
+    proc = chromium_dump_dom(page, tmp_path / "profile", window_size=(1280, 900))
+    found = re.search(r'<pre id="glassnet-layout">(.*?)</pre>', proc.stdout, re.S)
+    assert found, proc.stderr[-2000:]
+    seen = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    assert seen["innerWidth"] == 1280
+    assert seen["images"] >= 6 and seen["loaded"] == seen["images"]
+    assert seen["scrollWidth"] <= 1280                     # no horizontal scroll
+    assert seen["summaryTop"] >= 0 and seen["summaryBottom"] <= seen["innerHeight"]
+    assert seen["headline"].startswith("Best validation accuracy 0.")
+    assert f"{states.count('PRUNED')} pruned" in seen["headline"]
+    assert seen["rows"] == len(states) and seen["pruned"] == states.count("PRUNED")
+    for number, href in enumerate(seen["links"]):          # each trial links to its own run
+        assert href is not None and href.startswith(f"trials/trial-{number:04d}/")
+        assert (pruned_sweep / href).exists(), href
+        if states[number] == "COMPLETE":
+            assert href.endswith("/report.html")
+    complete = states.count("COMPLETE")
+    caption = (f"Parameter importances (from {complete} complete trials)" if complete >= 5
+               else f"Parameter importances are not drawn: {complete} complete trials")
+    assert caption in proc.stdout

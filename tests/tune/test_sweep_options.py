@@ -3,6 +3,7 @@ database cannot make a worker read local files its own command line did not name
 worker stores no local error text there; `sweep status` shows why a trial failed."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -111,10 +112,13 @@ def test_a_grid_too_large_to_queue_is_refused_before_it_is_enumerated(tmp_path):
 
 
 def failing_sweep(here, capsys):
-    """A sweep whose every trial fails: a linear classifier given hidden sizes."""
-    code, out, err = glassnet(capsys, "sweep", "run", "--data", "digits", "--model", "softmax",
-                              "--epochs", "1", "--param", "hidden=grid:16,32", "--name", "f")
-    assert code == 0, err
+    """A sweep whose every trial fails at run time (each setting is valid alone; the batch
+    is larger than the training examples, found once the data is loaded)."""
+    code, out, err = glassnet(capsys, "sweep", "run", "--data", "digits", "--model", "fc",
+                              "--epochs", "1", "--num-train", "200",
+                              "--param", "batch_size=grid:1000,2000", "--name", "f")
+    assert code == 1 and "2 of 2 trials failed" in err, err
+    assert err.count("\n") == 1 and "see glassnet sweep status f" in err
     return here / "sweeps" / "f"
 
 
@@ -127,7 +131,8 @@ def test_status_shows_why_a_trial_failed(here, capsys):
     assert header.split()[-1] == "error"
     fails = [r for r in rows if " FAIL " in r]
     assert len(fails) == 2
-    assert all("ConfigError: model softmax is a linear classifier" in r for r in fails)
+    assert all("ConfigError: batch_size" in r and "larger than the 200 training" in r
+               for r in fails)
 
 
 @pytest.mark.slow
@@ -136,6 +141,80 @@ def test_best_retrain_without_a_complete_trial_is_an_error(here, capsys):
     code, out, err = glassnet(capsys, "sweep", "best", "f", "--retrain")
     assert code == 1 and "no complete trial" in err
     assert not os.path.exists(here / "sweeps" / "f" / "best-run")
+
+
+@pytest.mark.slow
+def test_sweep_run_exits_1_and_counts_the_trials_that_failed(here, capsys):
+    code, out, err = glassnet(capsys, "sweep", "run", *TINY, "--param",
+                              "batch_size=grid:50,100000", "--name", "half")
+    assert code == 1
+    assert re.search(r"best: trial 0, val 0\.\d{4}", out)          # the good trial is shown
+    assert "sweep folder:" in out and (here / "sweeps" / "half" / "report.html").is_file()
+    assert err.startswith("glassnet: error: 1 of 2 trials failed (trial 1: ConfigError: "
+                          "batch_size 100000 is larger") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("param, named", [
+    ("hidden=choice:64,256-x", "--param hidden: the value '256-x'"),
+    ("hidden=grid:32,256-x", "--param hidden: the value '256-x'"),
+    ("dropout=uniform:0:1.5", "--param dropout: the value 1.5"),
+    ("batch_size=int:0:64", "--param batch_size: the value 0"),
+])
+def test_every_value_of_the_space_is_checked_before_the_first_line(param, named, here, capsys):
+    code, out, err = glassnet(capsys, "sweep", "run", *TINY, "--param", "lr=log:1e-3:1e-1",
+                              "--param", param, "--trials", "2")
+    assert code == 1 and out == ""       # not even the header line
+    assert err.startswith(f"glassnet: error: {named} is not a valid setting") and \
+        err.count("\n") == 1, err
+    assert not os.path.exists(here / "sweeps")
+    code, out, err = glassnet(capsys, "sweep", "create", "--storage", "s.journal", "--name",
+                              "c", *TINY, "--param", param, "--trials", "2")
+    assert code == 1 and named in err and not os.path.exists(here / "s.journal")
+
+
+def test_the_api_checks_the_space_before_any_file_and_names_its_own_arguments(tmp_path):
+    from glassnet.experiment.config import ConfigError
+    folder = tmp_path / "s"
+    with pytest.raises(ConfigError, match=r"space\['hidden'\]: the value '256-x'"):
+        tune.run({"hidden": tune.Choice([64, "256-x"])}, {"data": "digits", "model": "fc"},
+                 n_trials=2, folder=str(folder))
+    with pytest.raises(ValueError, match=r"give n_trials \(the number of trials\) or timeout"):
+        tune.run({"lr": tune.LogUniform(1e-3, 1e-1)}, {"data": "digits"}, folder=str(folder))
+    assert not folder.exists()
+    assert tune.check({"hidden": [[64, 32], 16]}, {"data": "digits", "model": "fc"}) == 2
+
+
+@pytest.mark.slow
+def test_a_second_retrain_says_what_sweep_best_accepts(here, capsys):
+    code, _, err = glassnet(capsys, "sweep", "run", *TINY, "--param", "lr=grid:0.01",
+                            "--name", "b", "--quiet")
+    assert code == 0, err
+    code, out, err = glassnet(capsys, "sweep", "best", "b", "--retrain")
+    assert code == 0 and "retrained on train+val" in out
+    code, out, err = glassnet(capsys, "sweep", "best", "b", "--retrain")
+    assert code == 1 and err.count("\n") == 1
+    assert "--run DIR" in err and "sweeps/b/best-run-2" in err.replace(os.sep, "/")
+    for option in ("--overwrite", "--resume", "--name", "--out"):
+        assert option not in err   # sweep best --retrain accepts none of these for the run
+    assert "retraining" not in out
+
+
+@pytest.mark.slow
+def test_retrain_when_a_file_the_sweep_named_is_gone_is_one_line(here, capsys):
+    scipy_io = pytest.importorskip("scipy.io", reason="SciPy writes the .mat file")
+    mat = here / "points.mat"
+    X = np.random.RandomState(1).randn(120, 4)
+    scipy_io.savemat(str(mat), {"training_data": X, "training_labels": (X[:, 1] > 0) * 1})
+    code, _, err = glassnet(capsys, "sweep", "run", "--data", f"mat:{mat}", "--model",
+                            "softmax", "--epochs", "1", "--param", "lr=grid:0.01",
+                            "--name", "gone", "--quiet")
+    assert code == 0, err
+    os.remove(mat)
+    code, _, err = glassnet(capsys, "sweep", "best", "gone", "--retrain")
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith("glassnet: error: cannot retrain the best configuration of sweep "
+                          "gone: ") and "points.mat" in err
+    assert not os.path.exists(here / "sweeps" / "gone" / "best-run")
 
 
 # ---- a study definition from a shared database ------------------------------------------
@@ -164,14 +243,23 @@ def stored_text(url, name):
      "/etc/passwd"),
     ({"data": "digits", "model": "fc"}, {"data": tune.Choice(["mat:/etc/passwd"]),
                                          "lr": tune.LogUniform(1e-3, 1e-2)}, "/etc/passwd"),
-    ({"data": "digits", "model": "/etc/hostname"}, {"lr": tune.LogUniform(1e-3, 1e-2)},
-     "/etc/hostname"),
+    ({"data": "digits", "model": "{tmp}/model.toml"}, {"lr": tune.LogUniform(1e-3, 1e-2)},
+     "{tmp}/model.toml"),
 ])
 @pytest.mark.slow
 def test_a_worker_refuses_a_shared_definition_naming_local_files(config, space, named,
                                                                  database, tmp_path, capsys):
+    if "{tmp}" in named:
+        # A model file valid where the sweep was created (create checks the space against
+        # it), gone when the worker runs: its trials fail.
+        named = named.format(tmp=tmp_path)
+        config = {**config, "model": named}
+        with open(named, "w") as f:
+            f.write("[convnet]\nconv_blocks = [{filters = 4, pool = 2}]\nhidden_dims = [8]\n")
     tune.create(space, {**config, "epochs": 1}, storage=database, name="h", n_trials=2,
                 pruner="none")
+    if named.startswith(str(tmp_path)):
+        os.remove(named)
     code, _, err = glassnet(capsys, "sweep", "work", "--storage", database, "--name", "h",
                             "--out", str(tmp_path / "w"))
     assert code == 1 and named in err and "--allow-file" in err
@@ -179,7 +267,7 @@ def test_a_worker_refuses_a_shared_definition_naming_local_files(config, space, 
     assert not os.path.exists(tmp_path / "w")
     code, out, err = glassnet(capsys, "sweep", "work", "--storage", database, "--name", "h",
                               "--out", str(tmp_path / "w"), "--allow-file", named)
-    assert code == 0
+    assert code == 1 and "2 of 2 trials failed" in err     # the worker says its trials failed
     study = tune.load(database, "h").study
     assert len(study.trials) == 2 and all(t.state.name == "FAIL" for t in study.trials)
     text = stored_text(database, "h")
@@ -218,3 +306,15 @@ def test_a_sweep_started_here_needs_no_allow_file_for_its_own_files(database, tm
                                              "epochs": 1}, storage=database, n_jobs=2,
                       folder=str(tmp_path / "s"), name="own", quiet=True, report=False)
     assert len(result.complete) == 2
+
+
+def test_create_needs_no_trial_count_and_run_does(here, capsys):
+    """A created sweep may leave the count to its workers (sweep work --trials N); a sweep
+    run here needs --trials or --timeout, and says so in the command line's words."""
+    code, out, err = glassnet(capsys, "sweep", "create", "--storage", "s.journal", "--name",
+                              "open", *TINY, "--param", "lr=log:1e-3:1e-1")
+    assert code == 0 and "sweep open created" in out, err
+    code, out, err = glassnet(capsys, "sweep", "run", *TINY, "--param", "lr=log:1e-3:1e-1")
+    assert code == 1 and out == "" and "n_trials" not in err
+    assert err == ("glassnet: error: give --trials (the number of trials) or --timeout "
+                   "(seconds)\n")

@@ -17,3 +17,17 @@ def test_bad_storage_settings_are_refused(tmp_path):
         open_storage(f"sqlite:///{tmp_path / 'x.db'}", heartbeat=0)
     with pytest.raises(TypeError, match="journal file path or a database URL"):
         open_storage(None)
+
+
+@pytest.mark.parametrize("kind", ["journal", "sqlite"])
+def test_a_new_sweep_names_its_objective_for_optuna_dashboard(kind, tmp_path):
+    from glassnet import tune
+    storage = (str(tmp_path / "s.journal") if kind == "journal"
+               else f"sqlite:///{tmp_path / 's.db'}")
+    tune.create({"lr": tune.LogUniform(1e-3, 1e-1)}, {"data": "digits"}, storage=storage,
+                name="named", n_trials=2)
+    assert tune.load(storage, "named").study.metric_names == ["validation accuracy"]
+    _, created = tune.create({"lr": tune.LogUniform(1e-3, 1e-1)}, {"data": "digits"},
+                             storage=storage, name="named", n_trials=2)
+    assert not created and tune.load(storage, "named").study.metric_names == [
+        "validation accuracy"]

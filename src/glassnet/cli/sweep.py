@@ -38,6 +38,9 @@ from glassnet.tune.strategy import PRUNERS, SAMPLERS
 SWEEP_HINT = "pip install 'glassnet[sweep]'"
 SWEEP_KEYS = ("params", "trials", "sampler", "pruner", "jobs", "timeout", "name", "storage",
               "seed")
+# How glassnet.tune's messages name its arguments on the command line (see
+# glassnet.tune.api.PYTHON_NAMES).
+OPTION_NAMES = {"n_trials": "--trials", "timeout": "--timeout", "param": "--param {name}"}
 
 
 def _option_type(check, convert, option):
@@ -267,6 +270,8 @@ def _cmd_run(args):
     from glassnet import tune
     from glassnet.tune.api import default_name, plan
     space, base, settings = definition(args)
+    tune.check(space, base, n_trials=settings.get("trials"), sampler=settings.get("sampler"),
+               pruner=settings["pruner"], timeout=settings.get("timeout"), names=OPTION_NAMES)
     name = settings.get("name") or default_name(base)
     args.name = name
     folder = args.out or os.path.join("sweeps", name)
@@ -281,13 +286,27 @@ def _cmd_run(args):
                       resume=args.resume, heartbeat=args.heartbeat, quiet=args.quiet)
     _print_best(result)
     print(f"sweep folder: {os.path.abspath(folder)}  (open report.html)", flush=True)
+    _check_no_failures(result, f"glassnet sweep status {name} --out {folder}")
     return EXIT_OK
+
+
+def _check_no_failures(result, status_command):
+    """CLIError (exit 1) when trials of the sweep failed with an error: a sweep whose
+    trials crash must not look like a success to a script or a CI job."""
+    failed = result.failed_trials()
+    if failed:
+        first = failed[0]
+        raise CLIError(f"{len(failed)} of {len(result.trials)} trials failed (trial "
+                       f"{first.number}: {_short(first.user_attrs.get('error'), 200)}); "
+                       f"see {status_command}")
 
 
 def _cmd_create(args):
     from glassnet import tune
     from glassnet.tune.storage import describe_storage
     space, base, settings = definition(args)
+    tune.check(space, base, n_trials=settings.get("trials"), sampler=settings.get("sampler"),
+               pruner=settings["pruner"], names=OPTION_NAMES, need_budget=False)
     study, created = tune.create(space, base, storage=args.storage, name=args.name,
                                  n_trials=settings.get("trials"), sampler=settings.get("sampler"),
                                  pruner=settings["pruner"])
@@ -308,6 +327,7 @@ def _cmd_work(args):
                        heartbeat=args.heartbeat, quiet=args.quiet,
                        allow_files=args.allow_file)
     _print_best(result)
+    _check_no_failures(result, f"glassnet sweep status {args.name} --storage {args.storage}")
     return EXIT_OK
 
 
@@ -374,13 +394,30 @@ def _cmd_best(args):
         raise CLIError("--retrain needs a sweep of training configurations (this one used a "
                        "model factory)")
     run_dir = args.run or os.path.join(folder, "best-run")
+    _check_retrain_folder(run_dir)
     say(f"retraining the best configuration on train+val into {run_dir}")
-    metrics = result.retrain(run_dir, allow_files=args.allow_file)
+    try:
+        metrics = result.retrain(run_dir, allow_files=args.allow_file)
+    except FileNotFoundError as exc:   # a data or model file the sweep named is gone
+        raise CLIError(f"cannot retrain the best configuration of sweep {args.sweep}: "
+                       f"{exc}") from None
     test = metrics.get("test_acc")
     print("retrained on train+val: " + (f"test {test:.4f}" if test is not None
                                         else "no test split to evaluate on"), flush=True)
     print(f"run folder: {os.path.abspath(run_dir)}  (open report.html)", flush=True)
     return EXIT_OK
+
+
+def _check_retrain_folder(run_dir):
+    """Refuse a retrain folder that already holds files (an earlier --retrain), saying what
+    ``sweep best`` accepts: it has no --overwrite, --resume or --name."""
+    from glassnet.experiment.run_folder import RunFolder, RunFolderError
+    try:
+        RunFolder.check_can_create(run_dir)
+    except RunFolderError:
+        raise CLIError(f"{run_dir} already exists and is not empty (an earlier --retrain?); "
+                       f"retrain into a new folder with --run DIR, e.g. --run {run_dir}-2, or "
+                       "open the run that is there") from None
 
 
 def _cmd_repair(args):

@@ -17,11 +17,11 @@ Optuna reads it and before every append), ``journal_repair`` (``repair_journal``
 complete records of a damaged journal into a new one, the damaged file kept), ``trial``
 (one trial: a configuration or a model factory), ``workers`` (the trial loop and worker
 processes), ``progress`` (bar and lines), ``result`` (``SweepResult``), ``api`` (``run``,
-``create``, ``work``, ``load``). Needs the ``sweep`` extra: ``pip install 'glassnet[sweep]'``.
+``create``, ``work``, ``load``, ``check``). Needs the ``sweep`` extra: ``pip install 'glassnet[sweep]'``.
 """
-from glassnet.tune.api import create, load, run, work
+from glassnet.tune.api import check, create, load, run, work
 from glassnet.tune.result import SweepResult
 from glassnet.tune.space import Choice, IntRange, LogUniform, Space, Uniform, parse_param
 
-__all__ = ["run", "create", "work", "load", "SweepResult", "Space", "LogUniform", "Uniform",
+__all__ = ["run", "create", "work", "load", "check", "SweepResult", "Space", "LogUniform", "Uniform",
            "IntRange", "Choice", "parse_param"]

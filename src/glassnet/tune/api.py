@@ -18,15 +18,20 @@ from glassnet.tune import storage as storage_mod
 from glassnet.tune.local_files import check_allowed, named_files
 from glassnet.tune.progress import Progress
 from glassnet.tune.result import SweepResult
-from glassnet.tune.space import Space
+from glassnet.tune.space import Choice, Space
 from glassnet.tune.strategy import PRUNERS, SAMPLERS
-from glassnet.tune.workers import BUDGET_ATTR, Job, run_workers, work as work_in_process
+from glassnet.tune.workers import (BUDGET_ATTR, Job, UnguardedScriptError, refuse_in_worker,
+                                   run_workers, work as work_in_process)
 
-__all__ = ["run", "create", "work", "load", "plan", "default_sampler", "default_name",
-           "JOURNAL_NAME"]
+__all__ = ["run", "create", "work", "load", "check", "plan", "default_sampler", "default_name",
+           "JOURNAL_NAME", "PYTHON_NAMES"]
 
 JOURNAL_NAME = "study.journal"
 SPEC_VERSION = 1
+# How messages name the caller's arguments: the keywords of these functions. The command
+# line passes its own option names instead (glassnet.cli.sweep.OPTION_NAMES), so that a
+# message says --trials to someone who typed --trials.
+PYTHON_NAMES = {"n_trials": "n_trials", "timeout": "timeout", "param": "space[{name!r}]"}
 
 
 def default_sampler(space, n_trials=None):
@@ -69,7 +74,7 @@ def _base_config(config):
                     f"{type(config).__name__}")
 
 
-def _check_sweepable(space, base):
+def _check_sweepable(space, base, names=PYTHON_NAMES):
     import dataclasses
     fields = {f.name for f in dataclasses.fields(base)}
     unknown = [n for n in space.names if n not in fields]
@@ -80,9 +85,32 @@ def _check_sweepable(space, base):
         raise ValueError("a sweep cannot train on the validation split (train_on_val): its "
                          "trials are compared by validation accuracy; train the best "
                          "configuration on train + val afterwards (sweep best --retrain)")
+    for name, dim in space.dimensions.items():
+        for value in _values_to_check(dim):
+            _check_value(base, name, value, names)
 
 
-def _definition(space, config, factory, sampler, pruner, n_trials=None):
+def _values_to_check(dim):
+    """The values of a dimension that stand for all it may draw: each value of a choice or
+    grid, both ends of a range (the checks of a setting are bounds, so the ends decide)."""
+    if isinstance(dim, Choice):
+        return dim.values
+    return (dim.low, dim.high)
+
+
+def _check_value(base, name, value, names):
+    """The training configuration with ``name = value`` must be valid: a choice such as
+    hidden '256-x' is refused before any trial starts, not in each trial that draws it."""
+    from glassnet.experiment.config import ConfigError
+    from glassnet.tune.trial import config_values
+    try:
+        base.replace(**config_values({name: value})).resolved()
+    except (ValueError, TypeError) as exc:
+        where = names["param"].format(name=name)
+        raise ConfigError(f"{where}: the value {value!r} is not a valid setting: {exc}") from None
+
+
+def _definition(space, config, factory, sampler, pruner, n_trials=None, names=PYTHON_NAMES):
     """The sweep definition stored in the study (see glassnet.tune.storage)."""
     space = Space(space)
     sampler = sampler or default_sampler(space, n_trials)
@@ -94,7 +122,7 @@ def _definition(space, config, factory, sampler, pruner, n_trials=None):
             "pruner": pruner}
     if factory is None:
         base = _base_config(config)
-        _check_sweepable(space, base)
+        _check_sweepable(space, base, names)
         spec.update(mode="config", base=base.to_dict())
     else:
         if not callable(factory):
@@ -106,19 +134,35 @@ def _definition(space, config, factory, sampler, pruner, n_trials=None):
     return space, spec
 
 
-def _budget(space, spec, n_trials, timeout):
+def _budget(space, spec, n_trials, timeout, names=PYTHON_NAMES, need_budget=True):
+    """The trial budget (None: none). ``need_budget``: a trial count or a timeout must be
+    given (a sweep run here); ``create`` has none (its workers bring their own limits)."""
     if spec["sampler"] == "grid":
         size = space.grid_size()
         if n_trials is not None and n_trials != size:
             raise ValueError(f"a grid sweep runs each of its {size} combinations once; leave "
-                             f"the trial count out or give {size} (got {n_trials}), or write "
+                             f"{names['n_trials']} out or give {size} (got {n_trials}), or write "
                              f"the values as choice:A,B,... (tune.Choice) to draw {n_trials} "
                              "trials from them")
         return size
-    check_optional(n_trials, "n_trials", check_positive_int)
-    if n_trials is None and timeout is None:
-        raise ValueError("give n_trials (the number of trials) or a timeout in seconds")
+    check_optional(n_trials, names["n_trials"], check_positive_int)
+    if need_budget and n_trials is None and timeout is None:
+        raise ValueError(f"give {names['n_trials']} (the number of trials) or "
+                         f"{names['timeout']} (seconds)")
     return n_trials
+
+
+def check(space, config=None, *, factory=None, n_trials=None, sampler=None, pruner="median",
+          timeout=None, names=PYTHON_NAMES, need_budget=True):
+    """Check a whole sweep before anything runs or is written: the space, each value it
+    may draw against the training configuration (every choice, both ends of each range),
+    the sampler, the pruner and the trial budget. Returns the trial budget (None: until
+    the timeout). ``names`` says how messages name the arguments (:data:`PYTHON_NAMES`);
+    ``need_budget=False`` for a sweep that is only created (``create``: no count needed).
+    ``run`` and ``create`` make the same checks first; the command line calls this before
+    it prints anything."""
+    space, spec = _definition(space, config, factory, sampler, pruner, n_trials, names)
+    return _budget(space, spec, n_trials, timeout, names, need_budget)
 
 
 def default_name(config=None):
@@ -177,8 +221,9 @@ def create(space, config=None, *, storage, name, n_trials=None, sampler=None, pr
     -------
     (study, created): the Optuna study and whether this call made it.
     """
+    refuse_in_worker()
     space, spec = _definition(space, config, factory, sampler, pruner, n_trials)
-    budget = _budget(space, spec, n_trials, timeout=None if n_trials else 0)
+    budget = _budget(space, spec, n_trials, timeout=None, need_budget=False)
     grid = space.grid_points() if spec["sampler"] == "grid" else None
     study, created = storage_mod.create_study(storage, name, spec, heartbeat, grace, grid,
                                               attrs={BUDGET_ATTR: budget})
@@ -208,7 +253,11 @@ def work(storage, name, *, folder=None, n_trials=None, n_jobs=1, timeout=None, s
     A sweep stored in a database that names local files (``data = "mat:<file>"``, a model
     TOML file) is refused unless each of them is in ``allow_files`` (see
     glassnet.tune.local_files); its trials then record only the kind of an error in the
-    database, and print the error itself here."""
+    database, and print the error itself here.
+
+    With ``n_jobs > 1`` a script must call it under ``if __name__ == "__main__":`` (the
+    worker processes import the script); without, UnguardedScriptError says so."""
+    refuse_in_worker()
     check_positive_int(n_jobs, "n_jobs")
     check_optional(n_trials, "n_trials", check_positive_int)
     check_optional(timeout, "timeout", check_positive_number)
@@ -282,7 +331,15 @@ def run(space, config=None, *, factory=None, options=None, data=None, n_trials=N
         No progress bar and no per-trial lines.
     report : bool
         Write trials.csv, best_model.npz and report.html into the folder at the end.
+
+    Raises
+    ------
+    UnguardedScriptError
+        ``n_jobs > 1`` in a script that calls this at its top level: the worker processes
+        import the script, so the call must sit under ``if __name__ == "__main__":``. The
+        sweep this call created is removed again (nothing ran).
     """
+    refuse_in_worker()
     check_positive_int(n_jobs, "n_jobs")
     check_optional(timeout, "timeout", check_positive_number)
     space, spec = _definition(space, config, factory, sampler, pruner, n_trials)
@@ -300,9 +357,14 @@ def run(space, config=None, *, factory=None, options=None, data=None, n_trials=N
                exist_ok=False)
     # the files this call's own definition names: its workers may read them
     own_files = tuple(path for _, _, path in named_files(spec))
-    result = work(storage, name, folder=folder, n_jobs=n_jobs, timeout=timeout, seed=seed,
-                  factory=factory, options=options, data=data, heartbeat=heartbeat,
-                  grace=grace, quiet=quiet, allow_files=own_files)
+    try:
+        result = work(storage, name, folder=folder, n_jobs=n_jobs, timeout=timeout, seed=seed,
+                      factory=factory, options=options, data=data, heartbeat=heartbeat,
+                      grace=grace, quiet=quiet, allow_files=own_files)
+    except UnguardedScriptError:
+        if not resume:   # made by this call, and no trial started: the guarded script reruns it
+            storage_mod.delete_study(storage, name)
+        raise
     if report:
         result.write_report(folder)
     return result

@@ -9,18 +9,25 @@
     result.test_acc                                     # the best trial's test accuracy, if known
 
 and writes the sweep folder's files: ``trials.csv`` (one row per trial), ``best_model.npz``
-(a copy of the best trial's model) and ``report.html`` (``glassnet.tune.plots``).
+(a copy of the best trial's model) and ``report.html`` (pictures by
+``glassnet.tune.plots``, the page by ``glassnet.tune.report``).
 """
 import csv
 import io
 import os
 import warnings
+from pathlib import Path
 
 from glassnet._core.files import atomic_write_bytes, atomic_write_text
 from glassnet.tune.space import Choice, IntRange, LogUniform, Space
 from glassnet.tune.storage import read_spec
 
 __all__ = ["SweepResult"]
+
+
+def _short(value):
+    """A parameter value for a line of text: floats to 4 significant digits."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _axis(dim):
@@ -161,6 +168,11 @@ class SweepResult:
         counts["retried"] = sum(1 for t in self.trials if "failed_trial" in t.system_attrs)
         return counts
 
+    def failed_trials(self):
+        """The trials that failed with an error (their ``error`` attribute says which); not
+        those failed because their worker died or Ctrl-C stopped them (queued again)."""
+        return [t for t in self.trials if t.state.name == "FAIL" and "error" in t.user_attrs]
+
     def records(self):
         """Plain trial records for glassnet.tune.plots."""
         return [{"number": t.number, "state": t.state.name, "value": t.value,
@@ -229,13 +241,37 @@ class SweepResult:
         if len(axes) >= 2:
             images["Parallel coordinates"] = sp.plot_parallel(records, axes,
                                                               os.path.join(folder, "parallel.png"))
-        importances = self.importances()
+        n_complete = len(self.complete)
+        importances = self.importances() if n_complete >= sp.MIN_IMPORTANCE_TRIALS else None
         if importances:
-            images["Parameter importances"] = sp.plot_importances(
-                importances, os.path.join(folder, "importances.png"))
+            images[f"Parameter importances (from {n_complete} complete trials)"] = \
+                sp.plot_importances(importances, os.path.join(folder, "importances.png"),
+                                    n_complete)
         images["Learning curves of the best trials"] = sp.plot_learning_curves(
             records, os.path.join(folder, "curves.png"))
         return images
+
+    def notes(self):
+        """Lines the report prints under the pictures: why parameter importances are not
+        drawn (too few complete trials; the picture itself carries the caveat of a few)."""
+        from glassnet.tune.plots import MIN_IMPORTANCE_TRIALS, importance_caveat
+        if len(self.space.names) < 2 or len(self.complete) >= MIN_IMPORTANCE_TRIALS:
+            return []
+        return [importance_caveat(len(self.complete))]
+
+    def headline(self):
+        """(strong, rest): the sweep's outcome in one line, for the top of the report."""
+        counts = ", ".join(f"{v} {k.lower()}" for k, v in self.counts().items()
+                           if v and k != "retried")
+        trials = f"{len(self.trials)} trials ({counts or 'none yet'})"
+        if not self.complete:
+            return "No complete trial yet:", trials + "."
+        best = self.best_trial
+        params = ", ".join(f"{k}={_short(v)}" for k, v in self.best_params.items())
+        test = self.test_acc
+        return (f"Best validation accuracy {best.value:.4f}",
+                f"(trial {best.number}: {params})"
+                + (f", test accuracy {test:.4f}" if test is not None else "") + f"; {trials}.")
 
     def summary(self):
         """{label: value} of the sweep's outcome (the report's summary table)."""
@@ -253,9 +289,30 @@ class SweepResult:
                      "space": ", ".join(f"{n}: {d!r}" for n, d in self.space.dimensions.items())})
         return rows
 
+    def report_table(self, folder):
+        """(header, rows, links) of the report's trials table: :meth:`table` without the
+        run_dir column; links[i] is the address, relative to ``folder`` (where report.html
+        is written), of row i's run report, or of its run folder when the run wrote no
+        report (a pruned or failed trial), None when neither is on this machine."""
+        header, rows = self.table()
+        at = header.index("run_dir")
+        links = []
+        for row in rows:
+            run_dir = row[at]
+            target = None
+            if run_dir and os.path.isfile(os.path.join(run_dir, "report.html")):
+                target = os.path.join(run_dir, "report.html")
+            elif run_dir and os.path.isdir(run_dir):
+                target = run_dir
+            links.append(None if target is None else
+                         Path(os.path.relpath(target, folder)).as_posix()
+                         + ("/" if os.path.isdir(target) else ""))
+        strip = lambda items: items[:at] + items[at + 1:]  # noqa: E731
+        return strip(header), [strip(row) for row in rows], links
+
     def write_report(self, folder=None):
         """trials.csv, best_model.npz and report.html (with its PNGs) in the sweep folder."""
-        from glassnet.tune.plots import write_sweep_report
+        from glassnet.tune.report import write_sweep_report
         folder = folder or self.folder
         if folder is None:
             raise ValueError("write_report needs a folder (the sweep has none)")
@@ -267,12 +324,13 @@ class SweepResult:
             except FileNotFoundError:
                 pass  # the best trial ran on another machine
         images = self.plot(os.path.join(folder, "plots"))
-        header, rows = self.table()
+        header, rows, links = self.report_table(folder)
         best_row = (next(i for i, r in enumerate(rows) if r[0] == self.best_trial.number)
                     if self.complete else None)
         return write_sweep_report(os.path.join(folder, "report.html"),
                                   f"glassnet sweep {self.name}", self.summary(), header, rows,
-                                  images, best_row)
+                                  images, best_row, notes=self.notes(),
+                                  headline=self.headline(), links=links)
 
     def __repr__(self):
         best = f", best_val={self.best_val:.4f}" if self.complete else ""

@@ -26,9 +26,11 @@ import warnings
 from glassnet._core.validate import check_positive_int
 
 __all__ = ["SPEC_ATTR", "SweepNotFoundError", "open_storage", "is_rdb_url", "create_study",
-           "load_study", "read_spec", "requeue_dead_local_trials", "describe_storage"]
+           "load_study", "read_spec", "requeue_dead_local_trials", "describe_storage",
+           "delete_study"]
 
 SPEC_ATTR = "glassnet_sweep"
+METRIC_NAME = "validation accuracy"   # what a trial's value is (optuna-dashboard shows it)
 CREATE_ATTEMPTS = 12        # attempts at making tables and the study under a race
 SPEC_WAIT_SECONDS = 60.0    # how long a losing creator waits for the winner's definition
 MAX_RETRY = 3               # times one configuration is re-queued after its worker died
@@ -133,7 +135,8 @@ def create_study(storage, name, spec, heartbeat=30, grace=None, grid_points=None
     """Create the sweep ``name`` with definition ``spec`` (a JSON-able dict), or load it when
     it exists with the same definition. Safe to call from many processes at once.
 
-    Exactly one caller wins Optuna's study creation; it queues the grid points (if any),
+    Exactly one caller wins Optuna's study creation; it names the objective
+    (:data:`METRIC_NAME`), queues the grid points (if any),
     writes the user attributes ``attrs`` (the trial budget) and then ``spec``, so a worker
     that can read the definition also sees the whole queue and the budget. The others wait
     for the definition and compare it with theirs.
@@ -158,6 +161,9 @@ def create_study(storage, name, spec, heartbeat=30, grace=None, grid_points=None
 
     study, created = _with_retries(create_or_load)
     if created:
+        with warnings.catch_warnings():   # experimental in Optuna 5; read by optuna-dashboard
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([METRIC_NAME])
         for params in grid_points or ():
             study.enqueue_trial(params, skip_if_exists=False)
         for key, value in (attrs or {}).items():
@@ -198,6 +204,12 @@ def load_study(storage, name, heartbeat=30, grace=None, sampler=None, pruner=Non
         raise SweepNotFoundError(f"no sweep named {name!r} in {describe_storage(storage)}; "
                                  f"sweeps there: {', '.join(names) or 'none'}") from None
     return study
+
+
+def delete_study(storage, name):
+    """Remove the sweep ``name`` from ``storage`` (its records; a journal file stays)."""
+    optuna = _optuna()
+    optuna.delete_study(study_name=name, storage=open_storage(storage))
 
 
 def read_spec(study):

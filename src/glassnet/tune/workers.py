@@ -22,6 +22,13 @@ Local worker processes are started with the "spawn" method and one BLAS thread e
 ``GLASSNET_NUM_THREADS`` = 1, set before NumPy is imported in the child): N workers on N
 cores, not N x N threads. A worker process that dies (killed, out of memory) has its
 running trial failed and re-queued by the parent, and a new worker takes its place.
+
+A spawned worker imports the parent's main script before it runs (that is how "spawn"
+finds the script's functions). A script that calls ``tune.run(..., n_jobs=2)`` at its top
+level, without ``if __name__ == "__main__":``, would start the sweep again in each worker.
+So ``run``, ``create`` and ``work`` call :func:`refuse_in_worker` first: in a glassnet worker
+it ends the process quietly with :data:`UNGUARDED_EXIT`, and the parent raises one
+:class:`UnguardedScriptError` naming the guard instead of a traceback per worker.
 """
 import contextlib
 import dataclasses
@@ -38,13 +45,37 @@ from glassnet.tune.local_files import check_allowed, named_files
 from glassnet.tune.space import Space
 from glassnet.tune.strategy import make_pruner, make_sampler, worker_seed
 
-__all__ = ["Job", "BUDGET_ATTR", "work", "run_workers", "counted_trials"]
+__all__ = ["Job", "BUDGET_ATTR", "work", "run_workers", "counted_trials", "refuse_in_worker",
+           "UnguardedScriptError", "UNGUARDED_EXIT"]
 
 BUDGET_ATTR = "glassnet_budget"
 SINGLE_THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                      "GLASSNET_NUM_THREADS")
 POLL_SECONDS = 0.5
 MAX_RESTARTS = 8
+WORKER_PREFIX = "glassnet-sweep-worker-"
+UNGUARDED_EXIT = 75   # a worker's exit code: it found its parent's script starting a sweep
+
+
+class UnguardedScriptError(RuntimeError):
+    """The worker processes re-ran the main script's sweep call: the script lacks
+    ``if __name__ == "__main__":`` around it."""
+
+
+def refuse_in_worker():
+    """In a glassnet worker process, end it with UNGUARDED_EXIT (quietly: SystemExit prints
+    no traceback). A worker runs only ``work``; a sweep call there can only come from
+    importing the parent's unguarded script."""
+    if multiprocessing.current_process().name.startswith(WORKER_PREFIX):
+        raise SystemExit(UNGUARDED_EXIT)
+
+
+def _unguarded_script_error():
+    script = getattr(sys.modules.get("__main__"), "__file__", None) or "your script"
+    return UnguardedScriptError(
+        f"the sweep's worker processes stopped before their first trial: they import "
+        f"{script}, and its top level starts the sweep again. Put the sweep under "
+        f'if __name__ == "__main__": (so that only this process runs it), or use n_jobs=1')
 
 
 @dataclasses.dataclass
@@ -221,7 +252,7 @@ def _single_thread_env():
 
 def _start(ctx, job, index):
     process = ctx.Process(target=_worker_main, args=(job, index), daemon=False,
-                          name=f"glassnet-sweep-worker-{index}")
+                          name=f"{WORKER_PREFIX}{index}")
     with _single_thread_env():
         process.start()
     return process
@@ -231,7 +262,8 @@ def run_workers(job, n_jobs, on_poll=None):
     """Run ``n_jobs`` worker processes on ``job`` and wait for them; ``on_poll(study)`` is
     called every half second and at the end. A worker that dies with a trial RUNNING has
     that trial failed and re-queued and is replaced (up to MAX_RESTARTS times). Ctrl-C
-    stops the workers, re-queues their trials and re-raises KeyboardInterrupt."""
+    stops the workers, re-queues their trials and re-raises KeyboardInterrupt. Workers
+    that find the main script unguarded (UNGUARDED_EXIT) raise UnguardedScriptError."""
     ctx = multiprocessing.get_context("spawn")
     study = storage_mod.load_study(job.storage, job.name, job.heartbeat, job.grace)
     processes = {i: _start(ctx, job, i) for i in range(n_jobs)}
@@ -244,6 +276,8 @@ def run_workers(job, n_jobs, on_poll=None):
                     continue
                 process.join()
                 del processes[index]
+                if process.exitcode == UNGUARDED_EXIT:
+                    raise _unguarded_script_error()
                 if process.exitcode != 0:
                     storage_mod.requeue_dead_local_trials(study)
                     if restarts < MAX_RESTARTS and not _finished(study, job):
