@@ -22,6 +22,7 @@ import re
 import numpy as np
 
 __all__ = ["MAX_NESTING", "NestingError", "parse_json", "parse_toml", "read_json_object",
+           "read_small_file",
            "nesting_depth"]
 
 # The most levels of arrays and objects (tables) a JSON or TOML file may nest.
@@ -112,11 +113,10 @@ def nesting_depth(value):
         level = [item for c in containers for item in (c.values() if isinstance(c, dict) else c)]
 
 
-def read_json_object(path, what, max_bytes):
-    """The JSON object (dict) in the file at ``path``, at most ``max_bytes`` long and
-    nested at most MAX_NESTING levels; anything else raises ``ValueError`` whose message
-    starts with ``what`` and the path and says what is wrong (an unreadable file too)."""
-    where = f"{what} {path}"
+def read_small_file(path, where, max_bytes):
+    """The bytes of the file at ``path``, read only when at most ``max_bytes`` long (one
+    byte more is read, never the whole of a larger file); an unreadable or larger file
+    raises ``ValueError`` naming ``where`` (what the file is, and its path)."""
     try:
         with open(path, "rb") as f:
             raw = f.read(max_bytes + 1)
@@ -124,6 +124,15 @@ def read_json_object(path, what, max_bytes):
         raise ValueError(f"cannot read {where}: {exc.strerror or exc}") from None
     if len(raw) > max_bytes:
         raise ValueError(f"{where} is larger than {max_bytes} bytes")
+    return raw
+
+
+def read_json_object(path, what, max_bytes):
+    """The JSON object (dict) in the file at ``path``, at most ``max_bytes`` long and
+    nested at most MAX_NESTING levels; anything else raises ``ValueError`` whose message
+    starts with ``what`` and the path and says what is wrong (an unreadable file too)."""
+    where = f"{what} {path}"
+    raw = read_small_file(path, where, max_bytes)
     try:
         value = parse_json(raw, where)
     except NestingError:

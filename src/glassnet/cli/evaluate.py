@@ -28,16 +28,11 @@ def add_parsers(subparsers):
 
 def _load_target(target):
     """(model, the run's TrainConfig or None) from a run folder or a model file."""
-    from glassnet.classifiers.base import load_model
-    from glassnet.experiment.run_folder import RunFolder
+    from glassnet.experiment.run_folder import load_run_or_model
+    if not os.path.exists(target):
+        raise CLIError(f"{target!r} is neither a run folder nor a model file")
     try:
-        if os.path.isdir(target):
-            folder = RunFolder(target)
-            config = folder.read_config() if os.path.isfile(folder.config_path) else None
-            return folder.load_model(), config
-        if not os.path.exists(target):
-            raise CLIError(f"{target!r} is neither a run folder nor a model file")
-        return load_model(target), None
+        return load_run_or_model(target)
     except (ValueError, OSError) as exc:
         raise CLIError(f"cannot load model {target!r}: {exc}") from None
 

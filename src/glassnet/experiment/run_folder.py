@@ -49,7 +49,7 @@ from glassnet.experiment import run_claim as claim
 
 # The layout's names (and RunFolderError, documented with them) are read from here too.
 __all__ = ["RunFolder", "CheckpointFallbackWarning", "read_json", "write_json",
-           "auto_run_path", "run_name", "CONFIG",
+           "auto_run_path", "load_run_or_model", "run_name", "CONFIG",
            "HISTORY", "METRICS", "MODEL", "REPORT", "PICTURES", "CHECKPOINT_DIR",
            "CHECKPOINT_PREFIX", "MARKER", "MARKER_FORMAT", "RUN_ID_PATTERN", "RUN_FILES",
            "RUN_INFO_KEYS", "OLDER_RUN_KEYS", "MAX_JSON_BYTES", "MAX_MARKER_BYTES"]
@@ -361,3 +361,21 @@ def _short_reason(reason, path):
         reason = reason.replace(shown, "").strip(" :")
     reason = " ".join(reason.split())
     return f"it {reason}" if reason.startswith("is ") else reason or "it cannot be read"
+
+
+def load_run_or_model(target):
+    """``(model, TrainConfig or None)`` of a run folder (None when it has no config.json)
+    or of a model file (None); the one reading behind ``glassnet evaluate``, ``predict`` and
+    ``export``. A path that is neither is a FileNotFoundError; a broken file a ValueError."""
+    if not isinstance(target, (str, os.PathLike)):
+        raise TypeError(f"target must be a run folder or model file path; got "
+                        f"{type(target).__name__}")
+    target = os.fspath(target)
+    if os.path.isdir(target):
+        folder = RunFolder(target)
+        config = folder.read_config() if os.path.isfile(folder.config_path) else None
+        return folder.load_model(), config
+    if not os.path.exists(target):
+        raise FileNotFoundError(f"{target!r} is neither a run folder nor a model file")
+    from glassnet.classifiers.base import load_model
+    return load_model(target), None

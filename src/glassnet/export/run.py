@@ -10,32 +10,15 @@ nothing is prepared in front.
 """
 import os
 
-from glassnet.classifiers.base import load_model
 from glassnet.datasets import dataset_info, list_datasets
 from glassnet.experiment.evaluation import check_model_fits, model_input_shape
-from glassnet.experiment.run_folder import RunFolder
+from glassnet.experiment.run_folder import RunFolder, load_run_or_model
 from glassnet.export.onnx import is_glassnet_onnx, to_onnx
 from glassnet.export.output import check_output, write_output
 from glassnet.export.preprocess import Preprocess
 from glassnet.export.safetensors import is_glassnet_safetensors, safetensors_bytes
 
-__all__ = ["export_run", "load_target", "safetensors_path"]
-
-
-def load_target(target):
-    """``(model, config or None)`` of a run folder (config None when the run has no
-    config.json) or of a model file (config None)."""
-    if not isinstance(target, (str, os.PathLike)):
-        raise TypeError(f"target must be a run folder or model file path; got "
-                        f"{type(target).__name__}")
-    target = os.fspath(target)
-    if os.path.isdir(target):
-        folder = RunFolder(target)
-        config = folder.read_config() if os.path.isfile(folder.config_path) else None
-        return folder.load_model(), config
-    if not os.path.exists(target):
-        raise FileNotFoundError(f"{target!r} is neither a run folder nor a model file")
-    return load_model(target), None
+__all__ = ["export_run", "safetensors_path"]
 
 
 def safetensors_path(target):
@@ -73,7 +56,7 @@ def export_run(target, onnx_path=None, safetensors=False):
     (the run's data set or None), ``input_shape``, ``preprocess`` (one line), ``onnx``
     and ``safetensors`` (paths written or None) and ``ops`` (the graph's operator types).
     """
-    model, config = load_target(target)
+    model, config = load_run_or_model(target)
     input_shape = _input_shape(model, config)
     preprocess = Preprocess()
     result = {"model": model, "source": "run" if config is not None else "model file",

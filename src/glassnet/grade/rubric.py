@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from glassnet._core.parse import parse_toml
+from glassnet._core.parse import parse_toml, read_small_file
 
 MAX_RUBRIC_BYTES = 1 << 20
 SUITE_NAMES = ("layers", "sandwiches", "linear", "models", "optim", "solver", "fast_layers",
@@ -85,14 +85,8 @@ def load_rubric(path=None):
             .read_text(encoding="utf-8")
         return rubric_from_table(parse_toml(text, "default rubric"), "default rubric")
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_RUBRIC_BYTES + 1)
-    except OSError as exc:
-        raise ValueError(f"cannot read rubric {str(path)!r}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_RUBRIC_BYTES:
-        raise ValueError(f"rubric {str(path)!r} is larger than {MAX_RUBRIC_BYTES} bytes")
     where = f"rubric {str(path)!r}"
+    raw = read_small_file(path, where, MAX_RUBRIC_BYTES)
     try:
         table = parse_toml(raw.decode("utf-8"), where)
     except UnicodeDecodeError:
