@@ -22,8 +22,7 @@ import re
 import numpy as np
 
 __all__ = ["MAX_NESTING", "NestingError", "parse_json", "parse_toml", "read_json_object",
-           "read_small_file",
-           "nesting_depth"]
+           "read_small_file", "nesting_depth"]
 
 # The most levels of arrays and objects (tables) a JSON or TOML file may nest.
 MAX_NESTING = 32
