@@ -135,6 +135,8 @@ def read_marker(d, path, name=MARKER):
         try:
             raw = d.read(name, MAX_MARKER_BYTES)
             value = parse_json(raw, MARKER) if len(raw) <= MAX_MARKER_BYTES else None
+        except FileNotFoundError:   # moved aside by a replacement since it was looked at
+            return None
         except (OSError, ValueError, RecursionError) as exc:
             value, problem = None, f"{type(exc).__name__}: {exc}"
         run_id = value.get("run_id") if isinstance(value, dict) else None
@@ -186,6 +188,8 @@ def proof(d, path, older, recover=False, retry=True):
         if holder is None:
             return None, unproven(d, path, names, older)
         run_id = read_marker(d, path, holder)
+        if run_id is None:              # another replacement took it over meanwhile
+            raise busy(path)
     info = read_config_info(d, path)
     if info is not None and info.get("run_id") != run_id:
         other = info.get("run_id")
