@@ -25,6 +25,7 @@ from glassnet.fast.conv import (conv_backward_fast, conv_forward_fast,
                                   max_pool_backward_fast, max_pool_forward_fast)
 from glassnet.layers.conv import conv_backward_naive, conv_forward_naive
 from glassnet.bench import training as bench_train
+from glassnet.bench.profile import print_profile, profile_step
 from glassnet.bench.timing import best_times, numpy_threads, system_info
 
 __all__ = ["bench_fast_vs_naive", "bench_vs_torch", "main"]
@@ -36,6 +37,8 @@ CONV_CASES = {
     "conv 4x4 stride 2 pad 1": (64, 32, 32, 32, 64, 4, 2, 1),
 }
 POOL_CASE = ("max pool 2x2 stride 2", (64, 32, 32, 32))
+# --profile's names for the training-step cases
+PROFILE_CASES = dict(zip(("mlp", "3-layer", "recipe"), bench_train.STEP_CASES))
 
 
 def conv_flops(N, C, H, W, F, k, stride, pad):
@@ -191,7 +194,8 @@ def _torch_version():
 
 def main(argv=None, parser_class=argparse.ArgumentParser):
     """Command-line entry: print the machine and the tables. Options: --quick, --repeat R,
-    --skip-naive, --skip-torch (no PyTorch anywhere), --skip-train. ``parser_class``: the
+    --skip-naive, --skip-torch (no PyTorch anywhere), --skip-train, --profile [CASE]
+    (instead of the tables, ``glassnet.bench.profile`` of one training step). ``parser_class``: the
     argparse parser class (the glassnet command line passes its one-line-error parser)."""
     parser = parser_class(
         prog="glassnet bench", description="Speed of glassnet's fast conv and pool layers, "
@@ -205,12 +209,19 @@ def main(argv=None, parser_class=argparse.ArgumentParser):
                         help="no PyTorch: skip the layer comparison, time only glassnet's steps")
     parser.add_argument("--skip-train", action="store_true",
                         help="skip the training-step comparison")
+    parser.add_argument("--profile", nargs="?", const="recipe", choices=list(PROFILE_CASES),
+                        help="instead of the tables: where one training step of this network "
+                        "spends its time, layer by layer (default: recipe)")
     args = parser.parse_args(argv)
     repeat = args.repeat if args.repeat is not None else (3 if args.quick else 7)
     if repeat < 1:
         parser.error(f"--repeat must be a positive integer; got {repeat}")
     print("\n".join(system_info()))
     print()
+    if args.profile:
+        case = PROFILE_CASES[args.profile]
+        print_profile(case, profile_step(case, steps=5 if args.quick else 20))
+        return 0
     if not args.skip_naive:
         batch = 10 if args.quick else 100
         _print_naive_table(bench_fast_vs_naive(repeat=repeat, batch=batch), batch)
