@@ -121,3 +121,23 @@ def test_a_diverged_model_records_nan_without_new_warnings():
         solver.train()
     assert solver.diverged and math.isnan(solver.history["val_loss"][-1])
     assert not any("invalid value" in str(w.message) for w in caught)
+
+
+def test_epoch_end_scores_come_in_large_test_mode_batches():
+    # The accuracy checks score EVAL_ROWS rows per forward pass (check_accuracy's own
+    # default stays the classic 100), and the accuracies are those of all rows together.
+    from glassnet.training import solver as solver_module
+    data = make_data(num_train=1500, num_val=2500)
+    model = make_fcn()
+    sizes, original = [], model.loss
+    model.loss = lambda X, y=None: (sizes.append(len(X)) if y is None else None) or \
+        original(X, y)
+    solver = Solver(model, data, num_train_samples=1200, num_epochs=1, batch_size=25,
+                    print_every=0, verbose=False, seed=2)
+    solver.train()
+    rows = solver_module.EVAL_ROWS
+    one_check = [rows, 1200 - rows, rows, rows, 2500 - 2 * rows]
+    assert sizes == one_check * 2                      # iteration 1 and the epoch end
+    sizes.clear()
+    assert solver.check_accuracy(data["X_val"], data["y_val"]) == solver.val_acc_history[-1]
+    assert sizes == [100] * 25

@@ -310,7 +310,8 @@ class ConvNet(LayeredModel):
         for k, block in enumerate(self.conv_blocks):
             forward, _ = _BLOCK_LAYERS[(block["norm"], block["pool"] is not None)]
             out, cache = forward(out, *self._block_args(k + 1, block))
-            block_caches.append(cache)
+            if y is not None:   # scores only: each block's input is freed once used
+                block_caches.append(cache)
         hidden_norm = [self.norm_params.get(i) for i in
                        range(self.first_affine, self.first_affine + self.num_affine - 1)]
         scores, caches = affine_stack_forward(out, self.params, self.first_affine,

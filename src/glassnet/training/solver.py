@@ -21,7 +21,7 @@ One iteration ``t`` (``T = num_epochs * iterations_per_epoch`` in all, where
 6. at an epoch end: ``epoch += 1``, every learning rate ``*= lr_decay``;
 7. on the first and last iterations and at epoch ends: accuracy on up to
    ``num_train_samples`` / ``num_val_samples`` rows (subsampled by ``choice`` from the
-   minibatch stream), and the validation loss of the same validation rows (Keras'
+   minibatch stream; scored EVAL_ROWS rows at a time), and the validation loss of the same validation rows (Keras'
    ``val_loss``: ``model.scores_loss`` of their test-mode scores, no extra forward pass;
    NaN for a model without it), a copy of the parameters on a new best validation accuracy,
    ``(Epoch e / E) train acc: ...; val_acc: ...``; at an epoch end then the checkpoint
@@ -57,6 +57,12 @@ from glassnet.training.checkpoint.state import (CheckpointState, epoch_checkpoin
                                                 latest_checkpoint_path)
 from glassnet.training.history import TrainingHistory, history_attribute
 from glassnet.training.schedules import cosine_schedule, step_schedule, warmup_schedule
+
+# Rows per test-mode forward pass of the epoch-end accuracies: a few large batches cost
+# less than many of check_accuracy's classic 100 rows (the validation pass of the
+# Fashion-MNIST recipe: docs/performance.md), and a model scoring without caches (ConvNet)
+# holds only a layer or two of activations at once.
+EVAL_ROWS = 1000
 
 __all__ = ["Solver", "step_schedule", "cosine_schedule", "warmup_schedule"]
 
@@ -315,8 +321,9 @@ class Solver:
     def _check_accuracies(self):
         """Train/val accuracy, history and best parameters; returns True on a new best."""
         train_acc = self.check_accuracy(self.X_train, self.y_train,
-                                        num_samples=self.num_train_samples)
-        scores, y_val = self._scores(self.X_val, self.y_val, self.num_val_samples)
+                                        num_samples=self.num_train_samples,
+                                        batch_size=EVAL_ROWS)
+        scores, y_val = self._scores(self.X_val, self.y_val, self.num_val_samples, EVAL_ROWS)
         val_acc = checks.accuracy_of(scores, y_val)
         self._history.add_accuracy(train_acc, val_acc,
                                    checks.scores_loss(self.model, scores, y_val))
