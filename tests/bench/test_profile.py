@@ -2,7 +2,7 @@
 and the times add up to the step (no layer counted inside another)."""
 import pytest
 
-from glassnet.bench import profile
+from glassnet.bench import layers, profile
 from glassnet.bench.training import STEP_CASES
 from glassnet.cli import main
 
@@ -23,14 +23,15 @@ def test_recipe_profile_lists_each_layer_once_and_adds_up():
     # the outermost layers' time plus the rest is the step: nothing counted twice
     assert layer_time <= result["step"] * 1.001
     assert layer_time + result["rest"] >= result["step"] * 0.999
-    assert list(STEP_CASES)[2] == case
+    assert list(STEP_CASES)[2] == case and list(layers.PROFILE_CASES)[2] == "recipe"
 
 
 def test_bench_profile_command_prints_the_table(capsys):
-    assert main(["bench", "--profile", "mlp", "--quick"]) == 0
+    assert main(["bench", "--profile", "--quick"]) == 0      # the best recipe's network
     text = capsys.readouterr().out
     assert text.startswith("CPU: ")
-    assert "profile of one MLP 3072-100-10 step (float32, batch 200)" in text
-    assert "affine_forward_fast (fast.affine)" in text and "adam (optim)" in text
+    assert "profile of one best recipe step (float32, batch 128)" in text
+    assert "conv_backward_fast (fast.conv)" in text and "adam (optim)" in text
+    assert "dropout_forward (layers.dropout)" in text
     assert "the rest of the step (Python between the layers)" in text
     assert "glassnet vs PyTorch" not in text      # the profile replaces the tables

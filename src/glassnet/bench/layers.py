@@ -9,9 +9,9 @@ First the machine (CPU model, NumPy's BLAS and its threads, PyTorch), then three
    and float64, with the achieved GFLOP/s of the convolution and of a bare BLAS product of
    the same size (the ceiling the im2col approach can reach). Skipped, with a message,
    when torch is not installed.
-3. whole float32 training steps (forward, backward, Adam) of an MLP, ThreeLayerConvNet
-   and the recipe convnet (docs/performance.md) against the same networks in PyTorch
-   (``glassnet.bench.training``).
+3. whole float32 training steps (forward, backward, Adam) of an MLP, ThreeLayerConvNet,
+   the recipe convnet and the best recipe's network (docs/performance.md) against the
+   same networks in PyTorch (``glassnet.bench.training``).
 
 Each time is the best of ``repeat`` runs, each candidate run alone
 (:func:`glassnet.bench.timing.best_times`). Call ``main()`` (``glassnet bench`` on the command
@@ -38,7 +38,7 @@ CONV_CASES = {
 }
 POOL_CASE = ("max pool 2x2 stride 2", (64, 32, 32, 32))
 # --profile's names for the training-step cases
-PROFILE_CASES = dict(zip(("mlp", "3-layer", "recipe"), bench_train.STEP_CASES))
+PROFILE_CASES = dict(zip(("mlp", "3-layer", "recipe", "best"), bench_train.STEP_CASES))
 
 
 def conv_flops(N, C, H, W, F, k, stride, pad):
@@ -209,9 +209,10 @@ def main(argv=None, parser_class=argparse.ArgumentParser):
                         help="no PyTorch: skip the layer comparison, time only glassnet's steps")
     parser.add_argument("--skip-train", action="store_true",
                         help="skip the training-step comparison")
-    parser.add_argument("--profile", nargs="?", const="recipe", choices=list(PROFILE_CASES),
+    parser.add_argument("--profile", nargs="?", const="best", choices=list(PROFILE_CASES),
                         help="instead of the tables: where one training step of this network "
-                        "spends its time, layer by layer (default: recipe)")
+                        "spends its time, layer by layer (default: best, the network of "
+                        "the best Fashion-MNIST recipe)")
     args = parser.parse_args(argv)
     repeat = args.repeat if args.repeat is not None else (3 if args.quick else 7)
     if repeat < 1:
