@@ -95,6 +95,7 @@ def test_torch_loop_trains_and_reports_its_epochs(tmp_path):
     lines = []
     result = fashion.train_torch(torch, config, data, model, str(tmp_path / "ck.pt"),
                                  lines.append)
+    assert len(result["epoch_end_seconds"]) == 2 and result["epoch_end_seconds"][0] > 0
     assert len(result["seconds_per_epoch"]) == 2 and all(s > 0 for s in
                                                           result["seconds_per_epoch"])
     assert result["test_acc"] > 0.9
@@ -107,3 +108,15 @@ def test_compare_refuses_a_network_without_convolutions():
     config = TrainConfig(data="digits", model="fc").resolved()
     with pytest.raises(ValueError, match="must describe a ConvNet"):
         fashion.compare(["--model", "fc"], config)
+
+
+def test_epoch_end_seconds_is_the_epoch_less_its_steps():
+    # 3 epochs of 4 steps of 0.5 s; epoch ends of 2, 1 and 3 s between them
+    elapsed, now = [], 0.0
+    for end in (2.0, 1.0, 3.0):
+        for _ in range(4):
+            now += 0.5
+            elapsed.append(now)
+        now += end
+    epochs = [4 * 0.5 + end for end in (2.0, 1.0, 3.0)]
+    assert fashion.epoch_end_seconds(elapsed, epochs) == pytest.approx([2.0, 1.0, 3.0])

@@ -22,6 +22,7 @@ The model measured on the test split is the last epoch's with ``--train-on-val``
 the best-validation epoch's, as in ``glassnet train``.
 """
 import copy
+import csv
 import json
 import os
 import subprocess
@@ -34,7 +35,8 @@ import numpy as np
 from glassnet.bench.timing import numpy_threads
 from glassnet.experiment.train import build_model, load_data, make_augment, make_schedule
 
-__all__ = ["torch_twin", "run_glassnet", "train_torch", "compare", "print_comparison"]
+__all__ = ["torch_twin", "run_glassnet", "train_torch", "epoch_end_seconds", "compare",
+           "print_comparison"]
 
 # The training rows scored at each epoch end (the Solver's num_train_samples default).
 TRAIN_SAMPLES = 1000
@@ -112,14 +114,18 @@ def twin_weights(torch, net):
 
 def run_glassnet(options, out):
     """Run ``glassnet train <options> --out <out> --quiet`` in a child process; returns
-    its metrics.json (with ``seconds_per_epoch`` and ``test_acc``) and the command's
-    wall time in seconds."""
+    its metrics.json (with ``seconds_per_epoch`` and ``test_acc``; ``epoch_end_seconds``
+    added from its history.csv) and the command's wall time in seconds."""
     command = [sys.executable, "-m", "glassnet", "train", *options, "--out", out, "--quiet"]
     start = time.perf_counter()
     subprocess.run(command, check=True)
     seconds = time.perf_counter() - start
     with open(os.path.join(out, "metrics.json"), encoding="utf-8") as f:
-        return json.load(f), seconds
+        metrics = json.load(f)
+    with open(os.path.join(out, "history.csv"), encoding="utf-8", newline="") as f:
+        elapsed = [float(row["seconds"]) for row in csv.DictReader(f)]
+    metrics["epoch_end_seconds"] = epoch_end_seconds(elapsed, metrics["seconds_per_epoch"])
+    return metrics, seconds
 
 
 def _scores(torch, net, X):
@@ -134,7 +140,8 @@ def _accuracy(torch, net, X, y):
 
 def train_torch(torch, config, data, model, checkpoint_path, log=None):
     """Train ``torch_twin(model)`` as the module docstring says; returns
-    {"seconds_per_epoch": [...], "test_acc": ..., "seconds": ...}."""
+    {"seconds_per_epoch": [...], "epoch_end_seconds": [...] (of each epoch, the time after
+    its last step), "test_acc": ..., "seconds": ...}."""
     net = torch_twin(torch, model)
     weights = twin_weights(torch, net)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8)
@@ -145,7 +152,7 @@ def train_torch(torch, config, data, model, checkpoint_path, log=None):
     X_train, y_train = data["X_train"], data["y_train"]
     n = len(y_train)
     per_epoch = max(n // config.batch_size, 1)
-    best_acc, best_state, epoch_seconds = -1.0, None, []
+    best_acc, best_state, epoch_seconds, end_seconds = -1.0, None, [], []
     start = time.perf_counter()
     for epoch in range(config.epochs):
         epoch_start = time.perf_counter()
@@ -164,6 +171,7 @@ def train_torch(torch, config, data, model, checkpoint_path, log=None):
                 loss = loss + 0.5 * config.weight_decay * sum((w * w).sum() for w in weights)
             loss.backward()
             optimizer.step()
+        end_start = time.perf_counter()
         net.eval()
         sample = rng.choice(n, TRAIN_SAMPLES)
         _accuracy(torch, net, X_train[sample], y_train[sample])
@@ -173,14 +181,27 @@ def train_torch(torch, config, data, model, checkpoint_path, log=None):
         torch.save({"model": net.state_dict(), "optimizer": optimizer.state_dict()},
                    checkpoint_path)
         epoch_seconds.append(time.perf_counter() - epoch_start)
+        end_seconds.append(time.perf_counter() - end_start)
         if log is not None:
             log(f"  torch epoch {epoch + 1}/{config.epochs}: {epoch_seconds[-1]:.1f} s, "
                 f"val acc {val_acc:.4f}")
     seconds = time.perf_counter() - start
     if not config.train_on_val:
         net.load_state_dict(best_state)
-    return {"seconds_per_epoch": epoch_seconds, "seconds": seconds,
-            "test_acc": _accuracy(torch, net, data["X_test"], data["y_test"])}
+    return {"seconds_per_epoch": epoch_seconds, "epoch_end_seconds": end_seconds,
+            "seconds": seconds, "test_acc": _accuracy(torch, net, data["X_test"], data["y_test"])}
+
+
+def epoch_end_seconds(history_seconds, epoch_seconds):
+    """Seconds each epoch of a glassnet run spent outside its training steps (the
+    epoch-end accuracy passes and checkpoints): its wall time less its number of steps
+    times the run's median step. ``history_seconds``: the history's ``seconds`` column
+    (elapsed time at the end of each step); ``epoch_seconds``: metrics.json's
+    ``seconds_per_epoch``."""
+    elapsed = np.asarray(history_seconds, dtype=np.float64)
+    steps_per_epoch = len(elapsed) // len(epoch_seconds)
+    step = float(np.median(np.diff(elapsed))) if len(elapsed) > 1 else 0.0
+    return [seconds - steps_per_epoch * step for seconds in epoch_seconds]
 
 
 def compare(options, config, log=print):
@@ -216,6 +237,9 @@ def print_comparison(metrics, command_seconds, theirs):
         print(f"{k:>5}{a:>12.2f}{b:>10.2f}{a / b:>8.2f}")
     a, b = sum(ours), sum(theirs["seconds_per_epoch"])
     print(f"{'all':>5}{a:>12.2f}{b:>10.2f}{a / b:>8.2f}")
+    ends = metrics["epoch_end_seconds"], theirs["epoch_end_seconds"]
+    print(f"outside the training steps (epoch-end accuracy passes, checkpoints), mean per "
+          f"epoch: glassnet {np.mean(ends[0]):.2f} s, PyTorch {np.mean(ends[1]):.2f} s")
     print(f"test accuracy: glassnet {metrics['test_acc']:.4f}, PyTorch {theirs['test_acc']:.4f}")
     print(f"whole command: glassnet train {command_seconds:.1f} s (loading, plots and report "
           f"included); PyTorch's training loop {theirs['seconds']:.1f} s")
