@@ -33,6 +33,10 @@ the ``W + 2*pad - W'`` columns after it ("wide rows"), so every row of ``cols`` 
 contiguous copy, at the price of a few discarded output columns (the padded buffer has one
 extra zero row so the last runs stay inside it).
 
+3x3 stride-1 layers can use Winograd's minimal filtering F(2x2, 3x3) instead
+(``glassnet.fast.winograd``: 16 multiply-adds per 2x2 outputs, filter and channel where
+im2col does 36), pass by pass as the fixed rule ``winograd_passes`` says, from measurements.
+
 What a changer must know: dw is summed over the threads' parts, so its last bits depend on
 the number of threads; the block sizes and thresholds below were chosen by measurement
 (docs/performance.md, "Inside the fast layers", ``glassnet.fast.conv``), and every path

@@ -79,7 +79,8 @@ def filter_transform(w):
     """U = G w G^T for each (f, c): (F, C, 3, 3) -> (16, F, C)."""
     F, C = w.shape[:2]
     g = _G.astype(w.dtype)
-    return np.ascontiguousarray(np.einsum("ik,fckl,jl->ijfc", g, w, g).reshape(16, F, C))
+    u = g @ w @ g.T  # (F, C, 4, 4)
+    return np.ascontiguousarray(u.reshape(F, C, 16).transpose(2, 0, 1))
 
 
 def _phase_range(r, pad, size):
@@ -225,8 +226,8 @@ def filter_grad_part(x, dout, pad):
 def filter_grad(dU):
     """dw = G^T dU G (F, C, 3, 3) of the summed ``filter_grad_part`` results (16, F, C)."""
     F, C = dU.shape[1:]
-    dU = dU.reshape(4, 4, F, C).copy()
-    dU[3] *= -1  # dM's last row and column were computed negated
-    dU[:, 3] *= -1
+    dU = dU.transpose(1, 2, 0).reshape(F, C, 4, 4).copy()
+    dU[:, :, 3] *= -1  # dM's last row and column were computed negated
+    dU[:, :, :, 3] *= -1
     g = _G.astype(dU.dtype)
-    return np.ascontiguousarray(np.einsum("ik,ijfc,jl->fckl", g, dU, g))
+    return np.ascontiguousarray(g.T @ dU @ g)
