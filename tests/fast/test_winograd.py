@@ -148,3 +148,63 @@ def test_winograd_flag_is_checked(rng):
         # im2col takes them
         out, cache = conv_forward_fast(x, w_, b, param, winograd=False)
         conv_backward_fast(np.ones_like(out), cache, winograd=False)
+
+
+f64, f32 = np.float64, np.float32
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad, dtype, expected", [
+    # float64: from 64 input and 64 output channels, outputs 14x14 to 16x16. The forward
+    # pass is C -> F at (H', W'), dx the convolution F -> C at (H, W).
+    ((8, 64, 14, 14), (128, 64, 3, 3), 1, 1, f64, (True, True, False)),
+    ((8, 63, 14, 14), (128, 63, 3, 3), 1, 1, f64, (False, False, False)),
+    ((8, 64, 14, 14), (63, 64, 3, 3), 1, 1, f64, (False, False, False)),
+    ((8, 64, 13, 13), (64, 64, 3, 3), 1, 1, f64, (False, False, False)),
+    ((8, 64, 16, 16), (64, 64, 3, 3), 1, 1, f64, (True, True, False)),
+    ((8, 64, 17, 17), (64, 64, 3, 3), 1, 1, f64, (False, False, False)),
+    ((8, 64, 14, 17), (64, 64, 3, 3), 1, 1, f64, (False, False, False)),
+    ((8, 64, 16, 16), (64, 64, 3, 3), 1, 0, f64, (True, True, False)),   # out 14x14
+    ((8, 64, 12, 12), (64, 64, 3, 3), 1, 2, f64, (True, False, False)),  # out 14x14
+    # float32: from 128 input channels
+    ((8, 64, 14, 14), (128, 64, 3, 3), 1, 1, f32, (False, True, False)),
+    ((8, 128, 14, 14), (64, 128, 3, 3), 1, 1, f32, (True, False, False)),
+    ((8, 127, 14, 14), (127, 127, 3, 3), 1, 1, f32, (False, False, False)),
+    ((8, 128, 7, 7), (128, 128, 3, 3), 1, 1, f32, (False, False, False)),
+    # other dtypes, kernels, strides and pads: im2col
+    ((8, 128, 14, 14), (128, 128, 3, 3), 1, 1, np.float16, (False, False, False)),
+    ((8, 128, 16, 16), (128, 128, 5, 5), 1, 2, f64, (False, False, False)),
+    ((8, 128, 29, 29), (128, 128, 3, 3), 2, 1, f64, (False, False, False)),
+    ((8, 128, 10, 10), (128, 128, 3, 3), 1, 3, f64, (False, False, False)),
+])
+def test_winograd_passes_rule(x_shape, w_shape, stride, pad, dtype, expected):
+    assert winograd_passes(x_shape, w_shape, stride, pad, dtype) == expected
+
+
+@pytest.mark.parametrize("x_shape, F, dtype, expected", [
+    ((1, 64, 14, 14), 64, f64, (True, True)),
+    ((1, 63, 14, 14), 64, f64, (False, False)),
+    ((1, 64, 17, 17), 64, f64, (False, False)),
+    ((1, 128, 14, 14), 64, f32, (True, False)),
+    ((1, 127, 14, 14), 64, f32, (False, False)),
+])
+def test_routing_on_both_sides_of_the_thresholds(monkeypatch, rng, x_shape, F, dtype, expected):
+    """conv_*_fast call Winograd for exactly the passes the rule names (dw never), and
+    equal the naive layer either way."""
+    calls = []
+
+    def spy(name, fn):
+        def wrapped(*args, **kwargs):
+            calls.append(name)
+            return fn(*args, **kwargs)
+        monkeypatch.setattr(fast_conv, name, wrapped)
+
+    for name in ("winograd_conv", "winograd_conv_into", "filter_grad_part"):
+        spy(name, getattr(fast_conv, name))
+    assert winograd_passes(x_shape, (F,) + x_shape[1:2] + (3, 3), 1, 1, dtype) == (
+        expected + (False,))
+    x, w, b = arrays(rng, x_shape, F, dtype)
+    compare_with_naive(rng, x, w, b, 1, TOL64 if dtype == f64 else TOL32,
+                       winograd_flag=None)
+    assert ("winograd_conv" in calls) == expected[0]
+    assert ("winograd_conv_into" in calls) == expected[1]
+    assert "filter_grad_part" not in calls

@@ -80,9 +80,10 @@ def _torch_runs(torch, arrays):
 
 
 def bench_winograd(repeat=5, dtypes=(np.float32, np.float64), cases=None, with_torch=True,
-                   clock=time.perf_counter):
+                   clock=time.perf_counter, passes=PASSES):
     """Rows (case, dtype, pass, im2col s, Winograd s, torch s or None), each time the best
-    of ``repeat`` runs (:func:`glassnet.bench.timing.best_times`, with ``clock``)."""
+    of ``repeat`` runs (:func:`glassnet.bench.timing.best_times`, with ``clock``), for
+    ``cases`` (default ``CASES``; name: (N, C, H, W, F)) and ``passes`` (of ``PASSES``)."""
     torch = None
     if with_torch:
         try:
@@ -100,12 +101,14 @@ def bench_winograd(repeat=5, dtypes=(np.float32, np.float64), cases=None, with_t
                 im2col = _glassnet_runs(arrays, False)
                 wino = _glassnet_runs(arrays, True)
                 ours = {}
-                for p in PASSES:
+                for p in passes:
                     ours.update(best_times({(p, "im2col"): im2col[p], (p, "wino"): wino[p]},
                                            repeat, clock))
-                theirs = (best_times(_torch_runs(torch, arrays), repeat, clock)
-                          if torch is not None else {})
-                for p in PASSES:
+                theirs = {}
+                if torch is not None:
+                    runs = _torch_runs(torch, arrays)
+                    theirs = best_times({p: runs[p] for p in passes}, repeat, clock)
+                for p in passes:
                     rows.append((name, np.dtype(dtype).name, p, ours[p, "im2col"],
                                  ours[p, "wino"], theirs.get(p)))
     finally:

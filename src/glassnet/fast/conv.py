@@ -280,19 +280,58 @@ def conv_forward_fast(x, w, b, conv_param, *, relu=False, winograd=None):
     return out, (x, w, b, {"stride": stride, "pad": pad})
 
 
-def winograd_passes(x_shape, w_shape, stride, pad, dtype):
-    """Which passes of a layer use Winograd's F(2x2, 3x3): (forward, dx, dw) booleans.
+# Winograd's F(2x2, 3x3) for the forward pass and for dx by convolution: the smallest
+# number of input channels per dtype, the smallest number of output channels, and the
+# range of output sizes (both sides) where it was faster than im2col in every run of the
+# measurements (docs/performance.md, "Inside the fast layers", glassnet.fast.winograd).
+# Its tile transforms cost about as much as the products they save, so it needs many
+# channels; 7x7 outputs waste too many tiles (5x4 for 3.5x3.5), and from 28x28 on the
+# images' transforms leave the cache and two threads gain little (wall time lost). dw by
+# Winograd never won: it is not routed.
+_WINOGRAD_MIN_IN_CHANNELS = {np.dtype(np.float64): 64, np.dtype(np.float32): 128}
+_WINOGRAD_MIN_OUT_CHANNELS = 64
+_WINOGRAD_OUTPUT_SIZES = range(14, 17)
 
-    A fixed rule from the measured costs of both methods per pass (docs/performance.md,
-    "Inside the fast layers", ``glassnet.fast.winograd``), never a timing at run time, so
-    the same call always takes the same path. Only 3x3 filters, stride 1 and pad <= 2
-    qualify.
+
+def _winograd_conv_pays(c_in, c_out, out_h, out_w, dtype):
+    """Whether a 3x3 stride-1 convolution of c_in -> c_out channels with an (out_h, out_w)
+    output is faster by Winograd (the measured rule above)."""
+    min_in = _WINOGRAD_MIN_IN_CHANNELS.get(np.dtype(dtype))
+    return (min_in is not None and c_in >= min_in and c_out >= _WINOGRAD_MIN_OUT_CHANNELS
+            and out_h in _WINOGRAD_OUTPUT_SIZES and out_w in _WINOGRAD_OUTPUT_SIZES)
+
+
+def winograd_passes(x_shape, w_shape, stride, pad, dtype):
+    """Which passes of a convolution layer use Winograd's F(2x2, 3x3): (forward, dx, dw).
+
+    A fixed rule from the measured costs of both methods per pass (the thresholds above),
+    never a timing taken at run time, so the same call always takes the same path. Only
+    3x3 filters with stride 1 and pad <= 2 qualify; the forward pass is a convolution
+    C -> F with an (H', W') output, dx one of dout, F -> C with an (H, W) output; dw stays
+    with im2col.
+
+    Parameters
+    ----------
+    x_shape : (N, C, H, W)
+    w_shape : (F, C, HH, WW)
+    stride, pad : int
+    dtype : the layer's float dtype
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> winograd_passes((128, 64, 14, 14), (128, 64, 3, 3), 1, 1, np.float64)
+    (True, True, False)
+    >>> winograd_passes((64, 32, 32, 32), (32, 32, 3, 3), 1, 1, np.float32)
+    (False, False, False)
     """
-    N, C, H, W = x_shape
+    _, C, H, W = x_shape
     F, _, HH, WW = w_shape
     if (HH, WW) != (3, 3) or stride != 1 or pad > 2:
         return False, False, False
-    return False, False, False
+    out_h, out_w = H + 2 * pad - 2, W + 2 * pad - 2
+    return (_winograd_conv_pays(C, F, out_h, out_w, dtype),
+            _winograd_conv_pays(F, C, H, W, dtype), False)
 
 
 def _routes(x_shape, w_shape, stride, pad, dtype, winograd):
