@@ -39,7 +39,10 @@ Gradients
 The batch is split over glassnet's threads (``glassnet.fast.threads``), each thread going
 through its part a few images at a time (``_BLOCK_BYTES`` of V), in per-thread buffers
 (``glassnet.fast.scratch``). float32 stays float32; float64 agrees with the naive layer to
-about 1e-15 of the largest entry (the transforms' entries are exact in binary).
+about 1e-15 of the largest entry (the transforms' entries are exact in binary). A NaN or
+infinity in x or dout can reach every entry of dw[:, c] of its channel (a tile mixes all
+nine kernel offsets), where the naive layer keeps those that border pixels miss finite.
+Empty batches, zero channels and zero filters give the naive layer's empty or zero results.
 """
 import numpy as np
 
@@ -54,6 +57,7 @@ __all__ = ["filter_transform", "winograd_conv", "winograd_conv_into", "filter_gr
 _BLOCK_BYTES = 2**20
 
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+_GG = np.kron(_G, _G)  # (16, 9): row (xi, nu), column (k, l) -> G[xi, k] * G[nu, l]
 
 
 class _TilePlan:
@@ -76,11 +80,11 @@ class _TilePlan:
 
 
 def filter_transform(w):
-    """U = G w G^T for each (f, c): (F, C, 3, 3) -> (16, F, C)."""
+    """U = G w G^T for each (f, c): (F, C, 3, 3) -> (16, F, C), as one matrix product with
+    the (16, 9) Kronecker product of G with itself."""
     F, C = w.shape[:2]
-    g = _G.astype(w.dtype)
-    u = g @ w @ g.T  # (F, C, 4, 4)
-    return np.ascontiguousarray(u.reshape(F, C, 16).transpose(2, 0, 1))
+    u = w.reshape(F * C, 9) @ _GG.astype(w.dtype).T  # (F*C, 16)
+    return np.ascontiguousarray(u.T).reshape(16, F, C)
 
 
 def _phase_range(r, pad, size):
@@ -226,8 +230,8 @@ def filter_grad_part(x, dout, pad):
 def filter_grad(dU):
     """dw = G^T dU G (F, C, 3, 3) of the summed ``filter_grad_part`` results (16, F, C)."""
     F, C = dU.shape[1:]
-    dU = dU.transpose(1, 2, 0).reshape(F, C, 4, 4).copy()
-    dU[:, :, 3] *= -1  # dM's last row and column were computed negated
-    dU[:, :, :, 3] *= -1
-    g = _G.astype(dU.dtype)
-    return np.ascontiguousarray(g.T @ dU @ g)
+    dU = dU.reshape(4, 4, F * C).copy()
+    dU[3] *= -1  # dM's last row and column were computed negated
+    dU[:, 3] *= -1
+    dw = dU.reshape(16, F * C).T @ _GG.astype(dU.dtype)  # (F*C, 9)
+    return np.ascontiguousarray(dw).reshape(F, C, 3, 3)
