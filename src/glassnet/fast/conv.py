@@ -282,10 +282,11 @@ def conv_forward_fast(x, w, b, conv_param, *, relu=False, winograd=None):
 
 # Winograd's F(2x2, 3x3) for the forward pass and for dx by convolution: the smallest
 # number of input channels per dtype, the smallest number of output channels, and the
-# range of output sizes (both sides) where it was faster than im2col in every run of the
-# measurements (docs/performance.md, "Inside the fast layers", glassnet.fast.winograd).
+# range of output sizes (both sides) where it was faster than im2col in the measurements
+# (docs/performance.md, "Inside the fast layers", glassnet.fast.winograd: 0.70-0.94 of
+# im2col's time, except float64 dx of a 128 -> 64 convolution at 14x14, 0.58-1.16).
 # Its tile transforms cost about as much as the products they save, so it needs many
-# channels; 7x7 outputs waste too many tiles (5x4 for 3.5x3.5), and from 28x28 on the
+# channels; 7x7 outputs waste too many tiles (4 rows of 5 for 3.5 x 3.5), from 28x28 on the
 # images' transforms leave the cache and two threads gain little (wall time lost). dw by
 # Winograd never won: it is not routed.
 _WINOGRAD_MIN_IN_CHANNELS = {np.dtype(np.float64): 64, np.dtype(np.float32): 128}
@@ -427,9 +428,9 @@ def conv_backward_fast(dout, cache, compute_dx=True, *, winograd=None):
     ``compute_dx=False`` skips dx (returned as None): a network's first layer needs no
     gradient for its input images, and dx is a third of the work of the backward pass.
 
-    Where ``winograd_passes`` says so (or ``winograd=True``, as in ``conv_forward_fast``),
-    dx is that convolution by Winograd's F(2x2, 3x3), and dw is Winograd's
-    ``G^T (sum of dM . V) G`` (``glassnet.fast.winograd``).
+    Where ``winograd_passes`` says so, dx is that convolution by Winograd's F(2x2, 3x3);
+    ``winograd=True`` (as in ``conv_forward_fast``) also takes dw from Winograd's
+    ``G^T (sum of dM . V) G`` (``glassnet.fast.winograd``), which the rule never chooses.
     """
     x, w, b, conv_param = cache
     stride, pad = conv_param["stride"], conv_param["pad"]
