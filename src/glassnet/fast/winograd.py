@@ -18,14 +18,17 @@ is cut into 4x4 input tiles ``d`` with stride 2; tile (ty, tx) gives the 2x2 out
     G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]],
     A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]
 
-With the tiles of a block of m images as columns (T = m*th*tw), the sum over channels is
-16 matrix products, one per position (xi, nu) of the 4x4 transforms::
+With the tiles of a block of m images as columns (T = m*th*wq, where each tile row has
+``wq = tw + 1`` tiles, the last one discarded: "wide" tile rows, so that the column step
+shifts whole rows by one), the sum over channels is 16 matrix products, one per position
+(xi, nu) of the 4x4 transforms::
 
     V: (16, C, T),   U: (16, F, C),   M[xi, nu] = U[xi, nu] @ V[xi, nu]: (16, F, T)
 
 that is 16 multiply-adds per tile, filter and channel where im2col does 36 (4 outputs of
-9). B^T and A^T are applied as additions and subtractions of strided views, rows then
-columns; the bias is added to M[1, 1], which A^T . A^T adds once to each of the 4 outputs.
+9). B^T and A^T are applied as additions and subtractions, rows then columns, on the even
+and odd rows and columns of the padded image (its four phases), so that each step is a few
+long runs of contiguous numbers; the bias is added to M[1, 1], which A^T . A^T adds once to each of the 4 outputs.
 
 Gradients
 ---------
