@@ -33,6 +33,10 @@ the ``W + 2*pad - W'`` columns after it ("wide rows"), so every row of ``cols`` 
 contiguous copy, at the price of a few discarded output columns (the padded buffer has one
 extra zero row so the last runs stay inside it).
 
+3x3 stride-1 layers can use Winograd's minimal filtering F(2x2, 3x3) instead
+(``glassnet.fast.winograd``: 16 multiply-adds per 2x2 outputs, filter and channel where
+im2col does 36), pass by pass as the fixed rule ``winograd_passes`` says, from measurements.
+
 What a changer must know: dw is summed over the threads' parts, so its last bits depend on
 the number of threads; the block sizes and thresholds below were chosen by measurement
 (docs/performance.md, "Inside the fast layers", ``glassnet.fast.conv``), and every path
@@ -45,11 +49,13 @@ from numpy.lib.stride_tricks import as_strided
 
 from glassnet.fast.scratch import scratch as _scratch
 from glassnet.fast.threads import map_slices
+from glassnet.fast.winograd import (filter_grad, filter_grad_part, filter_transform,
+                                    winograd_conv, winograd_conv_into)
 from glassnet._core.validate import check_upstream
 from glassnet.fast.pool import max_pool_backward_fast, max_pool_forward_fast
 from glassnet.layers.conv import check_conv_inputs, conv_output_size
 
-__all__ = ["conv_forward_fast", "conv_backward_fast",
+__all__ = ["conv_forward_fast", "conv_backward_fast", "winograd_passes",
            "max_pool_forward_fast", "max_pool_backward_fast"]
 
 # A block of ``cols`` about this large (bytes) stays in the CPU cache between its copy
@@ -248,8 +254,9 @@ def _convolve_into(x, w, b, stride, pad_h, pad_w, out, relu=False):
         np.copyto(out[n0:n0 + m].transpose(1, 0, 2, 3), block_out)
 
 
-def conv_forward_fast(x, w, b, conv_param, *, relu=False):
-    """Convolution forward pass as blocked im2col + matrix product; see the module notes.
+def conv_forward_fast(x, w, b, conv_param, *, relu=False, winograd=None):
+    """Convolution forward pass as blocked im2col + matrix product, or Winograd's F(2x2, 3x3)
+    where ``winograd_passes`` says so; see the module notes.
 
     x: (N, C, H, W), w: (F, C, HH, WW), b: (F,), conv_param: {'stride', 'pad'}
     ->  out: (N, F, H', W'), cache = (x, w, b, conv_param)
@@ -259,12 +266,86 @@ def conv_forward_fast(x, w, b, conv_param, *, relu=False):
     ``relu_forward_fast(out)``, without another pass over the output (a ReLU's own cache
     is its output, so the sandwich ``conv_relu`` keeps ``out``; the cache returned here
     stays the convolution's).
+
+    ``winograd``: None (default) follows ``winograd_passes``; True uses Winograd (3x3
+    filters, stride 1, pad <= 2 only), False im2col: for benchmarks and tests.
     """
     x, w, b, stride, pad, _, _ = check_conv_inputs(x, w, b, conv_param)
     if not isinstance(relu, (bool, np.bool_)):
         raise TypeError(f"relu must be True or False; got {relu!r}")
-    out = _convolve(x, w, b, stride, pad, pad, bool(relu))
+    if _routes(x.shape, w.shape, stride, pad, x.dtype, winograd)[0]:
+        out = winograd_conv(x, w, b, pad, bool(relu))
+    else:
+        out = _convolve(x, w, b, stride, pad, pad, bool(relu))
     return out, (x, w, b, {"stride": stride, "pad": pad})
+
+
+# Winograd's F(2x2, 3x3) for the forward pass and for dx by convolution: the smallest
+# number of input channels per dtype, the smallest number of output channels, and the
+# range of output sizes (both sides) where it was faster than im2col in the measurements
+# (docs/performance.md, "Inside the fast layers", glassnet.fast.winograd: 0.70-0.94 of
+# im2col's time, except float64 dx of a 128 -> 64 convolution at 14x14, 0.58-1.16).
+# Its tile transforms cost about as much as the products they save, so it needs many
+# channels; 7x7 outputs waste too many tiles (4 rows of 5 for 3.5 x 3.5), from 28x28 on the
+# images' transforms leave the cache and two threads gain little (wall time lost). dw by
+# Winograd never won: it is not routed.
+_WINOGRAD_MIN_IN_CHANNELS = {np.dtype(np.float64): 64, np.dtype(np.float32): 128}
+_WINOGRAD_MIN_OUT_CHANNELS = 64
+_WINOGRAD_OUTPUT_SIZES = range(14, 17)
+
+
+def _winograd_conv_pays(c_in, c_out, out_h, out_w, dtype):
+    """Whether a 3x3 stride-1 convolution of c_in -> c_out channels with an (out_h, out_w)
+    output is faster by Winograd (the measured rule above)."""
+    min_in = _WINOGRAD_MIN_IN_CHANNELS.get(np.dtype(dtype))
+    return (min_in is not None and c_in >= min_in and c_out >= _WINOGRAD_MIN_OUT_CHANNELS
+            and out_h in _WINOGRAD_OUTPUT_SIZES and out_w in _WINOGRAD_OUTPUT_SIZES)
+
+
+def winograd_passes(x_shape, w_shape, stride, pad, dtype):
+    """Which passes of a convolution layer use Winograd's F(2x2, 3x3): (forward, dx, dw).
+
+    A fixed rule from the measured costs of both methods per pass (the thresholds above),
+    never a timing taken at run time, so the same call always takes the same path. Only
+    3x3 filters with stride 1 and pad <= 2 qualify; the forward pass is a convolution
+    C -> F with an (H', W') output, dx one of dout, F -> C with an (H, W) output; dw stays
+    with im2col.
+
+    Parameters
+    ----------
+    x_shape : (N, C, H, W)
+    w_shape : (F, C, HH, WW)
+    stride, pad : int
+    dtype : the layer's float dtype
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> winograd_passes((128, 64, 14, 14), (128, 64, 3, 3), 1, 1, np.float64)
+    (True, True, False)
+    >>> winograd_passes((64, 32, 32, 32), (32, 32, 3, 3), 1, 1, np.float32)
+    (False, False, False)
+    """
+    _, C, H, W = x_shape
+    F, _, HH, WW = w_shape
+    if (HH, WW) != (3, 3) or stride != 1 or pad > 2:
+        return False, False, False
+    out_h, out_w = H + 2 * pad - 2, W + 2 * pad - 2
+    return (_winograd_conv_pays(C, F, out_h, out_w, dtype),
+            _winograd_conv_pays(F, C, H, W, dtype), False)
+
+
+def _routes(x_shape, w_shape, stride, pad, dtype, winograd):
+    """(forward, dx, dw) by Winograd: ``winograd_passes``, or all or none of them when
+    ``winograd`` is True or False (True refused for layers Winograd cannot do)."""
+    if winograd is None:
+        return winograd_passes(x_shape, w_shape, stride, pad, dtype)
+    if not isinstance(winograd, (bool, np.bool_)):
+        raise TypeError(f"winograd must be None, True or False; got {winograd!r}")
+    if winograd and (w_shape[2:] != (3, 3) or stride != 1 or pad > 2):
+        raise ValueError(f"winograd=True needs 3x3 filters, stride 1 and pad <= 2; got "
+                         f"filters {w_shape[2]}x{w_shape[3]}, stride {stride}, pad {pad}")
+    return (bool(winograd),) * 3
 
 
 def _dw_image_by_image(plan, xpad, dout):
@@ -328,7 +409,7 @@ def _backward_part(x, w, dout, stride, pad, dx):
     return dw_t
 
 
-def conv_backward_fast(dout, cache, compute_dx=True):
+def conv_backward_fast(dout, cache, compute_dx=True, *, winograd=None):
     """Convolution backward pass: per block of images, rebuild ``cols`` and compute
 
         dw += dout_block @ cols.T,   db = sum of dout over (n, i, j)
@@ -346,6 +427,10 @@ def conv_backward_fast(dout, cache, compute_dx=True):
 
     ``compute_dx=False`` skips dx (returned as None): a network's first layer needs no
     gradient for its input images, and dx is a third of the work of the backward pass.
+
+    Where ``winograd_passes`` says so, dx is that convolution by Winograd's F(2x2, 3x3);
+    ``winograd=True`` (as in ``conv_forward_fast``) also takes dw from Winograd's
+    ``G^T (sum of dM . V) G`` (``glassnet.fast.winograd``), which the rule never chooses.
     """
     x, w, b, conv_param = cache
     stride, pad = conv_param["stride"], conv_param["pad"]
@@ -353,27 +438,42 @@ def conv_backward_fast(dout, cache, compute_dx=True):
     dout = check_upstream(dout, (plan.N, plan.F, plan.out_h, plan.out_w), x.dtype)
     if not isinstance(compute_dx, (bool, np.bool_)):
         raise TypeError(f"compute_dx must be True or False; got {compute_dx!r}")
+    _, wino_dx, wino_dw = _routes(x.shape, w.shape, stride, pad, x.dtype, winograd)
     dx_by_conv = (stride == 1 and plan.C >= _MIN_CHANNELS_DX_BY_CONV
-                  and pad <= min(plan.HH, plan.WW) - 1)
+                  and pad <= min(plan.HH, plan.WW) - 1) or wino_dx
+    # Winograd's dw needs dx by convolution (col2im comes with im2col's dw), whether dx is
+    # asked for or not: dw does not depend on compute_dx.
+    wino_dw = wino_dw and dx_by_conv
     dx = np.empty(x.shape, dtype=x.dtype) if compute_dx else None
     col2im_dx = None if dx_by_conv else dx
     if dx_by_conv and compute_dx:
         w_flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+        if wino_dx:
+            u_flipped = filter_transform(w_flipped)
 
     def part(images):
-        """(dw transposed, db) of these images; their dx is written."""
-        dw_t = _backward_part(x[images], w, dout[images], stride, pad,
-                              None if col2im_dx is None else col2im_dx[images])
-        if dx_by_conv and compute_dx:  # in the same thread, while dout[images] is fresh
+        """(dw transposed or Winograd's dU, db) of these images; their dx is written."""
+        if wino_dw:
+            dw_part = filter_grad_part(x[images], dout[images], pad)
+        else:
+            dw_part = _backward_part(x[images], w, dout[images], stride, pad,
+                                     None if col2im_dx is None else col2im_dx[images])
+        # dx in the same thread, while dout[images] is fresh
+        if compute_dx and wino_dx:
+            winograd_conv_into(dout[images], u_flipped, None, 2 - pad, dx[images])
+        elif compute_dx and dx_by_conv:
             _convolve_into(dout[images], w_flipped, None, 1, plan.HH - 1 - pad,
                            plan.WW - 1 - pad, dx[images])
-        return dw_t, dout[images].sum(axis=(0, 2, 3))
+        return dw_part, dout[images].sum(axis=(0, 2, 3))
 
     work_per_image = plan.K * plan.P * (2 if dx_by_conv and compute_dx else 1)
     parts = map_slices(part, plan.N, work_per_image, uses_blas=True)
-    dw_t, db = parts[0]
-    for more_dw_t, more_db in parts[1:]:
-        dw_t += more_dw_t
+    dw_part, db = parts[0]
+    for more_dw, more_db in parts[1:]:
+        dw_part += more_dw
         db += more_db
-    dw = np.ascontiguousarray(dw_t.T).reshape(w.shape)
+    if wino_dw:
+        dw = filter_grad(dw_part)
+    else:
+        dw = np.ascontiguousarray(dw_part.T).reshape(w.shape)
     return dx, dw, db
