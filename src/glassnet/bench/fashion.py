@@ -124,7 +124,8 @@ def run_glassnet(options, out):
         metrics = json.load(f)
     with open(os.path.join(out, "history.csv"), encoding="utf-8", newline="") as f:
         elapsed = [float(row["seconds"]) for row in csv.DictReader(f)]
-    metrics["epoch_end_seconds"] = epoch_end_seconds(elapsed, metrics["seconds_per_epoch"])
+    steps_per_epoch = metrics["iterations"] // metrics["epochs"]
+    metrics["epoch_end_seconds"] = epoch_end_seconds(elapsed, steps_per_epoch)
     return metrics, seconds
 
 
@@ -192,16 +193,18 @@ def train_torch(torch, config, data, model, checkpoint_path, log=None):
             "seconds": seconds, "test_acc": _accuracy(torch, net, data["X_test"], data["y_test"])}
 
 
-def epoch_end_seconds(history_seconds, epoch_seconds):
-    """Seconds each epoch of a glassnet run spent outside its training steps (the
-    epoch-end accuracy passes and checkpoints): its wall time less its number of steps
-    times the run's median step. ``history_seconds``: the history's ``seconds`` column
-    (elapsed time at the end of each step); ``epoch_seconds``: metrics.json's
-    ``seconds_per_epoch``."""
+def epoch_end_seconds(history_seconds, steps_per_epoch):
+    """Seconds a glassnet run spent between its epochs, outside the training steps (the
+    epoch-end accuracy passes and checkpoints), one value per epoch but the last: the time
+    from the end of an epoch's last step to the end of the next step, less the run's
+    median step. ``history_seconds``: the history's ``seconds`` column (elapsed time at
+    the end of each step)."""
     elapsed = np.asarray(history_seconds, dtype=np.float64)
-    steps_per_epoch = len(elapsed) // len(epoch_seconds)
-    step = float(np.median(np.diff(elapsed))) if len(elapsed) > 1 else 0.0
-    return [seconds - steps_per_epoch * step for seconds in epoch_seconds]
+    if len(elapsed) < 2:
+        return []
+    step = float(np.median(np.diff(elapsed)))
+    ends = np.arange(steps_per_epoch, len(elapsed), steps_per_epoch) - 1
+    return [float(elapsed[i + 1] - elapsed[i] - step) for i in ends]
 
 
 def compare(options, config, log=print):
@@ -238,8 +241,9 @@ def print_comparison(metrics, command_seconds, theirs):
     a, b = sum(ours), sum(theirs["seconds_per_epoch"])
     print(f"{'all':>5}{a:>12.2f}{b:>10.2f}{a / b:>8.2f}")
     ends = metrics["epoch_end_seconds"], theirs["epoch_end_seconds"]
-    print(f"outside the training steps (epoch-end accuracy passes, checkpoints), mean per "
-          f"epoch: glassnet {np.mean(ends[0]):.2f} s, PyTorch {np.mean(ends[1]):.2f} s")
+    if ends[0]:
+        print(f"between epochs, outside the training steps (accuracy passes, checkpoints), "
+              f"mean: glassnet {np.mean(ends[0]):.2f} s, PyTorch {np.mean(ends[1]):.2f} s")
     print(f"test accuracy: glassnet {metrics['test_acc']:.4f}, PyTorch {theirs['test_acc']:.4f}")
     print(f"whole command: glassnet train {command_seconds:.1f} s (loading, plots and report "
           f"included); PyTorch's training loop {theirs['seconds']:.1f} s")
