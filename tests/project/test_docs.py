@@ -35,7 +35,8 @@ DOCUMENTED = [
     "glassnet.classifiers.neural_net", "glassnet.classifiers.fc_net",
     "glassnet.classifiers.cnn",
     # the fast layers, the classic faces' packages and the rest of the library
-    "glassnet", "glassnet.fast", "glassnet.training", "glassnet.bench", "glassnet.fast.conv", "glassnet.fast.winograd", "glassnet.fast.pool", "glassnet.fast.norm", "glassnet.fast.relu",
+    "glassnet", "glassnet.fast", "glassnet.training", "glassnet.bench", "glassnet.fast.conv",
+    "glassnet.fast.winograd", "glassnet.fast.pool", "glassnet.fast.norm", "glassnet.fast.relu",
     "glassnet.fast.affine", "glassnet.fast.process",
     "glassnet.training.solver", "glassnet.training.schedules", "glassnet.training.callbacks",
     "glassnet.training.history", "glassnet.training.checkpoint",
@@ -45,7 +46,7 @@ DOCUMENTED = [
     "glassnet.experiment.plots", "glassnet.experiment.model_size",
     "glassnet.tune", "glassnet.tune.plots", "glassnet.tune.report",
     "glassnet.bench.layers", "glassnet.bench.training", "glassnet.bench.timing",
-    "glassnet.bench.winograd",
+    "glassnet.bench.winograd", "glassnet.bench.profile", "glassnet.bench.fashion",
     "glassnet.export", "glassnet.export.plan", "glassnet.export.onnx",
     "glassnet.export.torch", "glassnet.export.preprocess", "glassnet.export.safetensors",
     "glassnet.export.run", "glassnet.export.output",
