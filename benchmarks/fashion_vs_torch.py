@@ -36,7 +36,12 @@ def main(argv=None):
     config = config_from_args(build_parser().parse_args(["train", *options]))
     keep_freed_memory()
     print("\n".join(system_info()), flush=True)
-    print_comparison(*compare(options, config, log=lambda line: print(line, flush=True)))
+    try:
+        result = compare(options, config, log=lambda line: print(line, flush=True))
+    except RuntimeError as error:
+        print(f"fashion_vs_torch: {error}", file=sys.stderr)
+        return 1
+    print_comparison(*result)
     return 0
 
 

@@ -120,3 +120,11 @@ def test_epoch_end_seconds_are_the_gaps_between_epochs_less_a_step():
         elapsed.append(now)
     assert fashion.epoch_end_seconds(elapsed, 4) == pytest.approx([2.0, 1.0])
     assert fashion.epoch_end_seconds(elapsed[:1], 1) == []
+
+
+def test_a_failed_glassnet_run_is_one_clear_error_not_a_traceback(tmp_path, capfd):
+    # A newcomer without the data set: the child's own message, then one line saying so.
+    with pytest.raises(RuntimeError, match=r"glassnet train exited with status 1 .*nothing was compared"):
+        fashion.run_glassnet(["--data", "fashion-mnist", "--epochs", "0"], str(tmp_path / "run"))
+    assert "epochs" in capfd.readouterr().err
+    assert not (tmp_path / "run").exists()

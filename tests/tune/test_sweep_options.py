@@ -18,6 +18,15 @@ PG_URL = os.environ.get("GLASSNET_TEST_POSTGRES_URL")
 TINY = ["--data", "digits", "--model", "fc", "--epochs", "1", "--num-train", "200",
         "--batch-size", "50", "--pruner", "none"]
 
+def points_mat(folder):
+    """A small two-class data set in a MATLAB file (a file the sweep names by path)."""
+    scipy_io = pytest.importorskip("scipy.io", reason="SciPy writes the .mat file")
+    mat = folder / "points.mat"
+    X = np.random.RandomState(1).randn(120, 4)
+    scipy_io.savemat(str(mat), {"training_data": X, "training_labels": (X[:, 1] > 0) * 1})
+    return mat
+
+
 
 def glassnet(capsys, *argv):
     code = main(list(argv))
@@ -201,10 +210,7 @@ def test_a_second_retrain_says_what_sweep_best_accepts(here, capsys):
 
 @pytest.mark.slow
 def test_retrain_when_a_file_the_sweep_named_is_gone_is_one_line(here, capsys):
-    scipy_io = pytest.importorskip("scipy.io", reason="SciPy writes the .mat file")
-    mat = here / "points.mat"
-    X = np.random.RandomState(1).randn(120, 4)
-    scipy_io.savemat(str(mat), {"training_data": X, "training_labels": (X[:, 1] > 0) * 1})
+    mat = points_mat(here)
     code, _, err = glassnet(capsys, "sweep", "run", "--data", f"mat:{mat}", "--model",
                             "softmax", "--epochs", "1", "--param", "lr=grid:0.01",
                             "--name", "gone", "--quiet")
@@ -298,10 +304,7 @@ def test_a_shared_definition_may_name_a_file_the_worker_allows(database, tmp_pat
 
 @pytest.mark.slow
 def test_a_sweep_started_here_needs_no_allow_file_for_its_own_files(database, tmp_path):
-    scipy_io = pytest.importorskip("scipy.io", reason="SciPy writes the .mat file")
-    mat = tmp_path / "points.mat"
-    X = np.random.RandomState(1).randn(120, 4)
-    scipy_io.savemat(str(mat), {"training_data": X, "training_labels": (X[:, 1] > 0) * 1})
+    mat = points_mat(tmp_path)
     result = tune.run({"lr": [0.01, 0.03]}, {"data": f"mat:{mat}", "model": "softmax",
                                              "epochs": 1}, storage=database, n_jobs=2,
                       folder=str(tmp_path / "s"), name="own", quiet=True, report=False)

@@ -115,10 +115,14 @@ def twin_weights(torch, net):
 def run_glassnet(options, out):
     """Run ``glassnet train <options> --out <out> --quiet`` in a child process; returns
     its metrics.json (with ``seconds_per_epoch`` and ``test_acc``; ``epoch_end_seconds``
-    added from its history.csv) and the command's wall time in seconds."""
+    added from its history.csv) and the command's wall time in seconds. Raises
+    RuntimeError when the command fails (its own message is on stderr by then)."""
     command = [sys.executable, "-m", "glassnet", "train", *options, "--out", out, "--quiet"]
     start = time.perf_counter()
-    subprocess.run(command, check=True)
+    status = subprocess.run(command).returncode
+    if status != 0:
+        raise RuntimeError(f"glassnet train exited with status {status} (its message is "
+                           "above); nothing was compared")
     seconds = time.perf_counter() - start
     with open(os.path.join(out, "metrics.json"), encoding="utf-8") as f:
         metrics = json.load(f)

@@ -26,6 +26,7 @@ import math
 import numpy as np
 
 from glassnet import __version__
+from glassnet._core.optional import require
 from glassnet.classifiers.base import registry_name
 from glassnet.experiment.evaluation import model_input_shape, model_num_classes
 from glassnet.export.output import write_output
@@ -43,12 +44,7 @@ INSTALL_HINT = "pip install 'glassnet[export]' (or pip install onnx)"
 
 
 def _onnx():
-    try:
-        import onnx
-    except ImportError as exc:
-        raise ImportError(f"exporting to ONNX needs the Python package 'onnx', which is not "
-                          f"installed: {INSTALL_HINT}", name="onnx") from exc
-    return onnx
+    return require("onnx", "exporting to ONNX needs", INSTALL_HINT)
 
 
 def default_input_shape(model, preprocess=None):

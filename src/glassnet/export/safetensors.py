@@ -13,6 +13,7 @@ import json
 import numpy as np
 
 from glassnet import __version__
+from glassnet._core.optional import require
 from glassnet.classifiers.base import FORMAT_NAME, Model, load_model_parts, registry_name
 from glassnet.export.output import write_output
 
@@ -25,12 +26,7 @@ INSTALL_HINT = "pip install safetensors"
 
 
 def _safetensors_numpy():
-    try:
-        from safetensors import numpy as st_numpy
-    except ImportError as exc:
-        raise ImportError(f".safetensors files need the Python package 'safetensors', which "
-                          f"is not installed: {INSTALL_HINT}", name="safetensors") from exc
-    return st_numpy
+    return require("safetensors.numpy", ".safetensors files need", INSTALL_HINT)
 
 
 def _metadata(path):

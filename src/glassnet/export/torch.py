@@ -27,6 +27,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from glassnet._core.optional import require
 from glassnet.classifiers.base import registry_name
 from glassnet.export.plan import layer_plan, model_arrays
 
@@ -36,12 +37,8 @@ ATTRIBUTE = "glassnet_export"
 
 
 def _torch():
-    try:
-        import torch
-    except ImportError as exc:
-        raise ImportError("glassnet.export.to_torch and from_torch need PyTorch, which is "
-                          "not installed: pip install torch", name="torch") from exc
-    return torch
+    return require("torch", "glassnet.export.to_torch and from_torch need",
+                   "pip install torch")
 
 
 def _torch_dtype(torch, dtype, model):
