@@ -66,11 +66,7 @@ def test_a_class_with_a_bug_and_a_hostile_submission_is_graded_into_one_table(tm
     reasons = {t["name"]: t["extra_data"].get("reason") or "" for t in carol_results["tests"]
                if t["status"] == "failed"}
     assert all(name.startswith(("relu_forward:", "relu_backward:")) for name in reasons)
-    # --time-limit sets both the wall-clock and the CPU limit to 8 s: on a busy machine the
-    # parent may notice the wall limit only after the loop's 8th CPU second (SIGXCPU), and
-    # either reason is the right one to give
-    stopped = ("timed out after 8 s", "used more than 8 s of CPU time")
-    assert all(any(why in reason for why in stopped) for name, reason in reasons.items()
-               if name.startswith("relu_forward:")), reasons
+    assert all("timed out" in reason for name, reason in reasons.items()
+               if name.startswith("relu_forward:"))
     assert all("earlier call, which failed" in reason for name, reason in reasons.items()
                if name.startswith("relu_backward:"))

@@ -1,11 +1,12 @@
 """Hostile submissions end as failed checks, with the reason, within their limits; the
 grader itself never hangs or raises, and the next submission is graded normally."""
+import signal
 import textwrap
 import time
 
 import pytest
 
-from glassnet.grade import grade_submission
+from glassnet.grade import grade_submission, sandbox
 
 LIMITS = {"wall_s": 6, "cpu_s": 20, "memory_bytes": 3 << 29}
 
@@ -78,6 +79,15 @@ def test_hostile_function_fails_alone_within_limits(tmp_path, name, hostile, phr
     assert time.monotonic() - start < 3 * LIMITS["wall_s"] + 10
     assert_only_relu_fails(result, phrase)
     assert not (tmp_path / "written.txt").exists()
+
+
+@pytest.mark.parametrize("seconds, cpu_s, reason", [
+    (8.3, 8, "timed out after 8 s"),        # both limits reached: the wall clock is named
+    (3.0, 2, "used more than 2 s of CPU time"),
+])
+def test_a_child_stopped_by_sigxcpu_is_named_by_the_limit_it_passed(seconds, cpu_s, reason):
+    limits = {"wall_s": 8, "cpu_s": cpu_s}
+    assert sandbox._why_it_stopped(-signal.SIGXCPU, seconds, limits) == reason
 
 
 def test_cpu_limit_ends_a_busy_function(tmp_path):

@@ -96,8 +96,11 @@ def _child_env(workdir):
     return env
 
 
-def _why_it_stopped(returncode, timed_out, limits):
-    if timed_out:
+def _why_it_stopped(returncode, seconds, limits):
+    """Why a child that did not finish stopped. Past the wall-clock limit it timed out,
+    even when its CPU limit's SIGXCPU came first: with both limits equal (``--time-limit``)
+    a busy machine can wake the parent's wait after the child's last CPU second."""
+    if seconds >= limits["wall_s"]:
         return f"timed out after {limits['wall_s']:g} s"
     if returncode == -signal.SIGXCPU:
         return f"used more than {limits['cpu_s']:g} s of CPU time"
@@ -141,6 +144,7 @@ def run_child(workdir, request, arrays, limits):
         proc.wait(timeout=limits["wall_s"])
     except subprocess.TimeoutExpired:
         timed_out = True
+    stopped_after = time.monotonic() - start
     try:
         os.killpg(proc.pid, signal.SIGKILL)   # the whole group, whatever it started
     except ProcessLookupError:
@@ -159,7 +163,7 @@ def run_child(workdir, request, arrays, limits):
         except ValueError as exc:
             outcome.reason = f"returned an unreadable result ({str(exc).splitlines()[0]})"
     else:
-        outcome.reason = _why_it_stopped(proc.returncode, timed_out, limits)
+        outcome.reason = _why_it_stopped(proc.returncode, stopped_after, limits)
     outcome.last_step = progress[-1] if progress else None
     return outcome
 
