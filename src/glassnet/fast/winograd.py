@@ -1,7 +1,8 @@
 """3x3, stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3), in pure NumPy.
 
 The same maths as ``glassnet.layers.conv`` for 3x3 filters with stride 1 and pad 0..2;
-``glassnet.fast.conv`` routes the passes where this is faster here (its module notes).
+``glassnet.fast.conv`` runs it for the passes where ``glassnet.fast.conv_routing`` says
+it is faster.
 
 Tiles and transforms
 --------------------
